@@ -1,0 +1,64 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "reelfarm",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "reelfarm", targets: ["reelfarm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries, each behind a thin system-library target imported by exactly one Swift module.
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat", providers: [.apt(["libavformat-dev"])]),
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        .target(
+            name: "FarmCore",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            resources: [.copy("Samples")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "FarmTestCard", dependencies: ["FarmCore"], swiftSettings: swiftSettings),
+        .target(name: "FarmMedia", dependencies: ["FarmCore", "CFFmpeg"], swiftSettings: swiftSettings),
+        .target(name: "FarmWire", dependencies: ["FarmCore", "CZeroMQ"], swiftSettings: swiftSettings),
+        .target(name: "FarmInference", dependencies: ["FarmCore", "COpenBLAS"], swiftSettings: swiftSettings),
+        .target(
+            name: "FarmRender",
+            dependencies: ["FarmCore", "FarmTestCard", "FarmMedia"],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "FarmTesting", dependencies: ["FarmCore"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "reelfarm",
+            dependencies: [
+                "FarmCore", "FarmRender", "FarmMedia", "FarmTestCard",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "FarmCoreTests", dependencies: ["FarmCore", "FarmTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FarmTestCardTests",
+            dependencies: ["FarmCore", "FarmTestCard", "FarmTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "FarmMediaTests", dependencies: ["FarmMedia", "FarmCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "FarmWireTests", dependencies: ["FarmWire"], swiftSettings: swiftSettings),
+        .testTarget(name: "FarmInferenceTests", dependencies: ["FarmInference"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FarmRenderTests",
+            dependencies: ["FarmRender", "FarmCore", "FarmTestCard", "FarmMedia", "FarmTesting", "reelfarm"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
