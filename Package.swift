@@ -24,7 +24,6 @@ let package = Package(
         .target(
             name: "FarmCore",
             dependencies: [.product(name: "Yams", package: "Yams")],
-            resources: [.copy("Samples")],
             swiftSettings: swiftSettings
         ),
         .target(name: "FarmTestCard", dependencies: ["FarmCore"], swiftSettings: swiftSettings),

@@ -1,6 +1,11 @@
 import ArgumentParser
 
+/// `reelfarm`: wiring only; the logic lives in the Farm* libraries.
 @main
 struct ReelFarm: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "reelfarm", abstract: "Render farm for long-form AI video with sound.")
+    static let configuration = CommandConfiguration(
+        commandName: "reelfarm",
+        abstract: "Render farm for long-form AI video with sound.",
+        subcommands: [Sample.self, Plan.self, Render.self, Verify.self, Bench.self]
+    )
 }

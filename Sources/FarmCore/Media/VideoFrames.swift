@@ -24,6 +24,16 @@ public struct VideoFrames: Sendable, Equatable {
         count += 1
     }
 
+    /// Appends one frame that `fill` writes in place (the buffer starts zeroed).
+    public mutating func appendFrame(_ fill: (UnsafeMutableBufferPointer<UInt8>) -> Void) {
+        let start = rgb.count, size = bytesPerFrame
+        rgb.append(contentsOf: repeatElement(0, count: bytesPerFrame))
+        rgb.withUnsafeMutableBufferPointer { all in
+            fill(UnsafeMutableBufferPointer(rebasing: all[start ..< start + size]))
+        }
+        count += 1
+    }
+
     /// The bytes of frame `index`.
     public func frame(_ index: Int) -> ArraySlice<UInt8> {
         rgb[index * bytesPerFrame ..< (index + 1) * bytesPerFrame]

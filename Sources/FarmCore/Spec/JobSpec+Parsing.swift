@@ -1,0 +1,136 @@
+import Foundation
+import Yams
+
+extension JobSpec {
+    /// Parses and validates a storyboard written in YAML or JSON.
+    /// - Parameters:
+    ///   - text: the storyboard.
+    ///   - source: a name for messages (usually the file path).
+    ///   - baseDirectory: where relative reference-image paths are looked up; `nil` skips the file checks.
+    /// - Throws: ``SpecError`` listing every broken rule, field by field.
+    public static func parse(_ text: String, source: String, baseDirectory: URL? = nil) throws(SpecError) -> JobSpec {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw SpecError(source: source, issues: [SpecIssue(field: "(document)", rule: "is empty")])
+            }
+            root = node
+        } catch let error as SpecError {
+            throw error
+        } catch {
+            throw SpecError(source: source, issues: [SpecIssue(field: "(document)", rule: "is not valid YAML/JSON: \(error)")])
+        }
+        var r = SpecReader()
+        let spec = read(root, &r)
+        if let spec { validate(spec, baseDirectory: baseDirectory, &r) }
+        guard r.issues.isEmpty, let spec else { throw SpecError(source: source, issues: r.issues) }
+        return spec
+    }
+
+    /// Reads and validates the storyboard file at `url`.
+    public static func load(contentsOf url: URL) throws(SpecError) -> JobSpec {
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw SpecError(source: url.path, issues: [SpecIssue(field: "(file)", rule: "cannot be read: \(error.localizedDescription)")])
+        }
+        return try parse(text, source: url.path, baseDirectory: url.deletingLastPathComponent())
+    }
+
+    private static func read(_ root: Node, _ r: inout SpecReader) -> JobSpec? {
+        guard let top = r.mapping(root, "", allowed: ["title", "output", "model", "shots", "references"]) else { return nil }
+        let title = r.string(top["title"], "title", required: true, max: 256) ?? ""
+        let output = top["output"].flatMap { readOutput($0, &r) }
+        if top["output"] == nil { r.fail("output", nil, "is required") }
+        let model = top["model"].flatMap { readModel($0, &r) }
+        if top["model"] == nil { r.fail("model", nil, "is required") }
+        var shots: [ShotSpec] = []
+        if let node = top["shots"], let list = r.sequence(node, "shots") {
+            if list.isEmpty { r.fail("shots", node, "must hold at least one shot") }
+            for (i, shot) in list.enumerated() {
+                if let s = readShot(shot, "shots[\(i)]", &r) { shots.append(s) }
+            }
+        } else if top["shots"] == nil {
+            r.fail("shots", nil, "is required")
+        }
+        var references: [String] = []
+        if let node = top["references"], let list = r.sequence(node, "references") {
+            for (i, item) in list.enumerated() {
+                if let s = r.string(item, "references[\(i)]", required: true, max: 4096) { references.append(s) }
+            }
+        }
+        guard let output, let model else { return nil }
+        return JobSpec(title: title, output: output, model: model, shots: shots, references: references)
+    }
+
+    private static func readOutput(_ node: Node, _ r: inout SpecReader) -> OutputFormat? {
+        guard let m = r.mapping(node, "output", allowed: ["width", "height", "fps", "sample_rate", "channels"])
+        else { return nil }
+        let width = r.int(m["width"], "output.width")
+        let height = r.int(m["height"], "output.height")
+        let fps = r.rational(m["fps"], "output.fps")
+        let rate = r.int(m["sample_rate"], "output.sample_rate")
+        let channels = m["channels"] == nil ? 2 : r.int(m["channels"], "output.channels")
+        if let w = width, let h = height {
+            for (name, v, lo, hi) in [("width", w, SpecLimits.minWidth, SpecLimits.maxWidth),
+                                      ("height", h, SpecLimits.minHeight, SpecLimits.maxHeight)] {
+                if v % SpecLimits.sizeMultiple != 0 {
+                    r.fail("output.\(name)", m[name], "must be a multiple of \(SpecLimits.sizeMultiple) (got \(v))")
+                }
+                if v < lo || v > hi { r.fail("output.\(name)", m[name], "must be in \(lo)...\(hi) (got \(v))") }
+            }
+        }
+        if let f = fps {
+            if !f.isPositive {
+                r.fail("output.fps", m["fps"], "must be > 0 (got \(f))")
+            } else if f > SpecLimits.maxFPS || f.numerator > SpecLimits.maxFPSTerm || f.denominator > SpecLimits.maxFPSTerm {
+                r.fail("output.fps", m["fps"], "must be at most \(SpecLimits.maxFPS) with terms ≤ \(SpecLimits.maxFPSTerm) (got \(f))")
+            }
+        }
+        if let s = rate {
+            if s <= 0 {
+                r.fail("output.sample_rate", m["sample_rate"], "must be > 0 (got \(s))")
+            } else if !SpecLimits.sampleRates.contains(s) {
+                r.fail("output.sample_rate", m["sample_rate"], "must be in \(SpecLimits.sampleRates) (got \(s))")
+            }
+        }
+        if let c = channels, !SpecLimits.channels.contains(c) {
+            r.fail("output.channels", m["channels"], "must be in \(SpecLimits.channels) (got \(c))")
+        }
+        guard let width, let height, let fps, fps.isPositive, let rate, rate > 0, let channels else { return nil }
+        return OutputFormat(width: width, height: height, fps: fps, sampleRate: rate, channels: channels)
+    }
+
+    private static func readModel(_ node: Node, _ r: inout SpecReader) -> ModelSpec? {
+        let keys: Set<String> = ["engine", "window", "overlap", "steps", "seed", "schedule", "config", "weights"]
+        guard let m = r.mapping(node, "model", allowed: keys) else { return nil }
+        let engine = r.string(m["engine"], "model.engine", required: true, max: 64)
+        let window = r.int(m["window"], "model.window")
+        let overlap = r.int(m["overlap"], "model.overlap")
+        let steps = m["steps"] == nil ? 8 : r.int(m["steps"], "model.steps")
+        let seedValue = m["seed"] == nil ? 0 : r.int(m["seed"], "model.seed")
+        var schedule = Schedule.chain
+        if let s = r.string(m["schedule"], "model.schedule", required: false, max: 32) {
+            if let v = Schedule(rawValue: s) { schedule = v } else {
+                r.fail("model.schedule", m["schedule"], "must be chain or anchored (got \"\(s)\")")
+            }
+        }
+        if let w = window, !SpecLimits.window.contains(w) {
+            r.fail("model.window", m["window"], "must be in \(SpecLimits.window) (got \(w))")
+        }
+        if let o = overlap, let w = window {
+            if o < 1 { r.fail("model.overlap", m["overlap"], "must be ≥ 1 (got \(o))") }
+            if o >= w { r.fail("model.overlap", m["overlap"], "must be < model.window (\(o) ≥ \(w))") }
+        }
+        if let s = steps, !SpecLimits.steps.contains(s) {
+            r.fail("model.steps", m["steps"], "must be in \(SpecLimits.steps) (got \(s))")
+        }
+        if let s = seedValue, s < 0 { r.fail("model.seed", m["seed"], "must be ≥ 0 (got \(s))") }
+        let config = r.string(m["config"], "model.config", required: false, max: 64)
+        let weights = r.string(m["weights"], "model.weights", required: false, max: 4096)
+        guard let engine, let window, let overlap, let steps, let seedValue, seedValue >= 0 else { return nil }
+        return ModelSpec(engine: engine, window: window, overlap: overlap, steps: steps, seed: UInt64(seedValue),
+                         schedule: schedule, config: config, weights: weights)
+    }
+}

@@ -1,0 +1,119 @@
+import CFFmpeg
+import FarmCore
+import Foundation
+
+/// Builds the film MP4: the chunks' H.264 packets concatenated without re-encoding, plus one AAC encode of the
+/// whole PCM timeline, interleaved by time.
+///
+/// The file is byte-deterministic for the same chunks, audio and settings. It is written next to `output` under
+/// a temporary name and renamed into place only when complete, so a failure leaves no half-written film.
+public struct MP4FilmAssembler: FilmAssembler {
+    /// AAC bit rate for all channels together, in bits per second.
+    public let audioBitRate: Int
+    /// The AAC encoder's `aac_coder`.
+    let audioCoder: String
+
+    /// - Parameter audioBitRate: AAC bit rate for all channels together, in bits per second.
+    public init(audioBitRate: Int = 192_000) {
+        self.init(audioBitRate: audioBitRate, audioCoder: "fast")
+    }
+
+    init(audioBitRate: Int, audioCoder: String) {
+        self.audioBitRate = audioBitRate
+        self.audioCoder = audioCoder
+    }
+
+    /// Writes the film to `output`, replacing any file there.
+    /// - Throws: ``MediaError/chunkRefused(index:reason:)`` for a corrupt chunk or one whose size, frame rate or
+    ///   SPS/PPS differ; ``MediaError/invalidInput(_:)`` when the audio's channels or length do not match the
+    ///   video; ``MediaError/ffmpeg(operation:code:message:)`` or ``MediaError/fileSystem(operation:path:message:)``
+    ///   when writing fails.
+    public func assemble(chunks: [EncodedChunk], audio: PCMBuffer, format: OutputFormat, to output: URL) throws {
+        try Self.checkFormat(format)
+        let video = try ChunkSequence(chunks: chunks, format: format)
+        try Self.checkAudio(audio, format: format, frames: video.totalFrames)
+        let track = try AACTrackEncoder(bitRate: audioBitRate, coder: audioCoder)
+            .encode(audio, sampleRate: format.sampleRate)
+        let temporary = output.deletingLastPathComponent()
+            .appendingPathComponent(".\(output.lastPathComponent).\(UUID().uuidString).partial")
+        do {
+            try write(video: video, chunks: chunks, audio: track, format: format, to: temporary.path)
+            guard rename(temporary.path, output.path) == 0 else {
+                throw MediaError.fileSystem(operation: "rename to \(output.path)", path: temporary.path,
+                                            message: String(cString: strerror(errno)))
+            }
+        } catch {
+            unlink(temporary.path)
+            throw error
+        }
+    }
+
+    private func write(video: ChunkSequence, chunks: [EncodedChunk], audio: EncodedAudioTrack, format: OutputFormat,
+                       to path: String) throws {
+        let writer = try MP4Writer(path: path)
+        let videoIndex = try writer.addVideoStream(width: format.width, height: format.height, fps: format.fps,
+                                                   extradata: video.extradata)
+        let audioIndex = try writer.addStream(parameters: audio.parameters, timeBase: audio.timeBase)
+        try writer.writeHeader()
+
+        let frameTime = AVRational(num: Int32(format.fps.denominator), den: Int32(format.fps.numerator))
+        let audioPackets = audio.packets
+        var nextAudio = 0
+        var packetBox = av_packet_alloc()
+        defer { av_packet_free(&packetBox) }
+        let packet = try checkAllocated(packetBox, "av_packet_alloc")
+        for (chunkIndex, chunk) in chunks.enumerated() {
+            let info = video.infos[chunkIndex]
+            try chunk.data.withUnsafeBytes { bytes in
+                for (position, stored) in info.packets.enumerated() {
+                    let (pts, dts) = video.timestamps(chunk: chunkIndex, position: position)
+                    while nextAudio < audioPackets.count,
+                          av_compare_ts(audioPackets[nextAudio].pointee.dts, audio.timeBase, dts, frameTime) <= 0 {
+                        try writer.write(audioPackets[nextAudio], stream: audioIndex, timeBase: audio.timeBase)
+                        nextAudio += 1
+                    }
+                    let size = stored.byteRange.count
+                    try check(av_new_packet(packet, Int32(size)), "av_new_packet(\(size) bytes)")
+                    defer { av_packet_unref(packet) }
+                    UnsafeMutableRawPointer(packet.pointee.data!)
+                        .copyMemory(from: bytes.baseAddress! + stored.byteRange.lowerBound, byteCount: size)
+                    packet.pointee.pts = pts
+                    packet.pointee.dts = dts
+                    packet.pointee.duration = 1
+                    if stored.isKeyframe { packet.pointee.flags |= AV_PKT_FLAG_KEY }
+                    try writer.write(packet, stream: videoIndex, timeBase: frameTime)
+                }
+            }
+        }
+        while nextAudio < audioPackets.count {
+            try writer.write(audioPackets[nextAudio], stream: audioIndex, timeBase: audio.timeBase)
+            nextAudio += 1
+        }
+        try writer.finish()
+    }
+
+    private static func checkFormat(_ format: OutputFormat) throws {
+        let limit = Int64(Int32.max)
+        guard format.fps.isPositive, format.fps.numerator <= limit, format.fps.denominator <= limit else {
+            throw MediaError.invalidInput("frame rate \(format.fps) must be positive and fit 32 bits")
+        }
+        guard format.sampleRate > 0, format.sampleRate <= Int(Int32.max) else {
+            throw MediaError.invalidInput("sample rate \(format.sampleRate) must be positive")
+        }
+        guard (1 ... 8).contains(format.channels) else {
+            throw MediaError.invalidInput("channel count \(format.channels) must be 1 to 8")
+        }
+    }
+
+    /// The PCM must be the film's exact timeline: `format.channels` wide and as long as the video to the sample.
+    private static func checkAudio(_ audio: PCMBuffer, format: OutputFormat, frames: Int) throws {
+        guard audio.channels == format.channels else {
+            throw MediaError.invalidInput("audio has \(audio.channels) channels, format says \(format.channels)")
+        }
+        let expected = format.clock.sample(atFrame: frames)
+        guard audio.frameCount == expected else {
+            throw MediaError.invalidInput("audio has \(audio.frameCount) samples per channel; \(frames) frames at "
+                                          + "\(format.fps) fps need exactly \(expected) at \(format.sampleRate) Hz")
+        }
+    }
+}

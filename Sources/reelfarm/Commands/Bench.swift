@@ -1,0 +1,35 @@
+import ArgumentParser
+import FarmMedia
+import FarmRender
+import Foundation
+
+extension ReelFarm {
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure reelfarm's speed as ratios taken in one run.",
+            subcommands: [Assemble.self])
+    }
+}
+
+extension ReelFarm.Bench {
+    struct Assemble: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Assembly time as a fraction of the film's duration (chunks already encoded).")
+
+        @Option(help: "Film length in seconds.") var seconds: Int = 180
+        @Option(help: "Picture width.") var width: Int = 1280
+        @Option(help: "Picture height.") var height: Int = 720
+        @Option(help: "Assembly runs to take the median of.") var runs: Int = 3
+
+        func validate() throws {
+            guard seconds >= 1, runs >= 1 else { throw ValidationError("--seconds and --runs must be ≥ 1") }
+        }
+
+        func run() throws {
+            MediaLog.setLevel(.errors)
+            let bench = AssembleBenchmark(seconds: seconds, width: width, height: height, runs: runs)
+            let result = try bench.run { printError($0) }
+            print(result.description)
+        }
+    }
+}

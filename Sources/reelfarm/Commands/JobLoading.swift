@@ -1,0 +1,29 @@
+import ArgumentParser
+import FarmCore
+import FarmRender
+import Foundation
+
+/// Exit status for a storyboard that breaks a rule (nothing is written).
+let specErrorExitCode: Int32 = 2
+
+/// Loads and plans the storyboard `argument`; a bad storyboard prints every broken rule and exits 2.
+func loadJob(_ argument: String) throws -> (JobContext, any Engine) {
+    do {
+        let spec = try JobSource.load(argument)
+        let engine = try EngineRegistry.engine(for: spec.model, source: argument)
+        return (try JobContext(spec: spec, geometry: engine.geometry, source: argument), engine)
+    } catch {
+        printError(error.description)
+        throw ExitCode(specErrorExitCode)
+    }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// The storyboard argument every job command takes.
+struct JobArgument: ParsableArguments {
+    @Argument(help: "Storyboard file (YAML or JSON), or sample:NAME for a bundled sample.")
+    var job: String
+}
