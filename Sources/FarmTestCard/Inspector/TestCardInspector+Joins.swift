@@ -6,16 +6,18 @@ extension TestCardInspector {
         var before: Segment
         var after: Segment
         var frame: Int
+        /// Both sides belong to one shot (a continued shot changes its tone, so only the picture must carry).
+        var sameShot: Bool
     }
 
-    /// Joins inside a shot, and at shots that `continue` from the previous one.
+    /// Joins inside a shot, and at shots that `continue` from the previous one (picture only: the tone is per shot).
     func continuousJoins() -> [Join] {
         let ordered = job.plan.segments.sorted { $0.own.lower < $1.own.lower }
         var out: [Join] = []
         for (a, b) in zip(ordered, ordered.dropFirst()) {
             let sameShot = a.shot == b.shot
             let continued = job.spec.shots[b.shot].transition == .continue && b.index == 0
-            if sameShot || continued { out.append(Join(before: a, after: b, frame: b.own.lower)) }
+            if sameShot || continued { out.append(Join(before: a, after: b, frame: b.own.lower, sameShot: sameShot)) }
         }
         return out
     }
@@ -69,6 +71,7 @@ extension TestCardInspector {
                 ballProblems.append("\(j.before.id)→\(j.after.id) at frame \(j.frame): ball not measurable")
             }
             // Sound: the sample-to-sample jump at the join against the largest inside either segment.
+            guard j.sameShot else { continue }
             let s = clock.sample(atFrame: j.frame)
             if inBurst(s, rate: rate) || inBurst(s - 1, rate: rate) || s >= x.count || s < 1 {
                 soundSkipped += 1
@@ -83,7 +86,7 @@ extension TestCardInspector {
                                             j.before.id, j.after.id, s, jump, limit))
             }
         }
-        let n = joins.count
+        let n = joins.count, inside = joins.filter(\.sameShot).count
         return [
             VerifyReport.Check(
                 name: "join picture", passed: ballProblems.isEmpty,
@@ -93,8 +96,8 @@ extension TestCardInspector {
             VerifyReport.Check(
                 name: "join sound", passed: soundProblems.isEmpty,
                 detail: soundProblems.isEmpty
-                    ? String(format: "%d joins (%d inside a burst, not judged), largest jump %.0f%% of the largest inside",
-                             n, soundSkipped, Double(worstSound) * 100)
+                    ? String(format: "%d joins inside shots (%d inside a burst, not judged), largest jump %.0f%% of the largest inside",
+                             inside, soundSkipped, Double(worstSound) * 100)
                     : soundProblems.prefix(5).joined(separator: "; ")),
         ]
     }

@@ -1,0 +1,113 @@
+import CZeroMQ
+import Foundation
+
+/// A libzmq context: owns the I/O threads; sockets are made from it.
+public final class ZMQContext: @unchecked Sendable {
+    let handle: UnsafeMutableRawPointer
+
+    public init() {
+        handle = zmq_ctx_new()
+    }
+
+    deinit { zmq_ctx_term(handle) }
+
+    /// libzmq's version, e.g. `4.3.4`.
+    public static var version: String {
+        var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
+        zmq_version(&major, &minor, &patch)
+        return "\(major).\(minor).\(patch)"
+    }
+}
+
+/// One ZeroMQ socket. Not thread-safe: create, use and close it on one thread.
+public final class ZMQSocket {
+    /// The socket types reelfarm uses.
+    public enum Kind: Int32 {
+        case router, dealer, pair
+        var raw: Int32 {
+            switch self {
+            case .router: return ZMQ_ROUTER
+            case .dealer: return ZMQ_DEALER
+            case .pair: return ZMQ_PAIR
+            }
+        }
+    }
+
+    private var handle: UnsafeMutableRawPointer?
+    private let context: ZMQContext
+
+    public init(_ context: ZMQContext, _ kind: Kind) throws(ZMQError) {
+        self.context = context
+        guard let h = zmq_socket(context.handle, kind.raw) else {
+            throw ZMQError(operation: "zmq_socket", code: CZeroMQ_errno())
+        }
+        handle = h
+        var linger: Int32 = 0
+        try zmqCheck(zmq_setsockopt(h, ZMQ_LINGER, &linger, MemoryLayout<Int32>.size), "zmq_setsockopt(LINGER)")
+    }
+
+    deinit { close() }
+
+    public func close() {
+        if let h = handle { zmq_close(h) }
+        handle = nil
+    }
+
+    private var socket: UnsafeMutableRawPointer {
+        get throws(ZMQError) {
+            guard let handle else { throw ZMQError(operation: "socket closed", code: 88 /* ENOTSOCK */) }
+            return handle
+        }
+    }
+
+    public func bind(_ endpoint: String) throws(ZMQError) {
+        try zmqCheck(zmq_bind(try socket, endpoint), "zmq_bind(\(endpoint))")
+    }
+
+    public func connect(_ endpoint: String) throws(ZMQError) {
+        try zmqCheck(zmq_connect(try socket, endpoint), "zmq_connect(\(endpoint))")
+    }
+
+    /// Sets the identity a ROUTER peer sees for this socket.
+    public func setIdentity(_ id: [UInt8]) throws(ZMQError) {
+        try zmqCheck(zmq_setsockopt(try socket, ZMQ_ROUTING_ID, id, id.count), "zmq_setsockopt(ROUTING_ID)")
+    }
+
+    /// Largest inbound message libzmq accepts; bigger ones drop the peer's connection.
+    public func setMaxMessageSize(_ bytes: Int64) throws(ZMQError) {
+        var v = bytes
+        try zmqCheck(zmq_setsockopt(try socket, ZMQ_MAXMSGSIZE, &v, MemoryLayout<Int64>.size), "zmq_setsockopt(MAXMSGSIZE)")
+    }
+
+    /// Milliseconds a receive waits before throwing a `wouldBlock` error (-1: forever).
+    public func setReceiveTimeout(milliseconds: Int32) throws(ZMQError) {
+        var v = milliseconds
+        try zmqCheck(zmq_setsockopt(try socket, ZMQ_RCVTIMEO, &v, MemoryLayout<Int32>.size), "zmq_setsockopt(RCVTIMEO)")
+    }
+
+    /// Sends every frame of one multipart message.
+    public func send(_ frames: [[UInt8]]) throws(ZMQError) {
+        let s = try socket
+        for (i, frame) in frames.enumerated() {
+            let flags = i + 1 < frames.count ? ZMQ_SNDMORE : 0
+            try zmqCheck(frame.withUnsafeBytes { zmq_send(s, $0.baseAddress, $0.count, flags) }, "zmq_send")
+        }
+    }
+
+    /// Receives one whole multipart message.
+    public func receive() throws(ZMQError) -> [[UInt8]] {
+        let s = try socket
+        var frames: [[UInt8]] = []
+        var more = true
+        while more {
+            var msg = zmq_msg_t()
+            zmq_msg_init(&msg)
+            defer { zmq_msg_close(&msg) }
+            try zmqCheck(zmq_msg_recv(&msg, s, 0), "zmq_msg_recv")
+            let size = zmq_msg_size(&msg)
+            frames.append(size == 0 ? [] : Array(UnsafeRawBufferPointer(start: zmq_msg_data(&msg), count: size)))
+            more = zmq_msg_more(&msg) != 0
+        }
+        return frames
+    }
+}
