@@ -27,7 +27,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "FarmTestCard", dependencies: ["FarmCore"], swiftSettings: swiftSettings),
-        .target(name: "FarmMedia", dependencies: ["FarmCore", "CFFmpeg"], swiftSettings: swiftSettings),
+        .target(
+            name: "FarmMedia", dependencies: ["FarmCore", "CFFmpeg"], exclude: ["ChunkFormat.md"],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "FarmWire", dependencies: ["FarmCore", "CZeroMQ"], swiftSettings: swiftSettings),
         .target(name: "FarmInference", dependencies: ["FarmCore", "COpenBLAS"], swiftSettings: swiftSettings),
         .target(

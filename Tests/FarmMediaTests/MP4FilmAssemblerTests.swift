@@ -122,9 +122,11 @@ struct TestFilm {
         let film = TestFilm(fps: Rational(30000, 1001))
         var audio = film.audio()
         audio.samples.removeLast(2)
+        let needed = film.format.clock.sample(atFrame: film.totalFrames)
         try expectRefusal(chunks: film.chunks(), audio: audio, film: film) { error in
             guard case let .invalidInput(message) = error else { return false }
-            return message.contains("need exactly 35035")
+            return message.contains("audio has \(needed - 1) samples per channel")
+                && message.contains("need exactly \(needed) at 48000 Hz")
         }
     }
 

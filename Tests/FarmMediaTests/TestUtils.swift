@@ -9,7 +9,7 @@ let quietFFmpeg: Void = MediaLog.setLevel(.errors)
 /// Synthetic film material whose every frame and channel can be told apart after a lossy round trip.
 enum Fixture {
     /// Gray level of global frame `index`: steps of 7 so a dropped, repeated or swapped frame moves the mean
-    /// luma by about 6, far beyond coding noise at crf 20.
+    /// luma by about 6, far beyond coding noise at crf 20. Frames 0 to 27 stay within 8 bits.
     static func brightness(ofFrame index: Int) -> Int { 24 + 7 * index }
 
     /// The square that moves across each frame (so the encoder has motion to predict) is this much brighter.
@@ -30,6 +30,27 @@ enum Fixture {
                     pixels[at] = bright
                     pixels[at + 1] = bright
                     pixels[at + 2] = bright
+                }
+            }
+            frames.append(frame: pixels)
+        }
+        return frames
+    }
+
+    /// Busy frames (gradients, moving diagonals and noise from a fixed generator) that make x264 weigh many modes.
+    static func texturedFrames(width: Int, height: Int, count: Int) -> VideoFrames {
+        var frames = VideoFrames(width: width, height: height)
+        var state: UInt32 = 12_345
+        for index in 0 ..< count {
+            var pixels = [UInt8](repeating: 0, count: width * height * 3)
+            for row in 0 ..< height {
+                for column in 0 ..< width {
+                    state = state &* 1_664_525 &+ 1_013_904_223
+                    let noise = Int(state >> 28)
+                    let at = (row * width + column) * 3
+                    pixels[at] = UInt8(truncatingIfNeeded: (column + index * 3) / 3 + noise)
+                    pixels[at + 1] = UInt8(truncatingIfNeeded: (row * 2 + index) / 2 + noise)
+                    pixels[at + 2] = UInt8(truncatingIfNeeded: ((row ^ column) + index * 5) / 4 + noise)
                 }
             }
             frames.append(frame: pixels)

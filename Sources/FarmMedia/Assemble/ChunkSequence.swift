@@ -18,6 +18,8 @@ struct ChunkSequence {
     /// The SPS/PPS every chunk carries.
     let extradata: Data
 
+    /// Checks every chunk's structure; the checksums, which read every byte, are left to
+    /// ``verifyChecksums(of:)``.
     /// - Throws: ``MediaError/chunkRefused(index:reason:)`` for the first chunk that is corrupt or differs from
     ///   `format` or from chunk 0; ``MediaError/invalidInput(_:)`` when there are no chunks.
     init(chunks: [EncodedChunk], format: OutputFormat) throws {
@@ -31,7 +33,7 @@ struct ChunkSequence {
         for (index, chunk) in chunks.enumerated() {
             let info: ChunkInfo
             do {
-                info = try ChunkInfo.parse(chunk)
+                info = try ChunkInfo.parse(chunk, verifyingChecksum: false)
             } catch let MediaError.corruptChunk(reason) {
                 throw MediaError.chunkRefused(index: index, reason: "corrupt: \(reason)")
             }
@@ -48,6 +50,18 @@ struct ChunkSequence {
         totalFrames = Int(total)
         decodeDelay = delay
         extradata = infos[0].extradata
+    }
+
+    /// Checks each chunk's CRC-32.
+    /// - Throws: ``MediaError/chunkRefused(index:reason:)`` for the first damaged chunk.
+    func verifyChecksums(of chunks: [EncodedChunk]) throws {
+        for (index, chunk) in chunks.enumerated() {
+            do {
+                try ChunkInfo.verifyChecksum(chunk)
+            } catch let MediaError.corruptChunk(reason) {
+                throw MediaError.chunkRefused(index: index, reason: "corrupt: \(reason)")
+            }
+        }
     }
 
     /// Film-wide (pts, dts) in frames of packet `position` (decode order) of chunk `chunk`.

@@ -6,7 +6,8 @@ import Foundation
 /// whole PCM timeline, interleaved by time.
 ///
 /// The file is byte-deterministic for the same chunks, audio and settings. It is written next to `output` under
-/// a temporary name and renamed into place only when complete, so a failure leaves no half-written film.
+/// a temporary name and renamed into place only when complete, so a failure leaves no half-written film. The AAC
+/// encode runs on a second thread while the chunks' checksums are checked and the video is muxed.
 public struct MP4FilmAssembler: FilmAssembler {
     /// AAC bit rate for all channels together, in bits per second.
     public let audioBitRate: Int
@@ -18,6 +19,8 @@ public struct MP4FilmAssembler: FilmAssembler {
         self.init(audioBitRate: audioBitRate, audioCoder: "fast")
     }
 
+    /// - Parameter audioCoder: `"fast"` (the public default: 1.6 to 3 times faster than `"twoloop"` on every
+    ///   signal measured, at the same size) or `"twoloop"`.
     init(audioBitRate: Int, audioCoder: String) {
         self.audioBitRate = audioBitRate
         self.audioCoder = audioCoder
@@ -32,12 +35,31 @@ public struct MP4FilmAssembler: FilmAssembler {
         try Self.checkFormat(format)
         let video = try ChunkSequence(chunks: chunks, format: format)
         try Self.checkAudio(audio, format: format, frames: video.totalFrames)
-        let track = try AACTrackEncoder(bitRate: audioBitRate, coder: audioCoder)
-            .encode(audio, sampleRate: format.sampleRate)
+        let encoder = try AACEncoder(bitRate: audioBitRate, coder: audioCoder, sampleRate: format.sampleRate,
+                                     channels: format.channels)
         let temporary = output.deletingLastPathComponent()
             .appendingPathComponent(".\(output.lastPathComponent).\(UUID().uuidString).partial")
+        let writer = try MP4Writer(path: temporary.path)
+        let videoIndex = try writer.addVideoStream(width: format.width, height: format.height, fps: format.fps,
+                                                   extradata: video.extradata)
+        let audioIndex = try writer.addStream(parameters: encoder.parameters, timeBase: encoder.timeBase)
+        let audioTimeBase = encoder.timeBase
+        let audioPackets = AudioEncodingThread(encoder: encoder, pcm: audio)
+        defer { audioPackets.stopAndWait() }
         do {
-            try write(video: video, chunks: chunks, audio: track, format: format, to: temporary.path)
+            try video.verifyChecksums(of: chunks)
+            try writer.writeHeader(movieTimescale: MP4Writer.movieTimescale(fps: format.fps,
+                                                                             sampleRate: format.sampleRate))
+            try mux(video: video, chunks: chunks, videoIndex: videoIndex, fps: format.fps, into: writer) { dts in
+                // Audio that starts no later than the next video packet goes first.
+                while let next = try audioPackets.peek(),
+                      dts.map({ av_compare_ts(next.pointee.dts, audioTimeBase, $0.time, $0.base) <= 0 }) ?? true {
+                    var packet: UnsafeMutablePointer<AVPacket>? = audioPackets.takeFirst()
+                    defer { av_packet_free(&packet) }
+                    try writer.write(packet!, stream: audioIndex, timeBase: audioTimeBase)
+                }
+            }
+            try writer.finish()
             guard rename(temporary.path, output.path) == 0 else {
                 throw MediaError.fileSystem(operation: "rename to \(output.path)", path: temporary.path,
                                             message: String(cString: strerror(errno)))
@@ -48,17 +70,12 @@ public struct MP4FilmAssembler: FilmAssembler {
         }
     }
 
-    private func write(video: ChunkSequence, chunks: [EncodedChunk], audio: EncodedAudioTrack, format: OutputFormat,
-                       to path: String) throws {
-        let writer = try MP4Writer(path: path)
-        let videoIndex = try writer.addVideoStream(width: format.width, height: format.height, fps: format.fps,
-                                                   extradata: video.extradata)
-        let audioIndex = try writer.addStream(parameters: audio.parameters, timeBase: audio.timeBase)
-        try writer.writeHeader()
-
-        let frameTime = AVRational(num: Int32(format.fps.denominator), den: Int32(format.fps.numerator))
-        let audioPackets = audio.packets
-        var nextAudio = 0
+    /// Writes every video packet with its film-wide timestamps, calling `audioUpTo` before each with the packet's
+    /// dts and once at the end with `nil`.
+    private func mux(video: ChunkSequence, chunks: [EncodedChunk], videoIndex: Int32, fps: Rational,
+                     into writer: MP4Writer,
+                     audioUpTo: ((time: Int64, base: AVRational)?) throws -> Void) throws {
+        let frameTime = AVRational(num: Int32(fps.denominator), den: Int32(fps.numerator))
         var packetBox = av_packet_alloc()
         defer { av_packet_free(&packetBox) }
         let packet = try checkAllocated(packetBox, "av_packet_alloc")
@@ -67,11 +84,7 @@ public struct MP4FilmAssembler: FilmAssembler {
             try chunk.data.withUnsafeBytes { bytes in
                 for (position, stored) in info.packets.enumerated() {
                     let (pts, dts) = video.timestamps(chunk: chunkIndex, position: position)
-                    while nextAudio < audioPackets.count,
-                          av_compare_ts(audioPackets[nextAudio].pointee.dts, audio.timeBase, dts, frameTime) <= 0 {
-                        try writer.write(audioPackets[nextAudio], stream: audioIndex, timeBase: audio.timeBase)
-                        nextAudio += 1
-                    }
+                    try audioUpTo((dts, frameTime))
                     let size = stored.byteRange.count
                     try check(av_new_packet(packet, Int32(size)), "av_new_packet(\(size) bytes)")
                     defer { av_packet_unref(packet) }
@@ -85,11 +98,7 @@ public struct MP4FilmAssembler: FilmAssembler {
                 }
             }
         }
-        while nextAudio < audioPackets.count {
-            try writer.write(audioPackets[nextAudio], stream: audioIndex, timeBase: audio.timeBase)
-            nextAudio += 1
-        }
-        try writer.finish()
+        try audioUpTo(nil)
     }
 
     private static func checkFormat(_ format: OutputFormat) throws {

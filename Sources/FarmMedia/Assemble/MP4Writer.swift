@@ -65,14 +65,30 @@ final class MP4Writer {
     }
 
     /// Opens the file and writes the header; the muxer may change each stream's time base here.
-    func writeHeader() throws {
+    /// - Parameter movieTimescale: ticks per second of the edit lists; it must count every frame and sample
+    ///   exactly, or players trim the last frame or sample to the millisecond of the default 1000.
+    func writeHeader(movieTimescale: Int32) throws {
         guard let context else { return }
         try check(avio_open(&context.pointee.pb, path, AVIO_FLAG_WRITE), "avio_open(\(path))")
         var options: OpaquePointer?
         defer { av_dict_free(&options) }
         av_dict_set(&options, "movflags", "+faststart", 0)
+        av_dict_set(&options, "movie_timescale", String(movieTimescale), 0)
         try check(avformat_write_header(context, &options), "avformat_write_header(mp4)")
+        if let unused = av_dict_get(options, "", nil, AV_DICT_IGNORE_SUFFIX) {
+            throw MediaError.invalidInput("the MP4 muxer did not accept option \(String(cString: unused.pointee.key))")
+        }
         headerWritten = true
+    }
+
+    /// The smallest timescale in which both a frame at `fps` and a sample at `sampleRate` last whole ticks:
+    /// lcm(sampleRate, fps numerator) (240 000 for 30000/1001 fps at 48 kHz), or `sampleRate` when that
+    /// does not fit 32 bits.
+    static func movieTimescale(fps: Rational, sampleRate: Int) -> Int32 {
+        var (a, b) = (Int64(sampleRate), fps.numerator)
+        while b != 0 { (a, b) = (b, a % b) }
+        let lcm = Int64(sampleRate) / a * fps.numerator
+        return lcm <= Int64(Int32.max) ? Int32(lcm) : Int32(sampleRate)
     }
 
     /// Hands `packet` (timestamps in `timeBase`) to the interleaving muxer, which takes its data reference.

@@ -28,12 +28,33 @@ public struct ChunkInfo: Sendable, Equatable {
     /// Reads and checks a chunk: structure, checksum, and that its timestamps describe each frame exactly once.
     /// - Throws: ``MediaError/corruptChunk(reason:)`` naming the field that is wrong.
     public static func parse(_ chunk: EncodedChunk) throws -> ChunkInfo {
-        let info = try chunk.data.withUnsafeBytes { try parse(bytes: $0) }
+        try parse(chunk, verifyingChecksum: true)
+    }
+
+    /// ``parse(_:)``, optionally leaving the checksum (the only step that reads every byte) to
+    /// ``verifyChecksum(_:)``.
+    static func parse(_ chunk: EncodedChunk, verifyingChecksum: Bool) throws -> ChunkInfo {
+        let info = try chunk.data.withUnsafeBytes { try parse(bytes: $0, verifyingChecksum: verifyingChecksum) }
         try info.checkTimestamps()
         return info
     }
 
-    private static func parse(bytes: UnsafeRawBufferPointer) throws -> ChunkInfo {
+    /// Checks the CRC-32 trailer of a chunk whose structure ``parse(_:verifyingChecksum:)`` accepted.
+    /// - Throws: ``MediaError/corruptChunk(reason:)`` when the bytes do not match it.
+    static func verifyChecksum(_ chunk: EncodedChunk) throws {
+        try chunk.data.withUnsafeBytes { try verifyChecksum(bytes: $0) }
+    }
+
+    private static func verifyChecksum(bytes: UnsafeRawBufferPointer) throws {
+        let end = bytes.count - ChunkLayout.trailerSize
+        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: end, as: UInt32.self))
+        let computed = chunkChecksum(UnsafeRawBufferPointer(rebasing: bytes[0 ..< end]))
+        guard stored == computed else {
+            throw corrupt("checksum mismatch: stored crc32 \(hex(stored)), bytes give \(hex(computed)) (data damaged)")
+        }
+    }
+
+    private static func parse(bytes: UnsafeRawBufferPointer, verifyingChecksum: Bool) throws -> ChunkInfo {
         let minimum = ChunkLayout.headerSize + ChunkLayout.trailerSize
         guard bytes.count >= minimum else {
             throw corrupt("truncated: \(bytes.count) bytes, shorter than the \(minimum)-byte minimum")
@@ -101,13 +122,12 @@ public struct ChunkInfo: Sendable, Equatable {
         guard reader.remaining == 0 else {
             throw corrupt("\(reader.remaining) unexpected bytes after the last packet at offset \(reader.offset)")
         }
-        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: reader.end, as: UInt32.self))
-        let computed = chunkChecksum(UnsafeRawBufferPointer(rebasing: bytes[0 ..< reader.end]))
-        guard stored == computed else {
-            throw corrupt("checksum mismatch: stored crc32 \(hex(stored)), bytes give \(hex(computed)) (data damaged)")
+        let info = ChunkInfo(width: width, height: height, fps: Rational(fpsNumerator, fpsDenominator),
+                             frameCount: frameCount, extradata: extradata, packets: packets)
+        if verifyingChecksum {
+            try verifyChecksum(bytes: bytes)
         }
-        return ChunkInfo(width: width, height: height, fps: Rational(fpsNumerator, fpsDenominator),
-                         frameCount: frameCount, extradata: extradata, packets: packets)
+        return info
     }
 
     /// Every frame presented exactly once, decode order starting at an IDR frame, dts rising and never after pts.

@@ -6,7 +6,8 @@ import Foundation
 /// eyes and ears.
 ///
 /// Video is decoded to luma and handed out one picture at a time, so memory stays flat whatever the film's
-/// length; audio is decoded whole, with the encoder priming the container's edit list marks removed.
+/// length; audio is decoded whole, with the encoder priming and the last frame's padding that the container's
+/// edit list excludes removed.
 public struct FilmDecoder: Sendable {
     /// The film to read.
     public let url: URL
@@ -71,6 +72,10 @@ public struct FilmDecoder: Sendable {
         }
         try video.decode(nil, onFrame: deliver)
         try audio?.decode(nil, onFrame: collect)
+        if let pcm, let audio {
+            pcm.trim(toFrames: Self.presentedSamples(of: input.pointee.streams[Int(audioIndex)]!,
+                                                     sampleRate: audio.context.pointee.sample_rate))
+        }
 
         let timeBase = videoStream.pointee.time_base
         let duration = Rational(span.length * Int64(timeBase.num), Int64(timeBase.den))
@@ -84,6 +89,17 @@ public struct FilmDecoder: Sendable {
             height: height, videoDuration: duration, averageFPS: fps, audioSampleCount: pcm?.frameCount ?? 0,
             sampleRate: Int(audio?.context.pointee.sample_rate ?? 0), channels: pcm?.channels ?? 0,
             audio: pcm.map { PCMBuffer(channels: $0.channels, samples: $0.samples) })
+    }
+}
+
+extension FilmDecoder {
+    /// How many samples the container says the audio stream presents (the edit list's duration in MP4), or
+    /// `Int.max` when it does not say. FFmpeg 5.1's MP4 demuxer removes the priming the edit list skips but not
+    /// the padding of the last AAC frame beyond the edit's end, so the decoder trims that itself.
+    static func presentedSamples(of stream: UnsafeMutablePointer<AVStream>, sampleRate: Int32) -> Int {
+        let duration = stream.pointee.duration
+        guard duration != CFFmpeg_AV_NOPTS_VALUE(), duration > 0, sampleRate > 0 else { return Int.max }
+        return Int(av_rescale_q(duration, stream.pointee.time_base, AVRational(num: 1, den: sampleRate)))
     }
 }
 

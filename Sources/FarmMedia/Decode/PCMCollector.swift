@@ -20,6 +20,12 @@ final class PCMCollector {
 
     var frameCount: Int { samples.count / channels }
 
+    /// Drops samples past `frames` per channel.
+    func trim(toFrames frames: Int) {
+        guard frames < frameCount else { return }
+        samples.removeLast((frameCount - frames) * channels)
+    }
+
     func append(_ frame: UnsafeMutablePointer<AVFrame>) throws {
         let count = Int(frame.pointee.nb_samples)
         guard Int(frame.pointee.ch_layout.nb_channels) == channels else {

@@ -5,14 +5,17 @@ import Foundation
 /// Encodes a segment's frames with libx264 into one closed-GOP chunk that opens with an IDR frame.
 ///
 /// Output is byte-deterministic: the same frames, format and settings give the same chunk on every run and every
-/// machine with the same libx264 and FFmpeg builds (one encoder thread, bit-exact colour conversion). Chunks of
-/// one film share identical SPS/PPS, so they concatenate without re-encoding. B-frames are used; the assembler
-/// derives film-wide decode times from decode order.
+/// x86-64 machine with the same libx264 and FFmpeg builds (one encoder thread, bit-exact colour conversion, x264
+/// held to SSE2 code, which decides exactly as its C code does). Chunks of one film share identical SPS/PPS, so
+/// they concatenate without re-encoding. B-frames are used; the assembler derives film-wide decode times from
+/// decode order.
 public struct H264ChunkEncoder: ChunkEncoder {
     /// x264's constant rate factor (0–51, lower is better).
     public let crf: Int
     /// x264's speed preset (`"ultrafast"` … `"placebo"`).
     public let preset: String
+    /// Extra x264 options appended last (`":key=value…"`); tests use it to compare against x264's C code.
+    var x264Overrides = ""
 
     /// - Parameters:
     ///   - crf: x264 constant rate factor.
@@ -27,8 +30,9 @@ public struct H264ChunkEncoder: ChunkEncoder {
     ///   ``MediaError/ffmpeg(operation:code:message:)`` when libx264 or swscale fail.
     public func encode(_ frames: VideoFrames, format: OutputFormat) throws -> EncodedChunk {
         try checkInput(frames, format: format)
+        let parameters = Self.deterministicParameters + x264Overrides
         let session = try X264Session(width: frames.width, height: frames.height, fps: format.fps, crf: crf,
-                                      preset: preset)
+                                      preset: preset, x264Parameters: parameters)
         let extradata = session.extradata
         var writer = extradata.withUnsafeBytes {
             ChunkWriter(width: frames.width, height: frames.height, fps: format.fps, frameCount: frames.count,
@@ -75,8 +79,17 @@ extension H264ChunkEncoder {
     }
 
     /// x264 settings that make the output independent of the machine: one thread for slices, frames and
-    /// lookahead (x264's output depends on the thread count), no open GOP.
-    static func deterministicParameters(keyint: Int32) -> String {
-        "threads=1:lookahead-threads=1:sliced-threads=0:open-gop=0:keyint=\(keyint)"
+    /// lookahead (x264's output depends on the thread count), no open GOP, and on x86-64 the SIMD code held to
+    /// SSE2 (`asm` = MMX | MMX2 | SSE | SSE2, which every x86-64 CPU has).
+    ///
+    /// Why the SIMD cap: from SSSE3 on, x264 picks some modes differently from its C code (measured with
+    /// libx264 0.164: SSSE3 through AVX-512 give one byte stream, C and SSE2 another), so without the cap a
+    /// chunk would depend on the CPU that encoded it. The cap costs about 15 % of encoding speed.
+    static var deterministicParameters: String {
+        #if arch(x86_64)
+        "threads=1:lookahead-threads=1:sliced-threads=0:open-gop=0:asm=15"
+        #else
+        "threads=1:lookahead-threads=1:sliced-threads=0:open-gop=0"
+        #endif
     }
 }

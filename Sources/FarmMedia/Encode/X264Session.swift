@@ -16,7 +16,8 @@ final class X264Session {
     /// SPS and PPS (Annex B) from the encoder's global header.
     let extradata: Data
 
-    init(width: Int, height: Int, fps: Rational, crf: Int, preset: String) throws {
+    /// - Parameter x264Parameters: `x264-params`, applied after preset and crf.
+    init(width: Int, height: Int, fps: Rational, crf: Int, preset: String, x264Parameters: String) throws {
         self.width = width
         self.height = height
         guard let encoder = avcodec_find_encoder_by_name("libx264") else {
@@ -43,7 +44,7 @@ final class X264Session {
         defer { av_dict_free(&options) }
         av_dict_set(&options, "preset", preset, 0)
         av_dict_set(&options, "crf", String(crf), 0)
-        av_dict_set(&options, "x264-params", H264ChunkEncoder.deterministicParameters(keyint: keyint), 0)
+        av_dict_set(&options, "x264-params", x264Parameters, 0)
         try check(avcodec_open2(context, encoder, &options), "avcodec_open2(libx264, preset \(preset), crf \(crf))")
         if let unused = av_dict_get(options, "", nil, AV_DICT_IGNORE_SUFFIX) {
             throw MediaError.invalidInput("libx264 did not accept option \(String(cString: unused.pointee.key))")
