@@ -35,14 +35,14 @@ let package = Package(
         .target(name: "FarmInference", dependencies: ["FarmCore", "COpenBLAS"], swiftSettings: swiftSettings),
         .target(
             name: "FarmRender",
-            dependencies: ["FarmCore", "FarmTestCard", "FarmMedia"],
+            dependencies: ["FarmCore", "FarmTestCard", "FarmMedia", "FarmInference"],
             swiftSettings: swiftSettings
         ),
         .target(name: "FarmTesting", dependencies: ["FarmCore"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "reelfarm",
             dependencies: [
-                "FarmCore", "FarmRender", "FarmMedia", "FarmTestCard",
+                "FarmCore", "FarmRender", "FarmMedia", "FarmTestCard", "FarmInference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -56,7 +56,10 @@ let package = Package(
         ),
         .testTarget(name: "FarmMediaTests", dependencies: ["FarmMedia", "FarmCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FarmWireTests", dependencies: ["FarmWire"], swiftSettings: swiftSettings),
-        .testTarget(name: "FarmInferenceTests", dependencies: ["FarmInference"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FarmInferenceTests", dependencies: ["FarmInference", "FarmCore"], exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FarmRenderTests",
             dependencies: ["FarmRender", "FarmCore", "FarmTestCard", "FarmMedia", "FarmTesting", "reelfarm"],

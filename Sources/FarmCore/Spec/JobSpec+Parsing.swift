@@ -21,7 +21,8 @@ extension JobSpec {
             throw SpecError(source: source, issues: [SpecIssue(field: "(document)", rule: "is not valid YAML/JSON: \(error)")])
         }
         var r = SpecReader()
-        let spec = read(root, &r)
+        var spec = read(root, &r)
+        if let base = baseDirectory { spec?.resolvePaths(against: base) }
         if let spec { validate(spec, baseDirectory: baseDirectory, &r) }
         guard r.issues.isEmpty, let spec else { throw SpecError(source: source, issues: r.issues) }
         return spec
@@ -36,6 +37,13 @@ extension JobSpec {
             throw SpecError(source: url.path, issues: [SpecIssue(field: "(file)", rule: "cannot be read: \(error.localizedDescription)")])
         }
         return try parse(text, source: url.path, baseDirectory: url.deletingLastPathComponent())
+    }
+
+    /// Turns relative file paths (model weights) into absolute ones against `base`.
+    mutating func resolvePaths(against base: URL) {
+        if let w = model.weights, !w.hasPrefix("/") {
+            model.weights = base.appendingPathComponent(w).standardizedFileURL.path
+        }
     }
 
     private static func read(_ root: Node, _ r: inout SpecReader) -> JobSpec? {

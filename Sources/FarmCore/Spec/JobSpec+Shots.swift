@@ -118,13 +118,17 @@ extension JobSpec {
         for (i, path) in spec.references.enumerated() {
             checkFile(path, "references[\(i)]", baseDirectory, &r)
         }
+        if let weights = spec.model.weights {
+            checkFile(weights, "model.weights", baseDirectory, &r, what: "weights file")
+        }
     }
 
-    private static func checkFile(_ path: String, _ field: String, _ base: URL?, _ r: inout SpecReader) {
+    private static func checkFile(_ path: String, _ field: String, _ base: URL?, _ r: inout SpecReader,
+                                  what: String = "image") {
         guard let base else { return }
         let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : base.appendingPathComponent(path)
         if !FileManager.default.isReadableFile(atPath: url.path) {
-            r.fail(field, nil, "image \(url.path) does not exist or cannot be read")
+            r.fail(field, nil, "\(what) \(url.path) does not exist or cannot be read")
         }
     }
 }
