@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries, each behind a thin system-library target imported by exactly one Swift module.
@@ -31,18 +33,35 @@ let package = Package(
             name: "FarmMedia", dependencies: ["FarmCore", "CFFmpeg"], exclude: ["ChunkFormat.md"],
             swiftSettings: swiftSettings
         ),
-        .target(name: "FarmWire", dependencies: ["FarmCore", "CZeroMQ"], swiftSettings: swiftSettings),
+        .target(
+            name: "FarmWire",
+            dependencies: ["FarmCore", "CZeroMQ", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["PROTOCOL.md"],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "FarmInference", dependencies: ["FarmCore", "COpenBLAS"], swiftSettings: swiftSettings),
         .target(
             name: "FarmRender",
             dependencies: ["FarmCore", "FarmTestCard", "FarmMedia", "FarmInference"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "FarmStore",
+            dependencies: ["FarmCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FarmCoordinator",
+            dependencies: ["FarmCore", "FarmWire", "FarmStore", "FarmMedia"],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "FarmWorker", dependencies: ["FarmCore", "FarmWire"], swiftSettings: swiftSettings),
         .target(name: "FarmTesting", dependencies: ["FarmCore"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "reelfarm",
             dependencies: [
                 "FarmCore", "FarmRender", "FarmMedia", "FarmTestCard", "FarmInference",
+                "FarmWire", "FarmStore", "FarmCoordinator", "FarmWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -55,7 +74,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "FarmMediaTests", dependencies: ["FarmMedia", "FarmCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "FarmWireTests", dependencies: ["FarmWire"], swiftSettings: swiftSettings),
+        .testTarget(name: "FarmWireTests", dependencies: ["FarmWire", "FarmCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "FarmStoreTests", dependencies: ["FarmStore", "FarmCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FarmCoordinatorTests",
+            dependencies: ["FarmCoordinator", "FarmWorker", "FarmWire", "FarmStore", "FarmCore", "FarmRender", "FarmTesting", "reelfarm"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FarmInferenceTests", dependencies: ["FarmInference", "FarmCore"], exclude: ["Fixtures"],
             swiftSettings: swiftSettings

@@ -6,6 +6,10 @@ struct ReelFarm: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reelfarm",
         abstract: "Render farm for long-form AI video with sound.",
-        subcommands: [Sample.self, Plan.self, Render.self, Verify.self, Bench.self]
+        subcommands: [
+            Sample.self, Plan.self, Render.self, Verify.self, Demo.self,
+            Coordinator.self, Worker.self, Submit.self, Status.self, Watch.self, Fetch.self, Cancel.self, Workers.self,
+            Bench.self,
+        ]
     )
 }

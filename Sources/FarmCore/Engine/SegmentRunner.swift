@@ -24,6 +24,7 @@ public struct SegmentRunner: Sendable {
     /// The engine broke its contract (wrong number of frames, samples or tail latents).
     public struct ContractError: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// Generates and encodes `task`.

@@ -7,12 +7,17 @@ public struct JobContext: Sendable {
     public let plan: Plan
     /// One brief per shot, in storyboard order.
     public let briefs: [ShotBrief]
+    private let segmentIndex: [String: Int]
+
+    /// The planned segment with id `id`.
+    public func segment(_ id: String) -> Segment? { segmentIndex[id].map { plan.segments[$0] } }
 
     /// Plans `spec` for `geometry`.
     /// - Throws: ``SpecError`` when the model settings do not fit the engine.
     public init(spec: JobSpec, geometry: EngineGeometry, source: String = "storyboard") throws(SpecError) {
         self.spec = spec
         plan = try Planner.plan(spec, geometry: geometry, source: source)
+        segmentIndex = Dictionary(uniqueKeysWithValues: plan.segments.enumerated().map { ($1.id, $0) })
         let clock = spec.output.clock
         briefs = plan.shots.map { span in
             let shot = spec.shots[span.index]

@@ -1,8 +1,7 @@
-import COpenBLAS
-
 /// A shape mismatch in a tensor operation.
 public struct ShapeError: Error, CustomStringConvertible, Sendable {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 extension Tensor {
@@ -21,10 +20,16 @@ extension Tensor {
     /// `c = a · b`, row-major, no transposes.
     static func sgemm(m: Int, n: Int, k: Int, a: [Float], b: [Float], c: inout [Float]) {
         guard m > 0, n > 0, k > 0 else { return }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                    1, a, Int32(k), b, Int32(n), 0, &c, Int32(n))
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    BLAS.gemm(.none, .none, m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
+                              c: pc.baseAddress!, ldc: n)
+                }
+            }
+        }
     }
 
     /// Threads OpenBLAS uses for a product.
-    public static var blasThreads: Int { Int(COpenBLAS_threads()) }
+    public static var blasThreads: Int { BLAS.threads }
 }

@@ -86,28 +86,65 @@ public final class ZMQSocket {
     }
 
     /// Sends every frame of one multipart message.
-    public func send(_ frames: [[UInt8]]) throws(ZMQError) {
+    /// - Parameter dontWait: fail with `wouldBlock` instead of waiting when the peer's queue is full or the peer
+    ///   is unknown (ROUTER with mandatory routing).
+    public func send(_ frames: [Data], dontWait: Bool = false) throws(ZMQError) {
         let s = try socket
         for (i, frame) in frames.enumerated() {
-            let flags = i + 1 < frames.count ? ZMQ_SNDMORE : 0
+            let flags = (i + 1 < frames.count ? ZMQ_SNDMORE : 0) | (dontWait ? ZMQ_DONTWAIT : 0)
             try zmqCheck(frame.withUnsafeBytes { zmq_send(s, $0.baseAddress, $0.count, flags) }, "zmq_send")
         }
     }
 
-    /// Receives one whole multipart message.
-    public func receive() throws(ZMQError) -> [[UInt8]] {
+    /// Receives one whole multipart message, or `nil` when `dontWait` and none is waiting.
+    public func receive(dontWait: Bool = false) throws(ZMQError) -> [Data]? {
         let s = try socket
-        var frames: [[UInt8]] = []
+        var frames: [Data] = []
         var more = true
         while more {
             var msg = zmq_msg_t()
             zmq_msg_init(&msg)
             defer { zmq_msg_close(&msg) }
-            try zmqCheck(zmq_msg_recv(&msg, s, 0), "zmq_msg_recv")
+            let flags = dontWait && frames.isEmpty ? ZMQ_DONTWAIT : 0
+            do {
+                try zmqCheck(zmq_msg_recv(&msg, s, flags), "zmq_msg_recv")
+            } catch where error.wouldBlock && dontWait && frames.isEmpty {
+                return nil
+            }
             let size = zmq_msg_size(&msg)
-            frames.append(size == 0 ? [] : Array(UnsafeRawBufferPointer(start: zmq_msg_data(&msg), count: size)))
+            frames.append(size == 0 ? Data() : Data(bytes: zmq_msg_data(&msg), count: size))
             more = zmq_msg_more(&msg) != 0
         }
         return frames
+    }
+
+    /// Waits up to `milliseconds` for a message to arrive; `true` when one is waiting.
+    public func poll(milliseconds: Int) throws(ZMQError) -> Bool {
+        var item = zmq_pollitem_t(socket: try socket, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
+        let n = try zmqCheck(zmq_poll(&item, 1, milliseconds), "zmq_poll")
+        return n > 0 && item.revents & Int16(ZMQ_POLLIN) != 0
+    }
+
+    /// The endpoint actually bound (resolves a `*` port).
+    public var lastEndpoint: String {
+        get throws(ZMQError) {
+            var buffer = [CChar](repeating: 0, count: 256)
+            var size = buffer.count
+            try zmqCheck(zmq_getsockopt(try socket, ZMQ_LAST_ENDPOINT, &buffer, &size), "zmq_getsockopt(LAST_ENDPOINT)")
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
+    /// Makes a ROUTER fail sends to unknown peers instead of dropping them silently.
+    public func setRouterMandatory(_ on: Bool) throws(ZMQError) {
+        var v: Int32 = on ? 1 : 0
+        try zmqCheck(zmq_setsockopt(try socket, ZMQ_ROUTER_MANDATORY, &v, MemoryLayout<Int32>.size), "zmq_setsockopt(ROUTER_MANDATORY)")
+    }
+
+    /// Messages queued per peer before sends block or fail (both directions).
+    public func setHighWaterMark(_ messages: Int32) throws(ZMQError) {
+        var v = messages
+        try zmqCheck(zmq_setsockopt(try socket, ZMQ_SNDHWM, &v, MemoryLayout<Int32>.size), "zmq_setsockopt(SNDHWM)")
+        try zmqCheck(zmq_setsockopt(try socket, ZMQ_RCVHWM, &v, MemoryLayout<Int32>.size), "zmq_setsockopt(RCVHWM)")
     }
 }

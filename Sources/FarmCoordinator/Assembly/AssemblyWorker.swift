@@ -1,0 +1,90 @@
+import FarmCore
+import FarmStore
+import Foundation
+
+/// Assembles finished jobs on a thread of its own (an AAC encode takes seconds), reading chunks and PCM from the
+/// artifact store, so the coordinator loop keeps serving while a film is built.
+final class AssemblyWorker: @unchecked Sendable {
+    /// A finished assembly: the film's artifact hash and size, or the error.
+    struct Outcome {
+        var job: String
+        var film: Result<(hash: String, size: Int), any Error>
+    }
+
+    private let store: FarmStore
+    private let assembler: any FilmAssembler
+    private let lock = NSLock()
+    private var done: [Outcome] = []
+    private let queue = DispatchQueue(label: "reelfarm-assembly")
+
+    init(store: FarmStore, assembler: any FilmAssembler) {
+        self.store = store
+        self.assembler = assembler
+    }
+
+    /// Queues `job` for assembly. Reads what it needs from the store before leaving the caller's thread.
+    func submit(_ job: String) {
+        let inputs: Result<(JobSpec, [(chunk: String, audio: String)]), any Error> = Result {
+            guard let record = try store.job(job) else { throw AssemblyError(description: "job \(job) is gone") }
+            let spec = try JobSpec.parse(record.storyboard, source: record.source)
+            let outputs = try store.outputs(job: job)
+            let segments = try store.tasks(job: job).filter { $0.kind == "segment" }.sorted { $0.position < $1.position }
+            return (spec, try segments.map { t in
+                guard let c = outputs[t.key]?["chunk"], let a = outputs[t.key]?["audio"] else {
+                    throw AssemblyError(description: "segment \(t.key) has no chunk or audio")
+                }
+                return (c, a)
+            })
+        }
+        let artifacts = store.artifacts
+        let assembler = self.assembler
+        queue.async { [self] in
+            let film = Result<(hash: String, size: Int), any Error> {
+                let (spec, parts) = try inputs.get()
+                var chunks: [EncodedChunk] = []
+                var audio = PCMBuffer(channels: spec.output.channels)
+                for p in parts {
+                    chunks.append(EncodedChunk(data: try artifacts.read(p.chunk)))
+                    audio.samples += try PCMCodec.decode(try artifacts.read(p.audio), channels: spec.output.channels).samples
+                }
+                let temporary = artifacts.root.deletingLastPathComponent().appendingPathComponent("film-\(job).mp4")
+                try assembler.assemble(chunks: chunks, audio: audio, format: spec.output, to: temporary)
+                let data = try Data(contentsOf: temporary)
+                let hash = ArtifactStore.digest(data)
+                try artifacts.adopt(temporary, hash: hash)
+                return (hash, data.count)
+            }
+            lock.withLock { done.append(Outcome(job: job, film: film)) }
+        }
+    }
+
+    /// Assemblies finished since the last call.
+    func finished() -> [Outcome] {
+        lock.withLock {
+            defer { done.removeAll() }
+            return done
+        }
+    }
+
+    struct AssemblyError: Error, CustomStringConvertible {
+        var description: String
+    }
+}
+
+extension Coordinator {
+    func finishAssembly(_ outcome: AssemblyWorker.Outcome) {
+        do {
+            switch outcome.film {
+            case .success(let film):
+                try store.setJob(outcome.job, state: .done, film: film.hash, filmSize: film.size, now: Self.wall)
+                contexts[outcome.job] = nil
+                log("job \(outcome.job) done: film \(film.hash.prefix(12)) (\(film.size) bytes)")
+            case .failure(let error):
+                try store.setJob(outcome.job, state: .failed, error: "assembly failed: \(error)", now: Self.wall)
+                log("job \(outcome.job) failed in assembly: \(error)")
+            }
+        } catch {
+            log("could not record assembly of \(outcome.job): \(error)")
+        }
+    }
+}

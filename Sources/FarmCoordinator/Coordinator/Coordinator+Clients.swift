@@ -1,0 +1,94 @@
+import FarmCore
+import FarmStore
+import FarmWire
+import Foundation
+
+extension Coordinator {
+    /// Validates and plans a storyboard; a bad one is refused with every broken rule and nothing is queued.
+    func submit(_ s: Submit, sequence: UInt32, from identity: Data) throws {
+        let spec: JobSpec
+        let job: JobContext
+        do {
+            spec = try JobSpec.parse(s.storyboard, source: s.source)
+            job = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: s.source)
+        } catch {
+            refuse(identity, WireError(.invalid, error.description), sequence: sequence, issues: error.issues.map(\.description))
+            return
+        }
+        let id = "j" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10).lowercased()
+        let remaining = job.plan.remainingPath
+        var tasks = job.plan.anchors.enumerated().map { i, a in
+            NewTask(key: a.id, kind: "anchors", shot: a.shot, position: -job.plan.anchors.count + i, frames: 0,
+                    dependsOn: a.dependsOn, remaining: remaining[a.id] ?? 0)
+        }
+        for (i, seg) in job.plan.segments.enumerated() {
+            tasks.append(NewTask(key: seg.id, kind: "segment", shot: seg.shot, position: i, frames: seg.own.count,
+                                 dependsOn: seg.dependsOn, remaining: remaining[seg.id] ?? 0))
+        }
+        let ready = try store.insert(NewJob(id: id, title: spec.title, source: s.source, storyboard: s.storyboard,
+                                            priority: s.priority, tasks: tasks), now: Self.wall)
+        contexts[id] = job
+        for t in ready { queue.push(t) }
+        send(identity, WireMessage(.reply, Submitted(job: id, tasks: tasks.count, frames: job.plan.totalFrames), sequence: sequence))
+        log("job \(id) submitted: \"\(spec.title)\", \(tasks.count) tasks, \(job.plan.totalFrames) frames, priority \(s.priority)")
+    }
+
+    func summary(_ job: JobRecord) throws -> JobSummary {
+        let tasks = try store.tasks(job: job.id)
+        return JobSummary(id: job.id, title: job.title, state: job.state.rawValue, priority: job.priority,
+                          tasksDone: tasks.filter { $0.state == "done" }.count, tasksTotal: tasks.count,
+                          framesDone: tasks.filter { $0.state == "done" }.reduce(0) { $0 + $1.frames },
+                          framesTotal: tasks.reduce(0) { $0 + $1.frames }, error: job.error, filmBytes: job.filmSize)
+    }
+
+    func status(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
+        let report: StatusReport
+        if let id = q.job {
+            guard let job = try store.job(id) else { throw WireError(.invalid, "no job \(id)") }
+            let spec = try? JobSpec.parse(job.storyboard, source: job.source)
+            report = StatusReport(
+                jobs: [try summary(job)], shots: spec?.shots.map(\.id),
+                tasks: try store.tasks(job: id).map {
+                    TaskSummary(key: $0.key, shot: $0.shot, state: $0.state, attempts: $0.attempts, worker: $0.worker,
+                                step: $0.step, steps: $0.steps, frames: $0.frames, error: $0.error)
+                },
+                attempts: try store.attempts(job: id).map { AttemptSummary(key: $0.key, number: $0.number, worker: $0.worker, outcome: $0.outcome) })
+        } else {
+            report = StatusReport(jobs: try store.jobs().map(summary))
+        }
+        send(identity, WireMessage(.reply, report, sequence: sequence))
+    }
+
+    func cancelJob(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
+        guard let id = q.job, let job = try store.job(id) else { throw WireError(.invalid, "no job \(q.job ?? "(none)")") }
+        guard !job.state.isFinished else { throw WireError(.invalid, "job \(id) is already \(job.state.rawValue)") }
+        let stopped = try stopJob(id, state: .cancelled, reason: "cancelled by a client")
+        send(identity, WireMessage(.reply, Cancelled(job: id, stoppedTasks: stopped), sequence: sequence))
+    }
+
+    /// Sends one piece of a finished film; the client asks again from the next offset.
+    func fetch(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
+        guard let id = q.job, let job = try store.job(id) else { throw WireError(.invalid, "no job \(q.job ?? "(none)")") }
+        guard job.state == .done, let film = job.film else {
+            throw WireError(.invalid, "job \(id) is \(job.state.rawValue), its film is not ready")
+        }
+        let handle = try FileHandle(forReadingFrom: store.artifacts.url(film))
+        defer { try? handle.close() }
+        let total = Int(try handle.seekToEnd())
+        let offset = max(0, min(q.offset ?? 0, total))
+        try handle.seek(toOffset: UInt64(offset))
+        let piece = try handle.read(upToCount: WireMessage.pieceBytes) ?? Data()
+        send(identity, WireMessage(.filmPart, FilmPart(job: id, offset: offset, total: total), sequence: sequence, blobs: [piece]))
+    }
+
+    func workersReport(sequence: UInt32, from identity: Data) throws {
+        let now = Self.clock
+        let live = Dictionary(uniqueKeysWithValues: sessions.values.map { ($0.id, $0) })
+        let all = try store.workers().filter { $0.state != "gone" || live[$0.id] != nil }.map { w in
+            WorkerSummary(id: w.id, name: w.name, state: live[w.id] == nil ? w.state : (live[w.id]!.draining ? "draining" : "alive"),
+                          engines: w.engines, device: w.device, slots: w.slots, busy: live[w.id]?.leases.count ?? 0, tags: w.tags,
+                          secondsSinceSeen: live[w.id].map { now - $0.lastSeen } ?? -1)
+        }
+        send(identity, WireMessage(.reply, WorkersReport(workers: all, refused: refusedCounts), sequence: sequence))
+    }
+}

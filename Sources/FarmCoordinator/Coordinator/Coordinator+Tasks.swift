@@ -1,0 +1,102 @@
+import FarmCore
+import FarmStore
+import FarmWire
+import Foundation
+
+extension Coordinator {
+    /// The worker session holding `lease`, or a stale-lease refusal.
+    func holder(of lease: Lease, from identity: Data) throws -> (WorkerSession, TaskKey) {
+        let session = try known(identity)
+        guard let key = TaskKey(id: lease.task) else { throw WireError(.badPayload, "lease task \(lease.task) is not job:key") }
+        guard let current = running[key], current.attempt == lease.attempt, current.identity == identity else {
+            throw WireError(.stale, "lease \(lease) is not current (task is \(running[key].map { "running as #\($0.attempt)" } ?? "not running"))")
+        }
+        return (session, key)
+    }
+
+    func progress(_ p: TaskProgress, from identity: Data) throws {
+        let (_, key) = try holder(of: p.lease, from: identity)
+        pendingProgress[key] = (p.lease.attempt, p.step, p.steps)
+    }
+
+    /// A piece of an output; pieces must arrive in order and stay within the announced total.
+    func resultPart(_ part: ResultPart, blobs: [Data], from identity: Data) throws {
+        _ = try holder(of: part.lease, from: identity)
+        guard ["chunk", "audio", "tail", "anchors"].contains(part.output), blobs.count == 1,
+              blobs[0].count <= WireMessage.pieceBytes, part.total >= 0, part.total <= 1 << 31 else {
+            throw WireError(.badPayload, "result part must carry one blob of ≤ \(WireMessage.pieceBytes) bytes of a known output")
+        }
+        var outputs = uploads[part.lease, default: [:]]
+        let have = outputs[part.output, default: Data()]
+        guard part.offset == have.count, part.offset + blobs[0].count <= part.total else {
+            throw WireError(.badPayload, "\(part.output) piece at \(part.offset) does not continue the \(have.count) bytes received")
+        }
+        outputs[part.output] = have + blobs[0]
+        uploads[part.lease] = outputs
+    }
+
+    /// A finished task: its outputs are checked against their digests, stored, and its dependents become ready.
+    func result(_ r: TaskResult, from identity: Data) throws {
+        let (session, key) = try holder(of: r.lease, from: identity)
+        let received = uploads.removeValue(forKey: r.lease) ?? [:]
+        var outputs: [(name: String, hash: String, size: Int)] = []
+        for digest in r.outputs {
+            let data = received[digest.output] ?? Data()
+            let hash = ArtifactStore.digest(data)
+            guard data.count == digest.size, hash == digest.sha256 else {
+                try endLease(key, attempt: r.lease.attempt, worker: session, outcome: "failed",
+                             reason: "output \(digest.output) arrived as \(data.count) bytes \(hash.prefix(12)), announced \(digest.size) bytes \(digest.sha256.prefix(12))")
+                throw WireError(.badPayload, "output \(digest.output) does not match its digest")
+            }
+            try store.artifacts.put(data)
+            outputs.append((digest.output, hash, data.count))
+        }
+        running[key] = nil
+        session.leases[key] = nil
+        let ready = try store.complete(key, attempt: r.lease.attempt, outputs: outputs, now: Self.wall)
+        for t in ready { queue.push(t) }
+        if try store.allSegmentsDone(job: key.job), let job = try store.job(key.job), job.state == .running {
+            try store.setJob(key.job, state: .assembling, now: Self.wall)
+            assembly.submit(key.job)
+        }
+    }
+
+    func failed(_ f: TaskFailed, from identity: Data) throws {
+        let (session, key) = try holder(of: f.lease, from: identity)
+        running[key] = nil
+        session.leases[key] = nil
+        uploads[f.lease] = nil
+        try endLease(key, attempt: f.lease.attempt, worker: session, outcome: f.handedBack ? "handed-back" : "failed", reason: f.reason)
+    }
+
+    /// Ends a lease without a result: retry, or fail the job after too many failures.
+    func endLease(_ key: TaskKey, attempt: Int, worker: WorkerSession, outcome: String, reason: String) throws {
+        running[key] = nil
+        worker.leases[key] = nil
+        if outcome != "handed-back" {
+            _ = try store.recordFailure(worker: worker.id, job: key.job)
+        }
+        switch try store.endLease(key, attempt: attempt, outcome: outcome, reason: reason, maxFailures: config.maxFailures, now: Self.wall) {
+        case .requeued(let t): queue.push(t)
+        case .jobFailed(let why): try stopJob(key.job, state: .failed, reason: why)
+        case .stale: break
+        }
+    }
+
+    /// Stops a job (cancel or failure): running tasks are cancelled on their workers.
+    @discardableResult
+    func stopJob(_ job: String, state: JobState, reason: String?) throws -> Int {
+        let leases = try store.stopJob(job, state: state, reason: reason, now: Self.wall)
+        queue.remove(job: job)
+        for (task, attempt, _) in leases {
+            if let holder = running.removeValue(forKey: task) {
+                sessions[holder.identity]?.leases[task] = nil
+                send(holder.identity, WireMessage(.cancelTask, CancelTask(lease: Lease(task: task.id, attempt: attempt),
+                                                                          reason: reason ?? "job \(state.rawValue)")))
+            }
+        }
+        contexts[job] = nil
+        log("job \(job) \(state.rawValue)\(reason.map { ": \($0)" } ?? "")")
+        return leases.count
+    }
+}

@@ -1,0 +1,81 @@
+import FarmStore
+import FarmWire
+import Foundation
+
+extension Coordinator {
+    /// A worker registers (or re-registers after a reconnect); leases it still holds but no longer owns are dropped.
+    func hello(_ h: Hello, from identity: Data) throws {
+        guard h.slots >= 1, h.slots <= 1024, !h.engines.isEmpty else {
+            throw WireError(.invalid, "hello needs 1...1024 slots and at least one engine")
+        }
+        let now = Self.clock
+        if let old = sessions[identity] { try loseLeases(of: old, reason: "worker re-registered") }
+        workerCounter += 1
+        let id = "\(h.name.isEmpty ? "worker" : h.name)-\(workerCounter)"
+        let session = WorkerSession(identity: identity, id: id, hello: h, now: now)
+        var drop: [Lease] = []
+        for lease in h.running {
+            // A lease survives a reconnect only if it is still this task's current one and nobody else holds it.
+            if let key = TaskKey(id: lease.task), let current = running[key], current.attempt == lease.attempt,
+               sessions[current.identity] == nil {
+                running[key] = (lease.attempt, identity)
+                session.leases[key] = lease.attempt
+            } else {
+                drop.append(lease)
+            }
+        }
+        sessions[identity] = session
+        try store.upsertWorker(WorkerRecord(id: id, name: h.name, engines: h.engines, device: h.device, slots: h.slots,
+                                            memory: h.memoryBytes, maxPixels: h.maxFramePixels, tags: h.tags,
+                                            state: "alive", lastSeen: Self.wall), now: Self.wall)
+        send(identity, WireMessage(.welcome, Welcome(
+            workerId: id, heartbeatMillis: config.heartbeatMillis, deadAfterMillis: config.deadAfterMillis,
+            maxMessageBytes: WireMessage.maxMessageBytes, pieceBytes: WireMessage.pieceBytes, drop: drop)))
+        log("worker \(id) joined: \(h.slots) slots, engines \(h.engines.joined(separator: ",")), \(h.device)")
+    }
+
+    /// A worker's heartbeat; an unknown peer is told to say hello again.
+    func heartbeat(_ beat: Heartbeat, from identity: Data) throws {
+        let session = try known(identity)
+        session.lastSeen = Self.clock
+    }
+
+    func known(_ identity: Data) throws -> WorkerSession {
+        guard let s = sessions[identity] else { throw WireError(.unknownPeer, "unknown worker: send hello first") }
+        s.lastSeen = Self.clock
+        return s
+    }
+
+    /// A worker leaves; anything it still held goes back to the queue.
+    func bye(_ b: Bye, from identity: Data) throws {
+        guard let s = sessions.removeValue(forKey: identity) else { return }
+        try loseLeases(of: s, reason: "worker left: \(b.reason)", outcome: "handed-back")
+        try store.setWorker(s.id, state: "gone", lastSeen: Self.wall)
+        log("worker \(s.id) left (\(b.reason))")
+    }
+
+    /// Workers silent longer than the limit are dead; their tasks go back to the queue.
+    func reapSilentWorkers(now: Double) {
+        let limit = Double(config.deadAfterMillis) / 1000
+        for (identity, s) in sessions where now - s.lastSeen > limit {
+            sessions[identity] = nil
+            do {
+                try loseLeases(of: s, reason: "worker \(s.id) silent for \(Int((now - s.lastSeen) * 1000)) ms")
+                try store.setWorker(s.id, state: "dead", lastSeen: Self.wall)
+            } catch {
+                log("could not record the loss of \(s.id): \(error)")
+            }
+            log("worker \(s.id) is dead (silent \(String(format: "%.1f", now - s.lastSeen)) s)")
+        }
+    }
+
+    /// Ends every lease a worker held as lost (a failure) or handed back.
+    func loseLeases(of s: WorkerSession, reason: String, outcome: String = "lost") throws {
+        for (task, attempt) in s.leases {
+            running[task] = nil
+            uploads = uploads.filter { $0.key.task != task.id }
+            try endLease(task, attempt: attempt, worker: s, outcome: outcome, reason: reason)
+        }
+        s.leases.removeAll()
+    }
+}

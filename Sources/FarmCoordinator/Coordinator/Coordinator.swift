@@ -1,0 +1,166 @@
+import FarmCore
+import FarmStore
+import FarmWire
+import Foundation
+
+/// The farm's coordinator: one thread owns the ROUTER socket and the store, and runs the loop — receive, decide,
+/// persist, send. Nothing here blocks Swift's cooperative pool; film assembly runs on a thread of its own.
+public final class Coordinator: @unchecked Sendable {
+    let config: CoordinatorConfiguration
+    let store: FarmStore
+    private let zmq = ZMQContext()
+    var socket: ZMQSocket!
+    var sessions: [Data: WorkerSession] = [:]
+    var running: [TaskKey: (attempt: Int, identity: Data)] = [:]
+    var queue = ReadyQueue()
+    var contexts: [String: JobContext] = [:]
+    var tailCache: [String: Latents] = [:]
+    var uploads: [Lease: [String: Data]] = [:]
+    var pendingProgress: [TaskKey: (attempt: Int, step: Int, steps: Int)] = [:]
+    /// Refused messages by reason, for `reelfarm workers` and the negative tests.
+    var refusedCounts: [String: Int] = [:]
+    let assembly: AssemblyWorker
+    private let lock = NSLock()
+    private var stopping = false
+    private var lastBeat = 0.0
+    private let bound = DispatchSemaphore(value: 0)
+    private var boundEndpoint: String?
+    private var startError: (any Error)?
+    var workerCounter = 0
+
+    /// Opens the store in the data directory (migrating it) and readies the queue from it.
+    public init(configuration: CoordinatorConfiguration) throws {
+        config = configuration
+        store = try FarmStore(directory: configuration.dataDirectory)
+        assembly = AssemblyWorker(store: store, assembler: configuration.assembler)
+    }
+
+    /// Monotonic seconds, for liveness.
+    static var clock: Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    /// Wall-clock seconds, for the store.
+    static var wall: Double { Date().timeIntervalSince1970 }
+
+    /// Starts the loop on a thread of its own; returns the bound endpoint once the socket listens.
+    public func start() throws -> String {
+        let thread = Thread { [self] in
+            do { try run() } catch {
+                lock.withLock { if boundEndpoint == nil { startError = error } }
+                bound.signal()
+                FileHandle.standardError.write(Data("reelfarm coordinator: \(error)\n".utf8))
+            }
+        }
+        thread.name = "reelfarm-coordinator"
+        thread.start()
+        bound.wait()
+        if let startError { throw startError }
+        return boundEndpoint!
+    }
+
+    /// Asks the loop to finish its current iteration and exit.
+    public func stop() { lock.withLock { stopping = true } }
+    var isStopping: Bool { lock.withLock { stopping } }
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Waits until the loop has exited.
+    public func wait() { finished.wait() }
+
+    private func run() throws {
+        defer { finished.signal() }
+        socket = try ZMQSocket(zmq, .router)
+        try socket.setMaxMessageSize(Int64(WireMessage.maxMessageBytes + 4096))
+        try socket.setHighWaterMark(100_000)
+        try socket.setRouterMandatory(true)
+        try socket.bind(config.bind)
+        let endpoint = try socket.lastEndpoint
+        try endpoint.write(to: config.dataDirectory.appendingPathComponent("endpoint"), atomically: true, encoding: .utf8)
+        try recover()
+        lock.withLock { boundEndpoint = endpoint }
+        bound.signal()
+        while !isStopping {
+            if try socket.poll(milliseconds: 20) {
+                var handled = 0
+                while handled < 10_000, let frames = try socket.receive(dontWait: true) {
+                    handle(frames)
+                    handled += 1
+                }
+            }
+            try tick()
+        }
+        socket.close()
+    }
+
+    /// Restart: running tasks go back to the queue, jobs that were assembling assemble again.
+    private func recover() throws {
+        let requeued = try store.recoverAfterRestart(now: Self.wall)
+        for t in try store.readyTasks() { queue.push(t) }
+        for job in try store.jobs() where job.state == .assembling { assembly.submit(job.id) }
+        if requeued > 0 { log("recovered: \(requeued) running tasks back in the queue") }
+    }
+
+    /// Work done every loop iteration: finished assemblies, liveness, dispatch, buffered progress.
+    private func tick() throws {
+        for done in assembly.finished() { finishAssembly(done) }
+        let now = Self.clock
+        if now - lastBeat >= Double(config.heartbeatMillis) / 1000 {
+            lastBeat = now
+            for s in sessions.values { send(s.identity, WireMessage(.heartbeat, Heartbeat())) }
+            reapSilentWorkers(now: now)
+        }
+        try dispatchReady()
+        if !pendingProgress.isEmpty {
+            try store.progress(pendingProgress.map { ($0.key, $0.value.attempt, $0.value.step, $0.value.steps) })
+            pendingProgress.removeAll()
+        }
+    }
+
+    /// Decodes one received message and routes it; anything malformed is refused and counted.
+    func handle(_ frames: [Data]) {
+        guard let identity = frames.first else { return }
+        do {
+            let message = try WireMessage(frames: Array(frames.dropFirst()))
+            try route(message, from: identity)
+        } catch let error as WireError {
+            refuse(identity, error, sequence: 0)
+        } catch let error as SpecError {
+            refuse(identity, WireError(.invalid, error.description), sequence: 0, issues: error.issues.map(\.description))
+        } catch {
+            refuse(identity, WireError(.invalid, "\(error)"), sequence: 0)
+        }
+    }
+
+    private func route(_ m: WireMessage, from identity: Data) throws {
+        switch m.command {
+        case .hello: try hello(try m.payload(Hello.self), from: identity)
+        case .heartbeat: try heartbeat(try m.payload(Heartbeat.self), from: identity)
+        case .progress: try progress(try m.payload(TaskProgress.self), from: identity)
+        case .resultPart: try resultPart(try m.payload(ResultPart.self), blobs: m.blobs, from: identity)
+        case .result: try result(try m.payload(TaskResult.self), from: identity)
+        case .failed: try failed(try m.payload(TaskFailed.self), from: identity)
+        case .bye: try bye(try m.payload(Bye.self), from: identity)
+        case .submit: try submit(try m.payload(Submit.self), sequence: m.sequence, from: identity)
+        case .status: try status(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
+        case .cancelJob: try cancelJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
+        case .fetch: try fetch(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
+        case .workers: try workersReport(sequence: m.sequence, from: identity)
+        case .welcome, .assign, .cancelTask, .reply, .filmPart, .refused:
+            throw WireError(.unexpected, "\(m.command) is sent by the coordinator, not to it")
+        }
+    }
+
+    func send(_ identity: Data, _ message: WireMessage) {
+        do {
+            try socket.send([identity] + message.frames, dontWait: true)
+        } catch {
+            // The peer is gone or its queue is full; liveness will notice a dead worker.
+        }
+    }
+
+    func refuse(_ identity: Data, _ error: WireError, sequence: UInt32, issues: [String] = []) {
+        refusedCounts[error.kind.rawValue, default: 0] += 1
+        send(identity, WireMessage(.refused, Refusal(kind: error.kind, message: error.message, issues: issues), sequence: sequence))
+    }
+
+    func log(_ text: String) {
+        FileHandle.standardError.write(Data("reelfarm coordinator: \(text)\n".utf8))
+    }
+}

@@ -1,0 +1,29 @@
+import FarmCore
+import Foundation
+
+/// How a coordinator runs. Precedence (documented in the README): command-line flag, then environment
+/// (`REELFARM_DATA`, `REELFARM_BIND`), then the config file, then these defaults.
+public struct CoordinatorConfiguration: Sendable {
+    public var dataDirectory: URL
+    /// ZeroMQ endpoint to bind, e.g. `tcp://127.0.0.1:7700` (`*` as port picks a free one).
+    public var bind: String
+    public var heartbeatMillis = 1_000
+    /// A worker silent this long is dead and its tasks go back to the queue.
+    public var deadAfterMillis = 3_000
+    /// Attempts a task may fail (engine error, worker lost) before its job fails.
+    public var maxFailures = 3
+    /// Failed tasks of one job after which a worker is not given that job again.
+    public var excludeWorkerAfter = 2
+    /// Plans storyboards: the latent grid of the engine a storyboard names.
+    public var geometry: @Sendable (ModelSpec) throws(SpecError) -> EngineGeometry
+    /// Writes a film from chunks and PCM.
+    public var assembler: any FilmAssembler
+
+    public init(dataDirectory: URL, bind: String, geometry: @escaping @Sendable (ModelSpec) throws(SpecError) -> EngineGeometry,
+                assembler: any FilmAssembler) {
+        self.dataDirectory = dataDirectory
+        self.bind = bind
+        self.geometry = geometry
+        self.assembler = assembler
+    }
+}

@@ -1,0 +1,27 @@
+import FarmStore
+import FarmWire
+import Foundation
+
+/// A connected worker as the coordinator sees it: identity on the ROUTER socket, capabilities, leases held.
+final class WorkerSession {
+    let identity: Data
+    let id: String
+    var hello: Hello
+    var lastSeen: Double
+    var leases: [TaskKey: Int] = [:]
+    var draining = false
+
+    init(identity: Data, id: String, hello: Hello, now: Double) {
+        self.identity = identity
+        self.id = id
+        self.hello = hello
+        lastSeen = now
+    }
+
+    var freeSlots: Int { draining ? 0 : max(0, hello.slots - leases.count) }
+
+    /// Whether this worker can run a task of a job with this engine and frame size.
+    func fits(engine: String, pixels: Int) -> Bool {
+        hello.engines.contains(engine) && pixels <= hello.maxFramePixels
+    }
+}

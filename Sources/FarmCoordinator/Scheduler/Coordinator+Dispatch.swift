@@ -1,0 +1,82 @@
+import FarmCore
+import FarmStore
+import FarmWire
+import Foundation
+
+extension Coordinator {
+    /// Hands ready tasks to workers with free slots whose capabilities fit, best task first, in one transaction.
+    func dispatchReady() throws {
+        guard !queue.isEmpty else { return }
+        var free: [Data: Int] = [:]
+        for (identity, s) in sessions where s.freeSlots > 0 { free[identity] = s.freeSlots }
+        guard !free.isEmpty else { return }
+        var batch: [(task: TaskKey, session: WorkerSession)] = []
+        var skipped: [ReadyTask] = []
+        var excluded: [String: Set<String>] = [:]
+        var looked = 0
+        while !free.isEmpty, looked < 4_096, let t = queue.pop() {
+            looked += 1
+            guard let job = try context(t.task.job) else { continue }  // job gone: drop the stale entry
+            let pixels = job.spec.output.width * job.spec.output.height
+            if excluded[t.task.job] == nil {
+                excluded[t.task.job] = try store.excludedWorkers(job: t.task.job, threshold: config.excludeWorkerAfter)
+            }
+            let candidates = free.keys.compactMap { sessions[$0] }.filter {
+                $0.fits(engine: job.spec.model.engine, pixels: pixels) && !excluded[t.task.job]!.contains($0.id)
+            }
+            // The worker with the most free slots (ties by id) keeps load even.
+            guard let w = candidates.max(by: { (free[$0.identity]!, $1.id) < (free[$1.identity]!, $0.id) }) else {
+                skipped.append(t)
+                continue
+            }
+            batch.append((t.task, w))
+            free[w.identity]! -= 1
+            if free[w.identity]! == 0 { free[w.identity] = nil }
+        }
+        for t in skipped { queue.push(t) }
+        guard !batch.isEmpty else { return }
+        let numbers = try store.dispatch(batch.map { ($0.task, $0.session.id) }, now: Self.wall)
+        for ((task, session), attempt) in zip(batch, numbers) where attempt > 0 {
+            running[task] = (attempt, session.identity)
+            session.leases[task] = attempt
+            do {
+                send(session.identity, try assignment(task, attempt: attempt))
+            } catch {
+                try endLease(task, attempt: attempt, worker: session, outcome: "failed", reason: "cannot build task: \(error)")
+            }
+        }
+    }
+
+    /// The planned job, parsed once from the stored storyboard.
+    func context(_ job: String) throws -> JobContext? {
+        if let c = contexts[job] { return c }
+        guard let record = try store.job(job), !record.state.isFinished else { return nil }
+        let spec = try JobSpec.parse(record.storyboard, source: record.source)
+        let c = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: record.source)
+        contexts[job] = c
+        return c
+    }
+
+    /// The `assign` message for a lease: the engine task with its pinned latents read from the artifact store.
+    func assignment(_ task: TaskKey, attempt: Int) throws -> WireMessage {
+        guard let job = try context(task.job) else { throw WireError(.invalid, "job \(task.job) is not active") }
+        let outputs = try store.outputs(job: task.job)
+        func latents(_ key: String, _ name: String) -> Latents? {
+            guard let hash = outputs[key]?[name] else { return nil }
+            if let cached = tailCache[hash] { return cached }
+            guard let data = try? store.artifacts.read(hash), let l = try? LatentsCodec.decode(data) else { return nil }
+            tailCache[hash] = l
+            return l
+        }
+        let lease = Lease(task: task.id, attempt: attempt)
+        let model = ModelDescription(job.spec.model)
+        if let pass = job.plan.anchors.first(where: { $0.id == task.key }) {
+            let (d, blobs) = AnchorDescription.make(try job.anchorTask(pass, anchors: { latents($0, "anchors") }))
+            return WireMessage(.assign, Assign(lease: lease, model: model, segment: nil, anchors: d), blobs: blobs)
+        }
+        guard let segment = job.segment(task.key) else { throw WireError(.invalid, "job \(task.job) has no task \(task.key)") }
+        let t = try job.segmentTask(segment, tail: { latents($0, "tail") }, anchors: { latents($0, "anchors") })
+        let (d, blobs) = SegmentDescription.make(t)
+        return WireMessage(.assign, Assign(lease: lease, model: model, segment: d, anchors: nil), blobs: blobs)
+    }
+}

@@ -1,0 +1,53 @@
+import Crypto
+import Foundation
+
+/// Content-addressed files under `<data>/artifacts`: a file's name is the SHA-256 of its bytes.
+public struct ArtifactStore: Sendable {
+    public let root: URL
+
+    public init(root: URL) throws {
+        self.root = root
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+
+    /// Hex SHA-256 of `data`.
+    public static func digest(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public func url(_ hash: String) -> URL {
+        root.appendingPathComponent(String(hash.prefix(2))).appendingPathComponent(hash)
+    }
+
+    /// Stores `data` (once: an existing artifact with the same hash is kept) and returns its hash.
+    @discardableResult
+    public func put(_ data: Data) throws -> String {
+        let hash = Self.digest(data)
+        let target = url(hash)
+        if FileManager.default.fileExists(atPath: target.path) { return hash }
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let temporary = target.appendingPathExtension("tmp-\(UUID().uuidString)")
+        try data.write(to: temporary)
+        try moveIntoPlace(temporary, target)
+        return hash
+    }
+
+    /// Moves the file at `file` into the store under `hash` (which the caller has checked).
+    public func adopt(_ file: URL, hash: String) throws {
+        let target = url(hash)
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        if FileManager.default.fileExists(atPath: target.path) {
+            try? FileManager.default.removeItem(at: file)
+            return
+        }
+        try moveIntoPlace(file, target)
+    }
+
+    public func read(_ hash: String) throws -> Data { try Data(contentsOf: url(hash)) }
+
+    private func moveIntoPlace(_ from: URL, _ to: URL) throws {
+        if rename(from.path, to.path) != 0 {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: to.path])
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import GRDB
+
+extension FarmStore {
+    /// After a coordinator restart: tasks that were running go back to the queue (their open attempts close as
+    /// `coordinator-restart`); finished work stays finished.
+    public func recoverAfterRestart(now: Double) throws -> Int {
+        try db.write { db in
+            try db.execute(sql: """
+                UPDATE attempts SET outcome = 'coordinator-restart', ended_at = ?
+                WHERE outcome IS NULL
+                """, arguments: [now])
+            try db.execute(sql: "UPDATE tasks SET state = 'ready', worker = NULL, step = 0, ready_at = ? WHERE state = 'running'",
+                           arguments: [now])
+            try db.execute(sql: "UPDATE workers SET state = 'gone' WHERE state != 'gone'")
+            return db.changesCount
+        }
+    }
+
+    /// Every ready task of unfinished jobs, for the in-memory queue.
+    public func readyTasks() throws -> [ReadyTask] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT t.job_id, t.key, t.remaining, t.ready_at, j.priority FROM tasks t JOIN jobs j ON j.id = t.job_id
+                WHERE t.state = 'ready' AND j.state IN ('queued', 'running')
+                """).map {
+                ReadyTask(task: TaskKey(job: $0["job_id"], key: $0["key"]), priority: $0["priority"],
+                          remaining: $0["remaining"], readyAt: $0["ready_at"] ?? 0)
+            }
+        }
+    }
+
+    /// Leases tasks to workers, all in one transaction; returns each lease's attempt number.
+    public func dispatch(_ batch: [(task: TaskKey, worker: String)], now: Double) throws -> [Int] {
+        guard !batch.isEmpty else { return [] }
+        return try db.write { db in
+            var numbers: [Int] = []
+            let update = try db.makeStatement(sql: """
+                UPDATE tasks SET state = 'running', attempts = attempts + 1, worker = ?, step = 0
+                WHERE job_id = ? AND key = ? AND state = 'ready' RETURNING attempts
+                """)
+            let insert = try db.makeStatement(sql: "INSERT INTO attempts (job_id, key, number, worker, started_at) VALUES (?, ?, ?, ?, ?)")
+            var jobs = Set<String>()
+            for (task, worker) in batch {
+                guard let n = try Int.fetchOne(update, arguments: [worker, task.job, task.key]) else {
+                    numbers.append(0)  // not ready any more (cancelled): no lease
+                    continue
+                }
+                try insert.execute(arguments: [task.job, task.key, n, worker, now])
+                numbers.append(n)
+                jobs.insert(task.job)
+            }
+            for j in jobs { try db.execute(sql: "UPDATE jobs SET state = 'running' WHERE id = ? AND state = 'queued'", arguments: [j]) }
+            return numbers
+        }
+    }
+
+    /// The current lease of a task, to refuse stale messages.
+    public func checkLease(_ task: TaskKey, attempt: Int) throws -> StaleLease? {
+        try db.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT state, attempts FROM tasks WHERE job_id = ? AND key = ?",
+                                             arguments: [task.job, task.key]) else {
+                return StaleLease(task: task, attempt: attempt, current: 0, state: "unknown")
+            }
+            let state: String = row["state"], current: Int = row["attempts"]
+            return state == "running" && current == attempt ? nil : StaleLease(task: task, attempt: attempt, current: current, state: state)
+        }
+    }
+
+    /// Records a finished task under its lease, its outputs (already in the artifact store), and readies the tasks
+    /// that waited only for it.
+    /// - Throws: ``StaleLease`` when `attempt` is not the task's current running lease; nothing changes then.
+    public func complete(_ task: TaskKey, attempt: Int, outputs: [(name: String, hash: String, size: Int)],
+                         now: Double) throws -> [ReadyTask] {
+        try db.write { db in
+            let row = try Row.fetchOne(db, sql: "SELECT state, attempts FROM tasks WHERE job_id = ? AND key = ?",
+                                       arguments: [task.job, task.key])
+            guard let row, row["state"] == "running", row["attempts"] == attempt else {
+                throw StaleLease(task: task, attempt: attempt, current: row?["attempts"] ?? 0, state: row?["state"] ?? "unknown")
+            }
+            for o in outputs {
+                try db.execute(sql: "INSERT OR IGNORE INTO artifacts (hash, size, created_at) VALUES (?, ?, ?)",
+                               arguments: [o.hash, o.size, now])
+                try db.execute(sql: "INSERT OR REPLACE INTO outputs (job_id, key, name, hash) VALUES (?, ?, ?, ?)",
+                               arguments: [task.job, task.key, o.name, o.hash])
+            }
+            try db.execute(sql: "UPDATE tasks SET state = 'done', worker = NULL WHERE job_id = ? AND key = ?",
+                           arguments: [task.job, task.key])
+            try db.execute(sql: "UPDATE attempts SET outcome = 'done', ended_at = ? WHERE job_id = ? AND key = ? AND number = ?",
+                           arguments: [now, task.job, task.key, attempt])
+            try db.execute(sql: """
+                UPDATE tasks SET deps_left = deps_left - 1
+                WHERE job_id = ? AND key IN (SELECT key FROM task_deps WHERE job_id = ? AND dep = ?)
+                """, arguments: [task.job, task.job, task.key])
+            let ready = try Row.fetchAll(db, sql: """
+                UPDATE tasks SET state = 'ready', ready_at = ?
+                WHERE job_id = ? AND state = 'waiting' AND deps_left = 0 RETURNING key, remaining
+                """, arguments: [now, task.job])
+            let priority = try Int.fetchOne(db, sql: "SELECT priority FROM jobs WHERE id = ?", arguments: [task.job]) ?? 0
+            return ready.map { ReadyTask(task: TaskKey(job: task.job, key: $0["key"]), priority: priority, remaining: $0["remaining"], readyAt: now) }
+        }
+    }
+
+    /// What happened to a task whose lease ended without a result.
+    public enum Requeue: Sendable, Equatable {
+        case requeued(ReadyTask)
+        case jobFailed(reason: String)
+        case stale
+    }
+
+    /// Ends a lease without a result (`failed`, `lost`, `handed-back`); the task is retried unless it has failed
+    /// `maxFailures` times, in which case its job fails with the reason. A hand-back does not count as a failure.
+    public func endLease(_ task: TaskKey, attempt: Int, outcome: String, reason: String, maxFailures: Int,
+                         now: Double) throws -> Requeue {
+        try db.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT state, attempts, failures, remaining FROM tasks WHERE job_id = ? AND key = ?",
+                                             arguments: [task.job, task.key]),
+                  row["state"] == "running", row["attempts"] == attempt else { return .stale }
+            let counts = outcome != "handed-back"
+            let failures: Int = row["failures"] + (counts ? 1 : 0)
+            try db.execute(sql: "UPDATE attempts SET outcome = ?, error = ?, ended_at = ? WHERE job_id = ? AND key = ? AND number = ?",
+                           arguments: [outcome, reason, now, task.job, task.key, attempt])
+            if failures >= maxFailures {
+                let message = "task \(task.key) failed \(failures) times; last: \(reason)"
+                try db.execute(sql: "UPDATE tasks SET state = 'cancelled', failures = ?, error = ?, worker = NULL WHERE job_id = ? AND key = ?",
+                               arguments: [failures, reason, task.job, task.key])
+                return .jobFailed(reason: message)
+            }
+            try db.execute(sql: """
+                UPDATE tasks SET state = 'ready', failures = ?, error = ?, worker = NULL, step = 0, ready_at = ?
+                WHERE job_id = ? AND key = ?
+                """, arguments: [failures, reason, now, task.job, task.key])
+            let priority = try Int.fetchOne(db, sql: "SELECT priority FROM jobs WHERE id = ?", arguments: [task.job]) ?? 0
+            return .requeued(ReadyTask(task: task, priority: priority, remaining: row["remaining"], readyAt: now))
+        }
+    }
+
+    /// Stops a job: its unfinished tasks are cancelled; returns the leases that were running (to stop on workers).
+    public func stopJob(_ id: String, state: JobState, reason: String?, now: Double) throws -> [(task: TaskKey, attempt: Int, worker: String)] {
+        try db.write { db in
+            let running = try Row.fetchAll(db, sql: "SELECT key, attempts, worker FROM tasks WHERE job_id = ? AND state = 'running'",
+                                           arguments: [id]).map { (TaskKey(job: id, key: $0["key"]), $0["attempts"] as Int, $0["worker"] as String? ?? "") }
+            try db.execute(sql: "UPDATE attempts SET outcome = 'cancelled', ended_at = ? WHERE job_id = ? AND outcome IS NULL", arguments: [now, id])
+            try db.execute(sql: "UPDATE tasks SET state = 'cancelled', worker = NULL WHERE job_id = ? AND state IN ('waiting', 'ready', 'running')",
+                           arguments: [id])
+            try db.execute(sql: "UPDATE jobs SET state = ?, error = COALESCE(?, error), finished_at = ? WHERE id = ?",
+                           arguments: [state.rawValue, reason, now, id])
+            return running
+        }
+    }
+
+    /// Denoising progress of a running lease (not worth a transaction each: callers batch them).
+    public func progress(_ updates: [(task: TaskKey, attempt: Int, step: Int, steps: Int)]) throws {
+        guard !updates.isEmpty else { return }
+        try db.write { db in
+            let s = try db.makeStatement(sql: "UPDATE tasks SET step = ?, steps = ? WHERE job_id = ? AND key = ? AND attempts = ? AND state = 'running'")
+            for u in updates { try s.execute(arguments: [u.step, u.steps, u.task.job, u.task.key, u.attempt]) }
+        }
+    }
+
+    /// True when every segment of the job is done.
+    public func allSegmentsDone(job: String) throws -> Bool {
+        try db.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks WHERE job_id = ? AND state != 'done'", arguments: [job]) == 0
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+
+/// reelfarm's durable state: one SQLite file (WAL) under the data directory, plus content-addressed artifacts.
+///
+/// Used from the coordinator's own thread only; every change that must survive a crash is one transaction.
+public final class FarmStore: @unchecked Sendable {
+    let db: DatabasePool
+    public let artifacts: ArtifactStore
+    public let directory: URL
+
+    /// Opens (creating and migrating) the store in `directory`.
+    public init(directory: URL) throws {
+        self.directory = directory
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var config = Configuration()
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        db = try DatabasePool(path: directory.appendingPathComponent("reelfarm.sqlite").path, configuration: config)
+        try Migrations.migrator.migrate(db)
+        artifacts = try ArtifactStore(root: directory.appendingPathComponent("artifacts"))
+    }
+
+    /// Migrations applied, by name (for `status` and tests).
+    public func appliedMigrations() throws -> [String] {
+        try db.read { try Migrations.migrator.appliedMigrations($0) }
+    }
+
+    // MARK: Jobs
+
+    /// Stores a job with its whole task graph; tasks without dependencies start ready.
+    public func insert(_ job: NewJob, now: Double) throws -> [ReadyTask] {
+        try db.write { db in
+            try db.execute(sql: """
+                INSERT INTO jobs (id, title, source, storyboard, priority, state, created_at)
+                VALUES (?, ?, ?, ?, ?, 'queued', ?)
+                """, arguments: [job.id, job.title, job.source, job.storyboard, job.priority, now])
+            for t in job.tasks {
+                let ready = t.dependsOn.isEmpty
+                try db.execute(sql: """
+                    INSERT INTO tasks (job_id, key, kind, shot, position, frames, state, deps_left, remaining, ready_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [job.id, t.key, t.kind, t.shot, t.position, t.frames, ready ? "ready" : "waiting",
+                                     t.dependsOn.count, t.remaining, ready ? now : nil])
+                for d in t.dependsOn {
+                    try db.execute(sql: "INSERT INTO task_deps (job_id, key, dep) VALUES (?, ?, ?)", arguments: [job.id, t.key, d])
+                }
+            }
+        }
+        return job.tasks.filter(\.dependsOn.isEmpty).map {
+            ReadyTask(task: TaskKey(job: job.id, key: $0.key), priority: job.priority, remaining: $0.remaining, readyAt: now)
+        }
+    }
+
+    public func jobs() throws -> [JobRecord] {
+        try db.read { db in try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY created_at").map(Self.job) }
+    }
+
+    public func job(_ id: String) throws -> JobRecord? {
+        try db.read { db in try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
+    }
+
+    public func setJob(_ id: String, state: JobState, error: String? = nil, film: String? = nil, filmSize: Int? = nil,
+                       now: Double) throws {
+        try db.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET state = ?, error = COALESCE(?, error), film = COALESCE(?, film),
+                    film_size = COALESCE(?, film_size), finished_at = CASE WHEN ? THEN ? ELSE finished_at END
+                WHERE id = ?
+                """, arguments: [state.rawValue, error, film, filmSize, state.isFinished, now, id])
+        }
+    }
+
+    public func tasks(job: String) throws -> [TaskRecord] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE job_id = ? ORDER BY position", arguments: [job]).map {
+                TaskRecord(key: $0["key"], kind: $0["kind"], shot: $0["shot"], position: $0["position"], frames: $0["frames"],
+                           state: $0["state"], attempts: $0["attempts"], failures: $0["failures"], worker: $0["worker"],
+                           step: $0["step"], steps: $0["steps"], error: $0["error"])
+            }
+        }
+    }
+
+    public func attempts(job: String) throws -> [AttemptRecord] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE job_id = ? ORDER BY key, number", arguments: [job]).map {
+                AttemptRecord(key: $0["key"], number: $0["number"], worker: $0["worker"], outcome: $0["outcome"], error: $0["error"])
+            }
+        }
+    }
+
+    /// Every output of a job's tasks: `key → name → artifact hash`.
+    public func outputs(job: String) throws -> [String: [String: String]] {
+        try db.read { db in
+            var out: [String: [String: String]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, name, hash FROM outputs WHERE job_id = ?", arguments: [job]) {
+                out[row["key"], default: [:]][row["name"]] = row["hash"]
+            }
+            return out
+        }
+    }
+
+    /// Counts of a job's tasks by state.
+    public func taskCounts(job: String) throws -> [String: Int] {
+        try db.read { db in
+            var out: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM tasks WHERE job_id = ? GROUP BY state", arguments: [job]) {
+                out[row["state"]] = row["n"]
+            }
+            return out
+        }
+    }
+
+    static func job(_ r: Row) -> JobRecord {
+        JobRecord(id: r["id"], title: r["title"], source: r["source"], storyboard: r["storyboard"], priority: r["priority"],
+                  state: JobState(rawValue: r["state"]) ?? .failed, error: r["error"], film: r["film"], filmSize: r["film_size"],
+                  createdAt: r["created_at"], finishedAt: r["finished_at"])
+    }
+}

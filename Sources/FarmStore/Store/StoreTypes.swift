@@ -1,0 +1,184 @@
+/// A task's identity: its job and its key inside the job (`eyes/1`, `eyes/anchors`).
+public struct TaskKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var job: String
+    public var key: String
+
+    public init(job: String, key: String) {
+        self.job = job
+        self.key = key
+    }
+
+    /// Parses `"<job>:<key>"`, the form leases use on the wire.
+    public init?(id: String) {
+        guard let colon = id.firstIndex(of: ":") else { return nil }
+        job = String(id[..<colon])
+        key = String(id[id.index(after: colon)...])
+        guard !job.isEmpty, !key.isEmpty else { return nil }
+    }
+
+    public var id: String { "\(job):\(key)" }
+    public var description: String { id }
+    public static func < (l: TaskKey, r: TaskKey) -> Bool { (l.job, l.key) < (r.job, r.key) }
+}
+
+/// The states a task moves through; see `TaskState.transitions`.
+public enum TaskState: String, Sendable, CaseIterable {
+    /// Some dependency is not done.
+    case waiting
+    /// All dependencies done; queued for a worker.
+    case ready
+    /// Leased to a worker under the current attempt number.
+    case running
+    case done
+    /// Its job was cancelled or failed.
+    case cancelled
+
+    /// Allowed moves. `running → ready` is a retry (failure, lost worker, hand-back, coordinator restart).
+    public static let transitions: [TaskState: Set<TaskState>] = [
+        .waiting: [.ready, .cancelled],
+        .ready: [.running, .cancelled],
+        .running: [.done, .ready, .cancelled],
+        .done: [],
+        .cancelled: [],
+    ]
+}
+
+/// The states of a job.
+public enum JobState: String, Sendable, CaseIterable, Codable {
+    case queued, running, assembling, done, failed, cancelled
+
+    public var isFinished: Bool { self == .done || self == .failed || self == .cancelled }
+}
+
+/// A new job with its whole task graph.
+public struct NewJob: Sendable {
+    public var id: String
+    public var title: String
+    public var source: String
+    public var storyboard: String
+    public var priority: Int
+    public var tasks: [NewTask]
+
+    public init(id: String, title: String, source: String, storyboard: String, priority: Int, tasks: [NewTask]) {
+        self.id = id
+        self.title = title
+        self.source = source
+        self.storyboard = storyboard
+        self.priority = priority
+        self.tasks = tasks
+    }
+}
+
+/// One task of a new job.
+public struct NewTask: Sendable {
+    public var key: String
+    public var kind: String
+    public var shot: Int
+    public var position: Int
+    public var frames: Int
+    public var dependsOn: [String]
+    public var remaining: Int
+
+    public init(key: String, kind: String, shot: Int, position: Int, frames: Int, dependsOn: [String], remaining: Int) {
+        self.key = key
+        self.kind = kind
+        self.shot = shot
+        self.position = position
+        self.frames = frames
+        self.dependsOn = dependsOn
+        self.remaining = remaining
+    }
+}
+
+/// A task that can be given to a worker, with what orders it in the queue.
+public struct ReadyTask: Sendable, Hashable {
+    public var task: TaskKey
+    public var priority: Int
+    public var remaining: Int
+    public var readyAt: Double
+
+    /// Queue order: job priority, then the longest remaining path, then age.
+    public static func runsBefore(_ a: ReadyTask, _ b: ReadyTask) -> Bool {
+        if a.priority != b.priority { return a.priority > b.priority }
+        if a.remaining != b.remaining { return a.remaining > b.remaining }
+        if a.readyAt != b.readyAt { return a.readyAt < b.readyAt }
+        return a.task < b.task
+    }
+}
+
+/// A job as the store holds it.
+public struct JobRecord: Sendable, Codable, Equatable {
+    public var id: String
+    public var title: String
+    public var source: String
+    public var storyboard: String
+    public var priority: Int
+    public var state: JobState
+    public var error: String?
+    public var film: String?
+    public var filmSize: Int?
+    public var createdAt: Double
+    public var finishedAt: Double?
+}
+
+/// A task as the store holds it.
+public struct TaskRecord: Sendable, Codable, Equatable {
+    public var key: String
+    public var kind: String
+    public var shot: Int
+    public var position: Int
+    public var frames: Int
+    public var state: String
+    public var attempts: Int
+    public var failures: Int
+    public var worker: String?
+    public var step: Int
+    public var steps: Int
+    public var error: String?
+}
+
+/// One lease in a task's history.
+public struct AttemptRecord: Sendable, Codable, Equatable {
+    public var key: String
+    public var number: Int
+    public var worker: String
+    public var outcome: String?
+    public var error: String?
+}
+
+/// A worker as the store holds it.
+public struct WorkerRecord: Sendable, Codable, Equatable {
+    public var id: String
+    public var name: String
+    public var engines: [String]
+    public var device: String
+    public var slots: Int
+    public var memory: Int64
+    public var maxPixels: Int
+    public var tags: [String]
+    public var state: String
+    public var lastSeen: Double
+
+    public init(id: String, name: String, engines: [String], device: String, slots: Int, memory: Int64, maxPixels: Int,
+                tags: [String], state: String, lastSeen: Double) {
+        self.id = id
+        self.name = name
+        self.engines = engines
+        self.device = device
+        self.slots = slots
+        self.memory = memory
+        self.maxPixels = maxPixels
+        self.tags = tags
+        self.state = state
+        self.lastSeen = lastSeen
+    }
+}
+
+/// A result or progress report under a lease that is no longer current.
+public struct StaleLease: Error, CustomStringConvertible, Sendable {
+    public var task: TaskKey
+    public var attempt: Int
+    public var current: Int
+    public var state: String
+    public var description: String { "\(task)#\(attempt) is stale (task is \(state) under attempt \(current))" }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// A client of the coordinator (the CLI's `submit`, `status`, `fetch`, …): request and reply over a DEALER socket.
+/// Not thread-safe: use it from one thread.
+public final class FarmClient {
+    public let endpoint: String
+    let timeoutMillis: Int
+    private let zmq = ZMQContext()
+    private let socket: ZMQSocket
+    private var sequence: UInt32 = 0
+
+    /// What went wrong talking to the coordinator.
+    public enum ClientError: Error, CustomStringConvertible {
+        /// No reply within the timeout.
+        case unreachable(endpoint: String, seconds: Double)
+        /// The coordinator refused the request.
+        case refused(Refusal)
+        case protocolError(String)
+
+        public var description: String {
+            switch self {
+            case .unreachable(let e, let s):
+                return "coordinator at \(e) did not answer within \(s) s (is it running? set --coordinator or REELFARM_COORDINATOR)"
+            case .refused(let r):
+                return ([r.message] + r.issues.map { "  \($0)" }).joined(separator: "\n")
+            case .protocolError(let m):
+                return "protocol error: \(m)"
+            }
+        }
+    }
+
+    public init(endpoint: String, timeoutMillis: Int = 5_000) throws {
+        self.endpoint = endpoint
+        self.timeoutMillis = timeoutMillis
+        socket = try ZMQSocket(zmq, .dealer)
+        try socket.connect(endpoint)
+    }
+
+    /// Sends `message` and waits for the reply carrying the same sequence number.
+    public func request(_ message: WireMessage) throws -> WireMessage {
+        sequence &+= 1
+        var m = message
+        m.sequence = sequence
+        try socket.send(m.frames)
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMillis) * 1_000_000
+        while DispatchTime.now().uptimeNanoseconds < deadline {
+            let left = Int((deadline - DispatchTime.now().uptimeNanoseconds) / 1_000_000)
+            guard try socket.poll(milliseconds: max(1, left)), let frames = try socket.receive(dontWait: true) else { continue }
+            let reply = try WireMessage(frames: frames)
+            guard reply.sequence == sequence else { continue }  // a late reply to an earlier request
+            if reply.command == .refused { throw ClientError.refused(try reply.payload(Refusal.self)) }
+            return reply
+        }
+        throw ClientError.unreachable(endpoint: endpoint, seconds: Double(timeoutMillis) / 1000)
+    }
+
+    func call<P: Decodable>(_ command: Command, _ payload: some Encodable, expecting: P.Type) throws -> P {
+        let reply = try request(WireMessage(command, payload))
+        guard reply.command == .reply else { throw ClientError.protocolError("expected a reply, got \(reply.command)") }
+        return try reply.payload(P.self)
+    }
+
+    public func submit(storyboard: String, source: String, priority: Int) throws -> Submitted {
+        try call(.submit, Submit(storyboard: storyboard, source: source, priority: priority), expecting: Submitted.self)
+    }
+
+    public func status(job: String?) throws -> StatusReport {
+        try call(.status, JobQuery(job: job), expecting: StatusReport.self)
+    }
+
+    public func cancel(job: String) throws -> Cancelled {
+        try call(.cancelJob, JobQuery(job: job), expecting: Cancelled.self)
+    }
+
+    public func workers() throws -> WorkersReport {
+        try call(.workers, JobQuery(job: nil), expecting: WorkersReport.self)
+    }
+
+    /// Downloads a finished film piece by piece into `output` (written to a temporary file, then renamed).
+    /// - Returns: the film's size in bytes.
+    public func fetch(job: String, to output: URL) throws -> Int {
+        let temporary = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).part")
+        FileManager.default.createFile(atPath: temporary.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: temporary)
+        var offset = 0, total = 0
+        do {
+            repeat {
+                let reply = try request(WireMessage(.fetch, JobQuery(job: job, offset: offset)))
+                guard reply.command == .filmPart, let blob = reply.blobs.first else {
+                    throw ClientError.protocolError("expected a film part, got \(reply.command)")
+                }
+                let part = try reply.payload(FilmPart.self)
+                guard part.offset == offset, blob.count > 0 || part.offset == part.total else {
+                    throw ClientError.protocolError("film part at \(part.offset), expected \(offset)")
+                }
+                try handle.write(contentsOf: blob)
+                offset += blob.count
+                total = part.total
+            } while offset < total
+            try handle.close()
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+        guard rename(temporary.path, output.path) == 0 else {
+            throw ClientError.protocolError("cannot move the film into \(output.path)")
+        }
+        return total
+    }
+}

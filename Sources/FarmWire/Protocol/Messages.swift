@@ -1,0 +1,202 @@
+import FarmCore
+import Foundation
+
+/// A task assignment's identity: the task and the attempt number that leases it to one worker.
+public struct Lease: Codable, Hashable, Sendable, CustomStringConvertible {
+    /// `"<job id>:<task key>"`, e.g. `j3f2a:eyes/1`.
+    public var task: String
+    public var attempt: Int
+    public init(task: String, attempt: Int) {
+        self.task = task
+        self.attempt = attempt
+    }
+    public var description: String { "\(task)#\(attempt)" }
+}
+
+/// `hello`: a worker registers with what it can run.
+public struct Hello: Codable, Sendable, Equatable {
+    public var name: String
+    public var engines: [String]
+    /// `cpu` or `gpu`.
+    public var device: String
+    public var slots: Int
+    public var memoryBytes: Int64
+    /// Largest width × height it renders.
+    public var maxFramePixels: Int
+    public var tags: [String]
+    /// Leases it is still working on (after a reconnect).
+    public var running: [Lease]
+    public init(name: String, engines: [String], device: String, slots: Int, memoryBytes: Int64, maxFramePixels: Int,
+                tags: [String], running: [Lease]) {
+        self.name = name
+        self.engines = engines
+        self.device = device
+        self.slots = slots
+        self.memoryBytes = memoryBytes
+        self.maxFramePixels = maxFramePixels
+        self.tags = tags
+        self.running = running
+    }
+}
+
+/// `welcome`: the coordinator accepts a worker.
+public struct Welcome: Codable, Sendable, Equatable {
+    public var workerId: String
+    public var heartbeatMillis: Int
+    public var deadAfterMillis: Int
+    public var maxMessageBytes: Int
+    public var pieceBytes: Int
+    /// Leases the worker reported that are no longer its own: it must drop them.
+    public var drop: [Lease]
+    public init(workerId: String, heartbeatMillis: Int, deadAfterMillis: Int, maxMessageBytes: Int, pieceBytes: Int, drop: [Lease]) {
+        self.workerId = workerId
+        self.heartbeatMillis = heartbeatMillis
+        self.deadAfterMillis = deadAfterMillis
+        self.maxMessageBytes = maxMessageBytes
+        self.pieceBytes = pieceBytes
+        self.drop = drop
+    }
+}
+
+/// `heartbeat`, both ways every second; a worker lists its running leases.
+public struct Heartbeat: Codable, Sendable, Equatable {
+    public var running: [Lease]
+    public init(running: [Lease] = []) { self.running = running }
+}
+
+/// `assign`: one task for a worker. Pinned latents travel as blobs, `pins[i].blob` indexing them.
+public struct Assign: Codable, Sendable, Equatable {
+    public var lease: Lease
+    public var model: ModelDescription
+    public var segment: SegmentDescription?
+    public var anchors: AnchorDescription?
+    public init(lease: Lease, model: ModelDescription, segment: SegmentDescription?, anchors: AnchorDescription?) {
+        self.lease = lease
+        self.model = model
+        self.segment = segment
+        self.anchors = anchors
+    }
+}
+
+/// `progress`: denoising step `step` of `steps`.
+public struct TaskProgress: Codable, Sendable, Equatable {
+    public var lease: Lease
+    public var step: Int
+    public var steps: Int
+    public init(lease: Lease, step: Int, steps: Int) {
+        self.lease = lease
+        self.step = step
+        self.steps = steps
+    }
+}
+
+/// `result_part`: a piece of one output of a task; one blob of at most `piece_bytes`.
+public struct ResultPart: Codable, Sendable, Equatable {
+    public var lease: Lease
+    /// `chunk`, `audio`, `tail` or `anchors`.
+    public var output: String
+    public var offset: Int
+    public var total: Int
+    public init(lease: Lease, output: String, offset: Int, total: Int) {
+        self.lease = lease
+        self.output = output
+        self.offset = offset
+        self.total = total
+    }
+}
+
+/// One output of a finished task, checked by size and SHA-256 once all its parts arrived.
+public struct OutputDigest: Codable, Sendable, Equatable {
+    public var output: String
+    public var size: Int
+    public var sha256: String
+    public init(output: String, size: Int, sha256: String) {
+        self.output = output
+        self.size = size
+        self.sha256 = sha256
+    }
+}
+
+/// `result`: the task finished; its outputs were sent as parts before.
+public struct TaskResult: Codable, Sendable, Equatable {
+    public var lease: Lease
+    public var outputs: [OutputDigest]
+    public init(lease: Lease, outputs: [OutputDigest]) {
+        self.lease = lease
+        self.outputs = outputs
+    }
+}
+
+/// `failed`: the task could not be done (engine error), or was handed back (`handed_back` when draining).
+public struct TaskFailed: Codable, Sendable, Equatable {
+    public var lease: Lease
+    public var reason: String
+    public var handedBack: Bool
+    public init(lease: Lease, reason: String, handedBack: Bool = false) {
+        self.lease = lease
+        self.reason = reason
+        self.handedBack = handedBack
+    }
+}
+
+/// `cancel_task`: stop working on a lease.
+public struct CancelTask: Codable, Sendable, Equatable {
+    public var lease: Lease
+    public var reason: String
+    public init(lease: Lease, reason: String) {
+        self.lease = lease
+        self.reason = reason
+    }
+}
+
+/// `bye`: the worker is leaving.
+public struct Bye: Codable, Sendable, Equatable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+}
+
+/// `submit`: a client submits a storyboard (its text, so the coordinator validates exactly what it will render).
+public struct Submit: Codable, Sendable, Equatable {
+    public var storyboard: String
+    public var source: String
+    public var priority: Int
+    public init(storyboard: String, source: String, priority: Int) {
+        self.storyboard = storyboard
+        self.source = source
+        self.priority = priority
+    }
+}
+
+/// `status`, `cancel_job`, `fetch`, `workers`: a client's question about one job (or all when `job` is nil).
+public struct JobQuery: Codable, Sendable, Equatable {
+    public var job: String?
+    public var offset: Int?
+    public init(job: String?, offset: Int? = nil) {
+        self.job = job
+        self.offset = offset
+    }
+}
+
+/// `film_part`: bytes `[offset, offset + blob)` of a finished film of `total` bytes.
+public struct FilmPart: Codable, Sendable, Equatable {
+    public var job: String
+    public var offset: Int
+    public var total: Int
+    public init(job: String, offset: Int, total: Int) {
+        self.job = job
+        self.offset = offset
+        self.total = total
+    }
+}
+
+/// `refused`: why a message was not accepted; `issues` lists a storyboard's broken rules.
+public struct Refusal: Codable, Sendable, Equatable {
+    public var kind: WireError.Kind
+    public var message: String
+    public var issues: [String]
+    public init(kind: WireError.Kind, message: String, issues: [String] = []) {
+        self.kind = kind
+        self.message = message
+        self.issues = issues
+    }
+}

@@ -1,0 +1,136 @@
+/// `reply` to `submit`.
+public struct Submitted: Codable, Sendable, Equatable {
+    public var job: String
+    public var tasks: Int
+    public var frames: Int
+    public init(job: String, tasks: Int, frames: Int) {
+        self.job = job
+        self.tasks = tasks
+        self.frames = frames
+    }
+}
+
+/// One job in a `status` reply.
+public struct JobSummary: Codable, Sendable, Equatable {
+    public var id: String
+    public var title: String
+    public var state: String
+    public var priority: Int
+    public var tasksDone: Int
+    public var tasksTotal: Int
+    public var framesDone: Int
+    public var framesTotal: Int
+    public var error: String?
+    public var filmBytes: Int?
+    public init(id: String, title: String, state: String, priority: Int, tasksDone: Int, tasksTotal: Int,
+                framesDone: Int, framesTotal: Int, error: String?, filmBytes: Int?) {
+        self.id = id
+        self.title = title
+        self.state = state
+        self.priority = priority
+        self.tasksDone = tasksDone
+        self.tasksTotal = tasksTotal
+        self.framesDone = framesDone
+        self.framesTotal = framesTotal
+        self.error = error
+        self.filmBytes = filmBytes
+    }
+}
+
+/// One task in a job's `status` reply.
+public struct TaskSummary: Codable, Sendable, Equatable {
+    public var key: String
+    public var shot: Int
+    public var state: String
+    public var attempts: Int
+    public var worker: String?
+    public var step: Int
+    public var steps: Int
+    public var frames: Int
+    public var error: String?
+    public init(key: String, shot: Int, state: String, attempts: Int, worker: String?, step: Int, steps: Int, frames: Int,
+                error: String?) {
+        self.key = key
+        self.shot = shot
+        self.state = state
+        self.attempts = attempts
+        self.worker = worker
+        self.step = step
+        self.steps = steps
+        self.frames = frames
+        self.error = error
+    }
+}
+
+/// One lease in a job's history.
+public struct AttemptSummary: Codable, Sendable, Equatable {
+    public var key: String
+    public var number: Int
+    public var worker: String
+    public var outcome: String?
+    public init(key: String, number: Int, worker: String, outcome: String?) {
+        self.key = key
+        self.number = number
+        self.worker = worker
+        self.outcome = outcome
+    }
+}
+
+/// `reply` to `status`: all jobs, or one job with its tasks, shots and lease history.
+public struct StatusReport: Codable, Sendable, Equatable {
+    public var jobs: [JobSummary]
+    public var shots: [String]?
+    public var tasks: [TaskSummary]?
+    public var attempts: [AttemptSummary]?
+    public init(jobs: [JobSummary], shots: [String]? = nil, tasks: [TaskSummary]? = nil, attempts: [AttemptSummary]? = nil) {
+        self.jobs = jobs
+        self.shots = shots
+        self.tasks = tasks
+        self.attempts = attempts
+    }
+}
+
+/// One worker in a `workers` reply.
+public struct WorkerSummary: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var state: String
+    public var engines: [String]
+    public var device: String
+    public var slots: Int
+    public var busy: Int
+    public var tags: [String]
+    public var secondsSinceSeen: Double
+    public init(id: String, name: String, state: String, engines: [String], device: String, slots: Int, busy: Int,
+                tags: [String], secondsSinceSeen: Double) {
+        self.id = id
+        self.name = name
+        self.state = state
+        self.engines = engines
+        self.device = device
+        self.slots = slots
+        self.busy = busy
+        self.tags = tags
+        self.secondsSinceSeen = secondsSinceSeen
+    }
+}
+
+/// `reply` to `workers`: the workers, and the messages the coordinator refused, by reason.
+public struct WorkersReport: Codable, Sendable, Equatable {
+    public var workers: [WorkerSummary]
+    public var refused: [String: Int]
+    public init(workers: [WorkerSummary], refused: [String: Int]) {
+        self.workers = workers
+        self.refused = refused
+    }
+}
+
+/// `reply` to `cancel_job`.
+public struct Cancelled: Codable, Sendable, Equatable {
+    public var job: String
+    public var stoppedTasks: Int
+    public init(job: String, stoppedTasks: Int) {
+        self.job = job
+        self.stoppedTasks = stoppedTasks
+    }
+}

@@ -1,0 +1,143 @@
+import FarmCore
+import Foundation
+
+/// The model a task runs with (the storyboard's `model` minus scheduling).
+public struct ModelDescription: Codable, Sendable, Equatable {
+    public var engine: String
+    public var config: String?
+    public var weights: String?
+    public var seed: UInt64
+    public var steps: Int
+    public init(_ m: ModelSpec) {
+        engine = m.engine
+        config = m.config
+        weights = m.weights
+        seed = m.seed
+        steps = m.steps
+    }
+
+    /// As a `ModelSpec` for an engine factory (window, overlap and schedule do not matter to an engine).
+    public var spec: ModelSpec {
+        ModelSpec(engine: engine, window: 1, overlap: 0, steps: steps, seed: seed, schedule: .chain, config: config, weights: weights)
+    }
+}
+
+/// A pinned run of latent steps; its latents are blob `blob` of the message (``LatentsCodec`` bytes).
+public struct PinDescription: Codable, Sendable, Equatable {
+    public var latentIndex: Int
+    public var blob: Int
+}
+
+/// The output format on the wire; fps as `"30000/1001"`.
+public struct FormatDescription: Codable, Sendable, Equatable {
+    public var width: Int, height: Int, fps: String, sampleRate: Int, channels: Int
+    public init(_ f: OutputFormat) {
+        width = f.width
+        height = f.height
+        fps = f.fps.description
+        sampleRate = f.sampleRate
+        channels = f.channels
+    }
+
+    public func format() throws(WireError) -> OutputFormat {
+        guard let r = Rational(parsing: fps), r.isPositive, width > 0, height > 0, sampleRate > 0, channels > 0 else {
+            throw WireError(.badPayload, "format \(width)x\(height) @ \(fps), \(sampleRate) Hz × \(channels) is not valid")
+        }
+        return OutputFormat(width: width, height: height, fps: r, sampleRate: sampleRate, channels: channels)
+    }
+}
+
+/// A shot brief on the wire.
+public struct ShotDescription: Codable, Sendable, Equatable {
+    public var index: Int, id: String, prompt: String, camera: String, sound: String
+    public var cues: [CueDescription]
+    public var frames: [Int]
+    public struct CueDescription: Codable, Sendable, Equatable {
+        public var sample: Int, sound: String
+    }
+
+    public init(_ b: ShotBrief) {
+        index = b.index
+        id = b.id
+        prompt = b.prompt
+        camera = b.camera
+        sound = b.sound
+        cues = b.cues.map { CueDescription(sample: $0.sample, sound: $0.sound) }
+        frames = [b.frames.lower, b.frames.upper]
+    }
+
+    public func brief() throws(WireError) -> ShotBrief {
+        guard frames.count == 2, frames[0] <= frames[1] else { throw WireError(.badPayload, "shot frames \(frames) is not a range") }
+        return ShotBrief(index: index, id: id, prompt: prompt, camera: camera, sound: sound,
+                         cues: cues.map { ShotBrief.Cue(sample: $0.sample, sound: $0.sound) },
+                         frames: TimeRange(frames[0], frames[1]))
+    }
+}
+
+/// A ``SegmentTask`` on the wire; pins are blobs.
+public struct SegmentDescription: Codable, Sendable, Equatable {
+    public var id: String, index: Int
+    public var shot: ShotDescription
+    public var format: FormatDescription
+    public var generate: [Int], own: [Int], samples: [Int]
+    public var pins: [PinDescription]
+    public var seed: UInt64, steps: Int, tailLatents: Int
+
+    /// The description and the blobs carrying its pins.
+    public static func make(_ t: SegmentTask) -> (SegmentDescription, [Data]) {
+        let d = SegmentDescription(
+            id: t.id, index: t.index, shot: ShotDescription(t.shot), format: FormatDescription(t.format),
+            generate: [t.generate.lower, t.generate.upper], own: [t.own.lower, t.own.upper],
+            samples: [t.samples.lower, t.samples.upper],
+            pins: t.pins.indices.map { PinDescription(latentIndex: t.pins[$0].latentIndex, blob: $0) },
+            seed: t.seed, steps: t.steps, tailLatents: t.tailLatents)
+        return (d, t.pins.map { LatentsCodec.encode($0.latents) })
+    }
+
+    /// The engine task, with pins decoded from `blobs`.
+    public func task(blobs: [Data]) throws(WireError) -> SegmentTask {
+        func range(_ a: [Int], _ name: String) throws(WireError) -> TimeRange {
+            guard a.count == 2, a[0] <= a[1] else { throw WireError(.badPayload, "\(name) \(a) is not a half-open range") }
+            return TimeRange(a[0], a[1])
+        }
+        var pins: [LatentPin] = []
+        for p in self.pins {
+            guard blobs.indices.contains(p.blob) else { throw WireError(.badPayload, "pin refers to missing blob \(p.blob)") }
+            do {
+                pins.append(LatentPin(latentIndex: p.latentIndex, latents: try LatentsCodec.decode(blobs[p.blob])))
+            } catch {
+                throw WireError(.badPayload, "pin blob \(p.blob): \(error)")
+            }
+        }
+        return SegmentTask(id: id, shot: try shot.brief(), index: index, format: try format.format(),
+                           generate: try range(generate, "generate"), own: try range(own, "own"),
+                           samples: try range(samples, "samples"), pins: pins, seed: seed, steps: steps,
+                           tailLatents: tailLatents)
+    }
+}
+
+/// An ``AnchorTask`` on the wire; the optional start pin is blob 0.
+public struct AnchorDescription: Codable, Sendable, Equatable {
+    public var id: String
+    public var shot: ShotDescription
+    public var format: FormatDescription
+    public var frames: [Int]
+    public var hasStart: Bool
+    public var seed: UInt64, steps: Int
+
+    public static func make(_ t: AnchorTask) -> (AnchorDescription, [Data]) {
+        (AnchorDescription(id: t.id, shot: ShotDescription(t.shot), format: FormatDescription(t.format), frames: t.frames,
+                           hasStart: t.start != nil, seed: t.seed, steps: t.steps),
+         t.start.map { [LatentsCodec.encode($0)] } ?? [])
+    }
+
+    public func task(blobs: [Data]) throws(WireError) -> AnchorTask {
+        var start: Latents?
+        if hasStart {
+            guard let b = blobs.first else { throw WireError(.badPayload, "anchor start pin blob missing") }
+            do { start = try LatentsCodec.decode(b) } catch { throw WireError(.badPayload, "anchor start: \(error)") }
+        }
+        return AnchorTask(id: id, shot: try shot.brief(), format: try format.format(), frames: frames, start: start,
+                          seed: seed, steps: steps)
+    }
+}

@@ -1,0 +1,37 @@
+import FarmCore
+import Foundation
+
+/// How a worker runs and what it offers the farm.
+public struct WorkerConfiguration: Sendable {
+    /// The coordinator's endpoint, e.g. `tcp://127.0.0.1:7700`.
+    public var coordinator: String
+    public var name: String
+    public var slots: Int
+    public var engines: [String]
+    /// `cpu` or `gpu`.
+    public var device: String
+    public var tags: [String]
+    public var memoryBytes: Int64
+    public var maxFramePixels: Int
+    /// Builds the engine for a task's model (cached per model by the worker).
+    public var engineFactory: @Sendable (ModelSpec) throws -> any Engine
+    public var encoder: any ChunkEncoder
+    /// Re-register when the coordinator has been silent this long.
+    public var coordinatorSilenceMillis = 3_000
+    public var heartbeatMillis = 1_000
+
+    public init(coordinator: String, name: String, slots: Int, engines: [String], device: String, tags: [String],
+                memoryBytes: Int64, maxFramePixels: Int, engineFactory: @escaping @Sendable (ModelSpec) throws -> any Engine,
+                encoder: any ChunkEncoder) {
+        self.coordinator = coordinator
+        self.name = name
+        self.slots = slots
+        self.engines = engines
+        self.device = device
+        self.tags = tags
+        self.memoryBytes = memoryBytes
+        self.maxFramePixels = maxFramePixels
+        self.engineFactory = engineFactory
+        self.encoder = encoder
+    }
+}

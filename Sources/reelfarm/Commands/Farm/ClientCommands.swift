@@ -1,0 +1,110 @@
+import ArgumentParser
+import FarmCore
+import FarmWire
+import Foundation
+
+extension ReelFarm {
+    struct Submit: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Submit a storyboard to the farm; prints the job id.")
+
+        @OptionGroup var job: JobArgument
+        @OptionGroup var farm: CoordinatorOption
+        @Option(help: "Higher runs first.") var priority: Int = 0
+        @Flag(help: "Show live progress per shot until the job ends.") var follow = false
+
+        func run() throws {
+            // Validate here first: a bad storyboard exits 2 with its fields named and nothing is sent.
+            _ = try loadJob(job.job)
+            let text = job.job.hasPrefix("sample:") ? SampleStoryboards.text(String(job.job.dropFirst(7)))!
+                : try String(contentsOfFile: job.job, encoding: .utf8)
+            let client = try farm.client()
+            let submitted = try clientCall { try client.submit(storyboard: text, source: job.job, priority: priority) }
+            print(submitted.job)
+            if follow { try Follow.run(client, job: submitted.job) }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show all jobs, or one job's shots, tasks and workers.")
+
+        @Argument(help: "A job id (all jobs when omitted).") var job: String?
+        @OptionGroup var farm: CoordinatorOption
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let client = try farm.client()
+            let report = try clientCall { try client.status(job: job) }
+            if json { print(StatusFormatter.json(report)); return }
+            print(job == nil ? StatusFormatter.jobs(report) : StatusFormatter.job(report))
+        }
+    }
+
+    struct Watch: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Follow a job's progress until it ends.")
+        @Argument(help: "The job id.") var job: String
+        @OptionGroup var farm: CoordinatorOption
+
+        func run() throws { try Follow.run(try farm.client(), job: job) }
+    }
+
+    struct Fetch: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Download a finished job's film.")
+        @Argument(help: "The job id.") var job: String
+        @Option(name: .shortAndLong, help: "Output MP4 file.") var output: String
+        @OptionGroup var farm: CoordinatorOption
+
+        func run() throws {
+            let client = try farm.client()
+            let bytes = try clientCall { try client.fetch(job: job, to: URL(fileURLWithPath: output)) }
+            printError("fetched \(job): \(bytes) bytes → \(output)")
+        }
+    }
+
+    struct Cancel: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a job; its running tasks are stopped on their workers.")
+        @Argument(help: "The job id.") var job: String
+        @OptionGroup var farm: CoordinatorOption
+
+        func run() throws {
+            let client = try farm.client()
+            let c = try clientCall { try client.cancel(job: job) }
+            print("cancelled \(c.job) (\(c.stoppedTasks) running tasks stopped)")
+        }
+    }
+
+    struct Workers: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the workers and the messages the coordinator refused.")
+        @OptionGroup var farm: CoordinatorOption
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let client = try farm.client()
+            let r = try clientCall { try client.workers() }
+            print(json ? StatusFormatter.json(r) : StatusFormatter.workers(r))
+        }
+    }
+}
+
+/// Live per-shot progress on stderr until the job ends; exits non-zero when it failed or was cancelled.
+enum Follow {
+    static func run(_ client: FarmClient, job: String, quiet: Bool = false) throws {
+        var lastLines = 0
+        while true {
+            let report = try clientCall { try client.status(job: job) }
+            guard let j = report.jobs.first else { throw ExitCode.failure }
+            if !quiet {
+                let text = StatusFormatter.job(report, tasks: false)
+                let up = lastLines > 0 ? "\u{1B}[\(lastLines)A" : ""
+                FileHandle.standardError.write(Data((up + text.split(separator: "\n").map { $0 + "\u{1B}[K" }.joined(separator: "\n") + "\n").utf8))
+                lastLines = text.split(separator: "\n").count
+            }
+            switch j.state {
+            case "done": return
+            case "failed", "cancelled":
+                printError("job \(job) \(j.state)\(j.error.map { ": \($0)" } ?? "")")
+                throw ExitCode.failure
+            default: Thread.sleep(forTimeInterval: 0.25)
+            }
+        }
+    }
+}

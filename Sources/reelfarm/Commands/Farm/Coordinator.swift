@@ -1,0 +1,64 @@
+import ArgumentParser
+import FarmCoordinator
+import FarmCore
+import FarmMedia
+import FarmRender
+import Foundation
+
+extension ReelFarm {
+    struct Coordinator: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the farm's coordinator: durable job state in SQLite, tasks to workers over ZeroMQ.",
+            discussion: """
+                Settings come from, in order: these flags, then REELFARM_DATA and REELFARM_BIND, then the file given by \
+                --config (YAML: data, bind), then the defaults (./reelfarm-data, tcp://127.0.0.1:7700). \
+                The bound endpoint is written to DATA/endpoint.
+                """)
+
+        @Option(help: "Data directory (SQLite store, artifacts, films).") var data: String?
+        @Option(help: "ZeroMQ endpoint to bind (port * picks a free one).") var bind: String?
+        @Option(help: "Config file (YAML with keys data, bind).") var config: String?
+
+        func run() throws {
+            MediaLog.setLevel(.errors)
+            let env = ProcessInfo.processInfo.environment
+            let file = try config.map(ConfigFile.load) ?? [:]
+            let dataDir = data ?? env["REELFARM_DATA"] ?? file["data"] ?? "reelfarm-data"
+            let endpoint = bind ?? env["REELFARM_BIND"] ?? file["bind"] ?? "tcp://127.0.0.1:7700"
+            let configuration = CoordinatorConfiguration(
+                dataDirectory: URL(fileURLWithPath: dataDir), bind: endpoint,
+                geometry: { model throws(SpecError) in try EngineRegistry.engine(for: model).geometry },
+                assembler: MP4FilmAssembler())
+            let coordinator: FarmCoordinator.Coordinator
+            let bound: String
+            do {
+                coordinator = try FarmCoordinator.Coordinator(configuration: configuration)
+                bound = try coordinator.start()
+            } catch {
+                printError("reelfarm coordinator: cannot start with data \(dataDir) on \(endpoint): \(error)")
+                throw ExitCode.failure
+            }
+            printError("reelfarm coordinator: listening on \(bound), data in \(dataDir)")
+            let signals = onTerminationSignals { coordinator.stop() }
+            coordinator.wait()
+            _ = signals
+            printError("reelfarm coordinator: stopped")
+        }
+    }
+}
+
+/// A flat `key: value` YAML config file.
+enum ConfigFile {
+    static func load(_ path: String) throws -> [String: String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("config file \(path) cannot be read")
+        }
+        var out: [String: String] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            out[parts[0].trimmingCharacters(in: .whitespaces)] = parts[1].trimmingCharacters(in: .whitespaces)
+        }
+        return out
+    }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import FarmCore
+import FarmMedia
+import FarmRender
+import FarmWorker
+import Foundation
+
+extension ReelFarm {
+    struct Worker: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a worker: register with the coordinator, run segments, return results.",
+            discussion: "SIGTERM drains: running tasks finish (new ones are handed back), then the worker exits.")
+
+        @OptionGroup var farm: CoordinatorOption
+        @Option(parsing: .upToNextOption, help: "Engines this worker runs (default: all it has).") var engine: [String] = []
+        @Option(help: "Tasks at once.") var slots: Int = 1
+        @Option(help: "Name shown in `reelfarm workers`.") var name: String = ProcessInfo.processInfo.hostName
+        @Option(help: "Comma-separated tags.") var tags: String = ""
+        @Option(help: "Largest frame (width×height) it renders.") var maxFramePixels: Int = 4096 * 2304
+
+        func validate() throws {
+            guard (1...256).contains(slots) else { throw ValidationError("--slots must be in 1...256") }
+            for e in engine where !EngineRegistry.names.contains(e) {
+                throw ValidationError("unknown engine \(e) (have: \(EngineRegistry.names.joined(separator: ", ")))")
+            }
+        }
+
+        func run() throws {
+            MediaLog.setLevel(.errors)
+            let config = WorkerConfiguration(
+                coordinator: farm.endpoint, name: name, slots: slots, engines: engine.isEmpty ? EngineRegistry.names : engine,
+                device: "cpu", tags: tags.split(separator: ",").map(String.init),
+                memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory), maxFramePixels: maxFramePixels,
+                engineFactory: { model in try EngineRegistry.engine(for: model) }, encoder: H264ChunkEncoder())
+            let worker = FarmWorker.Worker(configuration: config)
+            let signals = onTerminationSignals { worker.drain() }
+            printError("reelfarm worker \(name): \(slots) slots, coordinator \(farm.endpoint)")
+            do {
+                try worker.run()
+            } catch {
+                printError("reelfarm worker \(name): \(error)")
+                throw ExitCode.failure
+            }
+            _ = signals
+        }
+    }
+}
