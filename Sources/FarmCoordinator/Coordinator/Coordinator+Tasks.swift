@@ -66,6 +66,7 @@ extension Coordinator {
         running[key] = nil
         session.leases[key] = nil
         uploads[f.lease] = nil
+        if f.handedBack { session.draining = true }  // a worker hands work back only while draining
         try endLease(key, attempt: f.lease.attempt, worker: session, outcome: f.handedBack ? "handed-back" : "failed", reason: f.reason)
     }
 

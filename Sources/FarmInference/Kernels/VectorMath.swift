@@ -148,3 +148,22 @@ public enum VectorMath {
         for r in 0..<rows { add(bias, into: y + r * ld, count: n) }
     }
 }
+
+extension VectorMath {
+    /// `x[r, j] += gate[j] · y[r, j]` for `rows` dense rows of `n` floats: adaLN-Zero's gated residual.
+    public static func addGated(_ y: UnsafePointer<Float>, gate: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>,
+                                rows: Int, n: Int) {
+        for r in 0..<rows {
+            let yr = y + r * n, xr = x + r * n
+            var i = 0
+            while i + width <= n {
+                store(load(xr + i) + load(gate + i) * load(yr + i), xr + i)
+                i += width
+            }
+            while i < n {
+                xr[i] += gate[i] * yr[i]
+                i += 1
+            }
+        }
+    }
+}

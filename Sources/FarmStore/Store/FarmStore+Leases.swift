@@ -12,8 +12,9 @@ extension FarmStore {
                 """, arguments: [now])
             try db.execute(sql: "UPDATE tasks SET state = 'ready', worker = NULL, step = 0, ready_at = ? WHERE state = 'running'",
                            arguments: [now])
+            let requeued = db.changesCount
             try db.execute(sql: "UPDATE workers SET state = 'gone' WHERE state != 'gone'")
-            return db.changesCount
+            return requeued
         }
     }
 

@@ -97,6 +97,13 @@ public struct ReadyTask: Sendable, Hashable {
     public var remaining: Int
     public var readyAt: Double
 
+    public init(task: TaskKey, priority: Int, remaining: Int, readyAt: Double) {
+        self.task = task
+        self.priority = priority
+        self.remaining = remaining
+        self.readyAt = readyAt
+    }
+
     /// Queue order: job priority, then the longest remaining path, then age.
     public static func runsBefore(_ a: ReadyTask, _ b: ReadyTask) -> Bool {
         if a.priority != b.priority { return a.priority > b.priority }

@@ -2,8 +2,8 @@ import Foundation
 
 /// One protocol message: a command, JSON metadata and binary blobs (tensors, media).
 ///
-/// On the wire it is a multipart ZeroMQ message: an 8-byte header frame (`"RF"`, version, command, flags = 0,
-/// UInt32 little-endian sequence number), one JSON frame, then zero or more blob frames. A ROUTER socket adds the
+/// On the wire it is a multipart ZeroMQ message: an 8-byte header frame (`"RF"`, version, command, UInt32
+/// little-endian sequence number), one JSON frame, then zero or more blob frames. A ROUTER socket adds the
 /// peer's identity frame in front.
 public struct WireMessage: Sendable, Equatable {
     public static let version: UInt8 = 1
@@ -92,7 +92,7 @@ public enum WireJSON {
     public static func encode<P: Encodable>(_ payload: P) -> Data {
         let e = JSONEncoder()
         e.keyEncodingStrategy = .convertToSnakeCase
-        e.outputFormatting = [.sortedKeys]
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? e.encode(payload)) ?? Data("{}".utf8)
     }
 
