@@ -56,7 +56,7 @@ public final class MMDiT: @unchecked Sendable {
         precondition(ws.layout.config == config && text.tokens <= ws.maxTextTokens, "MMDiT: workspace does not fit")
         let start = Workspace.now()
         let c = config, d = c.dim, lay = ws.layout
-        let nv = lay.videoTokens, na = lay.audioTokens, nt = text.tokens
+        let nv = lay.videoTokens, na = lay.audioTokens
         let counts = [nv, na], firstRow = [0, nv]
         conditioning(ws, text: text, time: time)
         streams[0].embed.apply(ws.videoIn.base, rows: nv, into: ws.x.base)
@@ -85,7 +85,6 @@ public final class MMDiT: @unchecked Sendable {
                 VectorMath.addGated(ws.proj.base + rows, gate: m + 5 * d, into: ws.x.base + rows, rows: counts[s], n: d)
             }
         }
-        _ = nt
         // Final layers: only the clip's video tokens are predicted, never the references'.
         let outputs = [(lay.videoClipTokens, videoOut), (na, audioOut)]
         for s in 0..<2 {

@@ -17,6 +17,8 @@ extension ReelFarm {
         @Option(help: "Name shown in `reelfarm workers`.") var name: String = ProcessInfo.processInfo.hostName
         @Option(help: "Comma-separated tags.") var tags: String = ""
         @Option(help: "Largest frame (width×height) it renders.") var maxFramePixels: Int = 4096 * 2304
+        @Option(help: ArgumentHelp("Sleep after every denoising step (fault tests).", visibility: .private))
+        var stepDelayMs: Int = 0
 
         func validate() throws {
             guard (1...256).contains(slots) else { throw ValidationError("--slots must be in 1...256") }
@@ -31,7 +33,10 @@ extension ReelFarm {
                 coordinator: farm.endpoint, name: name, slots: slots, engines: engine.isEmpty ? EngineRegistry.names : engine,
                 device: "cpu", tags: tags.split(separator: ",").map(String.init),
                 memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory), maxFramePixels: maxFramePixels,
-                engineFactory: { model in try EngineRegistry.engine(for: model) }, encoder: H264ChunkEncoder())
+                engineFactory: { [stepDelayMs] model in
+                    let engine = try EngineRegistry.engine(for: model)
+                    return stepDelayMs > 0 ? DelayedEngine(engine, stepDelay: Double(stepDelayMs) / 1000) : engine
+                }, encoder: H264ChunkEncoder())
             let worker = FarmWorker.Worker(configuration: config)
             let signals = onTerminationSignals { worker.drain() }
             printError("reelfarm worker \(name): \(slots) slots, coordinator \(farm.endpoint)")

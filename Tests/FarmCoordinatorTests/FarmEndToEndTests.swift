@@ -1,0 +1,109 @@
+import FarmCoordinator
+import FarmCore
+import FarmRender
+import FarmTestCard
+import FarmTesting
+import FarmWire
+import Foundation
+import Testing
+
+/// Real processes on 127.0.0.1: a coordinator and workers render what `reelfarm render` renders, byte for byte.
+@Suite(.serialized) struct FarmEndToEndTests {
+    @Test(arguments: [Schedule.chain, Schedule.anchored])
+    func threeWorkersRenderTheSameFilmAsOneMachine(schedule: Schedule) throws {
+        let text = Storyboards.threeShots(schedule: schedule)
+        let dir = try temporaryDirectory()
+        let farm = try LocalFarm(executable: reelfarm, dataDirectory: dir)
+        defer { farm.shutdown() }
+        try farm.startCoordinator()
+        for i in 1...3 { try farm.startWorker(name: "w\(i)") }
+        let client = try FarmClient(endpoint: farm.endpoint)
+        let job = try client.submit(storyboard: text, source: "three.yaml", priority: 0).job
+        let status = try waitFor(client, job: job)
+        #expect(status.jobs.first?.state == "done", "\(farm.log("coordinator"))")
+        let film = dir.appendingPathComponent("film.mp4")
+        _ = try client.fetch(job: job, to: film)
+        #expect(try Data(contentsOf: film) == localFilm(text), "the farm's film differs from the local render")
+        let spec = try JobSpec.parse(text, source: "t")
+        let report = try FilmVerifier.verify(film: film, job: JobContext(spec: spec, geometry: TestCardEngine().geometry))
+        #expect(report.passed, "\(report)")
+        // Several workers took part.
+        let workers = Set(status.attempts?.map(\.worker) ?? [])
+        #expect(workers.count >= 2, "attempts by \(workers)")
+    }
+
+    @Test func aWorkerKilledMidTaskDoesNotStopTheJob() throws {
+        let text = farmStoryboard
+        let dir = try temporaryDirectory()
+        let farm = try LocalFarm(executable: reelfarm, dataDirectory: dir)
+        defer { farm.shutdown() }
+        try farm.startCoordinator()
+        let victim = try farm.startWorker(name: "victim", extra: ["--step-delay-ms", "150"])
+        let client = try FarmClient(endpoint: farm.endpoint)
+        let job = try client.submit(storyboard: text, source: "three.yaml", priority: 0).job
+        // Wait until the victim is in the middle of a task, then kill it outright.
+        let busy = try waitFor(client, job: job, seconds: 30) { r in
+            r.tasks?.contains { $0.state == "running" && ($0.worker ?? "").hasPrefix("victim") && $0.step >= 1 } ?? false
+        }
+        let victimTask = try #require(busy.tasks?.first { $0.state == "running" })
+        LocalFarm.signal(victim, SIGKILL)
+        try farm.startWorker(name: "rescuer")
+        let status = try waitFor(client, job: job)
+        #expect(status.jobs.first?.state == "done", "\(farm.log("coordinator"))")
+        let history = status.attempts?.filter { $0.key == victimTask.key } ?? []
+        #expect(history.map(\.outcome) == ["lost", "done"], "attempts of \(victimTask.key): \(history)")
+        #expect(history.last?.number == 2 && history.last?.worker.hasPrefix("rescuer") == true)
+        let film = dir.appendingPathComponent("film.mp4")
+        _ = try client.fetch(job: job, to: film)
+        #expect(try Data(contentsOf: film) == localFilm(text))
+    }
+
+    @Test func aCoordinatorKilledMidJobResumesWithoutRedoingFinishedWork() throws {
+        let text = farmStoryboard
+        let dir = try temporaryDirectory()
+        let farm = try LocalFarm(executable: reelfarm, dataDirectory: dir)
+        defer { farm.shutdown() }
+        try farm.startCoordinator()
+        let endpoint = farm.endpoint
+        try farm.startWorker(name: "w1", extra: ["--step-delay-ms", "60"])
+        try farm.startWorker(name: "w2", extra: ["--step-delay-ms", "60"])
+        var client = try FarmClient(endpoint: endpoint)
+        let job = try client.submit(storyboard: text, source: "three.yaml", priority: 0).job
+        let before = try waitFor(client, job: job, seconds: 60) { ($0.jobs.first?.tasksDone ?? 0) >= 2 }
+        farm.killCoordinator()
+        let doneBefore = Set((before.tasks ?? []).filter { $0.state == "done" }.map(\.key))
+        #expect(doneBefore.count >= 2)
+        // Same data directory, same endpoint: the workers find the new coordinator by themselves.
+        try farm.startCoordinator(bind: endpoint)
+        client = try FarmClient(endpoint: endpoint)
+        let status = try waitFor(client, job: job)
+        #expect(status.jobs.first?.state == "done", "\(farm.log("coordinator"))")
+        let attempts = status.attempts ?? []
+        for key in doneBefore {
+            #expect(attempts.filter { $0.key == key }.map(\.outcome) == ["done"], "\(key) ran again: \(attempts.filter { $0.key == key })")
+        }
+        let film = dir.appendingPathComponent("film.mp4")
+        _ = try client.fetch(job: job, to: film)
+        #expect(try Data(contentsOf: film) == localFilm(text))
+    }
+
+    @Test func aBadStoryboardIsRefusedWithTheFieldNamedAndNothingQueued() throws {
+        let dir = try temporaryDirectory()
+        let (coordinator, endpoint) = try inProcessCoordinator(dir)
+        defer { coordinator.stop(); coordinator.wait() }
+        let bad = farmStoryboard.replacingOccurrences(of: "duration: 2.1", with: "duration: 0")
+        // Through the CLI: validated before anything is sent, exit 2.
+        let file = try Storyboards.write(bad)
+        let cli = try ProcessRunner.run(reelfarm, ["submit", file.path, "--coordinator", endpoint])
+        #expect(cli.status == 2 && cli.stderr.contains("shots[1].duration"), "\(cli.stderr)")
+        // Straight on the wire: refused by the coordinator itself.
+        let client = try FarmClient(endpoint: endpoint)
+        do {
+            _ = try client.submit(storyboard: bad, source: "bad.yaml", priority: 0)
+            Issue.record("a bad storyboard was accepted")
+        } catch let FarmClient.ClientError.refused(r) {
+            #expect(r.kind == .invalid && r.issues.contains { $0.contains("shots[1].duration") })
+        }
+        #expect(try client.status(job: nil).jobs.isEmpty)
+    }
+}
