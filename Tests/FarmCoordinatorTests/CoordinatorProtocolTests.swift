@@ -1,0 +1,129 @@
+import FarmCoordinator
+import FarmCore
+import FarmMedia
+import FarmRender
+import FarmTestCard
+import FarmTesting
+import FarmWire
+import FarmWorker
+import Foundation
+import Testing
+
+/// The coordinator's socket against hand-made peers: leases, refusals, and serving others through it all.
+@Suite(.serialized) struct CoordinatorProtocolTests {
+    func hello(_ name: String, slots: Int = 1, running: [Lease] = []) -> WireMessage {
+        WireMessage(.hello, Hello(name: name, engines: ["testcard"], device: "cpu", slots: slots, memoryBytes: 1 << 30,
+                                  maxFramePixels: 1 << 22, tags: [], running: running))
+    }
+
+    /// Runs an assigned segment with the real engine and returns the parts and result a worker would send.
+    func answer(_ assign: WireMessage, lease override: Lease? = nil) throws -> [WireMessage] {
+        let a = try assign.payload(Assign.self)
+        let lease = override ?? a.lease
+        let task = try a.segment!.task(blobs: assign.blobs)
+        let art = try SegmentRunner(engine: TestCardEngine(), encoder: H264ChunkEncoder()).run(task) { _, _ in }
+        var out: [WireMessage] = []
+        var digests: [OutputDigest] = []
+        for (name, data) in [("chunk", art.chunk.data), ("audio", PCMCodec.encode(art.audio)), ("tail", LatentsCodec.encode(art.tail))] {
+            out.append(WireMessage(.resultPart, ResultPart(lease: lease, output: name, offset: 0, total: data.count), blobs: [data]))
+            digests.append(OutputDigest(output: name, size: data.count, sha256: Digest.sha256(data)))
+        }
+        out.append(WireMessage(.result, TaskResult(lease: lease, outputs: digests)))
+        return out
+    }
+
+    @Test func aStaleAttemptsLateResultIsRefused() throws {
+        let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let one = """
+            title: one
+            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
+            model: {engine: testcard, window: 33, overlap: 9, steps: 1, seed: 3, schedule: chain}
+            shots: [{id: a, frames: 20, prompt: p}]
+            """
+        let job = try client.submit(storyboard: one, source: "one.yaml", priority: 0).job
+        // Worker A takes the task, then goes silent past the 3 s limit.
+        let a = try RawPeer(endpoint)
+        try a.send(hello("a"))
+        let first = try #require(try a.next([.assign]))
+        let firstLease = try first.payload(Assign.self).lease
+        #expect(firstLease.attempt == 1)
+        Thread.sleep(forTimeInterval: 3.6)
+        // Worker B is given the task again, under attempt 2.
+        let b = try RawPeer(endpoint)
+        try b.send(hello("b"))
+        let second = try #require(try b.next([.assign]))
+        #expect(try second.payload(Assign.self).lease == Lease(task: firstLease.task, attempt: 2))
+        // A comes back and delivers its late result for attempt 1: refused as stale.
+        try a.send(hello("a", running: [firstLease]))
+        let welcome = try #require(try a.next([.welcome]))
+        #expect(try welcome.payload(Welcome.self).drop == [firstLease])
+        for m in try answer(first) { try a.send(m) }
+        let refusal = try #require(try a.next([.refused]))
+        #expect(try refusal.payload(Refusal.self).kind == .stale)
+        // B's result for attempt 2 is the one that counts.
+        for m in try answer(second) { try b.send(m) }
+        let status = try waitFor(client, job: job, seconds: 30)
+        #expect(status.jobs.first?.state == "done")
+        #expect(status.attempts?.map(\.outcome) == ["lost", "done"])
+        #expect((try client.workers().refused["stale"] ?? 0) >= 1)
+    }
+
+    @Test func garbageWrongVersionOversizedAndUnknownCommandsLeaveOthersServed() throws {
+        let dir = try temporaryDirectory()
+        let (coordinator, endpoint) = try inProcessCoordinator(dir)
+        defer { coordinator.stop(); coordinator.wait() }
+        // A real worker renders while a hostile peer sends junk.
+        let worker = Worker(configuration: WorkerConfiguration(
+            coordinator: endpoint, name: "honest", slots: 2, engines: ["testcard"], device: "cpu", tags: [],
+            memoryBytes: 1 << 30, maxFramePixels: 1 << 22, engineFactory: { _ in TestCardEngine() }, encoder: H264ChunkEncoder()))
+        let thread = Thread { try? worker.run() }
+        thread.start()
+        defer { worker.stop() }
+        let client = try FarmClient(endpoint: endpoint)
+        let job = try client.submit(storyboard: farmStoryboard, source: "three.yaml", priority: 0).job
+        let hostile = try RawPeer(endpoint)
+        var good = WireMessage(.heartbeat, Heartbeat()).frames
+        try hostile.sendRaw([Data("garbage".utf8)])
+        try hostile.sendRaw([Data([0xFF, 0x00, 0x13, 0x37, 1, 2, 3, 4]), Data("{]".utf8)])
+        good[0][2] = 99
+        try hostile.sendRaw(good)
+        var unknown = WireMessage(.heartbeat, Heartbeat()).frames
+        unknown[0][3] = 250
+        try hostile.sendRaw(unknown)
+        try hostile.sendRaw(WireMessage(.heartbeat, Heartbeat()).frames + [Data(count: WireMessage.maxMessageBytes)])
+        try hostile.send(WireMessage(.assign, Heartbeat()))
+        try hostile.send(WireMessage(.progress, TaskProgress(lease: Lease(task: "\(job):wide/0", attempt: 1), step: 1, steps: 2)))
+        var kinds: [WireError.Kind] = []
+        while let m = try hostile.next([.refused], seconds: 3) { kinds.append(try m.payload(Refusal.self).kind) }
+        #expect(Set(kinds) == [.malformed, .badVersion, .unknownCommand, .tooLarge, .unexpected, .unknownPeer], "\(kinds)")
+        let status = try waitFor(client, job: job, seconds: 60)
+        #expect(status.jobs.first?.state == "done")
+        let refused = try client.workers().refused
+        for k in ["malformed", "bad-version", "unknown-command", "too-large", "unexpected", "unknown-peer"] {
+            #expect((refused[k] ?? 0) >= 1, "\(k) not counted: \(refused)")
+        }
+        let film = dir.appendingPathComponent("film.mp4")
+        _ = try client.fetch(job: job, to: film)
+        #expect(try Data(contentsOf: film) == localFilm(farmStoryboard))
+    }
+
+    @Test func cancellingAJobStopsItsRunningTasksOnWorkers() throws {
+        let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let job = try client.submit(storyboard: farmStoryboard, source: "three.yaml", priority: 0).job
+        let w = try RawPeer(endpoint)
+        try w.send(hello("w", slots: 1))
+        let assign = try #require(try w.next([.assign]))
+        let lease = try assign.payload(Assign.self).lease
+        #expect(try client.cancel(job: job).stoppedTasks >= 1)
+        let cancel = try #require(try w.next([.cancelTask]))
+        #expect(try cancel.payload(CancelTask.self).lease == lease)
+        #expect(try client.status(job: job).jobs.first?.state == "cancelled")
+        // A result arriving after the cancel is refused.
+        for m in try answer(assign) { try w.send(m) }
+        #expect(try w.next([.refused]).map { try $0.payload(Refusal.self).kind } == .stale)
+    }
+}
