@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func migrationsAreNumberedAndApplied() throws {
-        #expect(try store().appliedMigrations() == ["0001_initial"])
+        #expect(try store().appliedMigrations() == ["0001_initial", "0002_task_state_index"])
     }
 
     @Test func dependenciesReleaseTasksInOrder() throws {

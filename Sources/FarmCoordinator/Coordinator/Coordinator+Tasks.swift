@@ -44,9 +44,10 @@ extension Coordinator {
             let data = received[digest.output] ?? Data()
             let hash = ArtifactStore.digest(data)
             guard data.count == digest.size, hash == digest.sha256 else {
-                try endLease(key, attempt: r.lease.attempt, worker: session, outcome: "failed",
-                             reason: "output \(digest.output) arrived as \(data.count) bytes \(hash.prefix(12)), announced \(digest.size) bytes \(digest.sha256.prefix(12))")
-                throw WireError(.badPayload, "output \(digest.output) does not match its digest")
+                let why = "output \(digest.output) arrived as \(data.count) bytes \(hash.prefix(12)), announced \(digest.size) bytes \(digest.sha256.prefix(12))"
+                try endLease(key, attempt: r.lease.attempt, worker: session, outcome: "failed", reason: why)
+                refuse(identity, WireError(.badPayload, why), sequence: 0)
+                return
             }
             try store.artifacts.put(data)
             outputs.append((digest.output, hash, data.count))

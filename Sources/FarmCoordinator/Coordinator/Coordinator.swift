@@ -19,6 +19,7 @@ public final class Coordinator: @unchecked Sendable {
     var pendingProgress: [TaskKey: (attempt: Int, step: Int, steps: Int)] = [:]
     /// Refused messages by reason, for `reelfarm workers` and the negative tests.
     var refusedCounts: [String: Int] = [:]
+    var outbox: [(Data, WireMessage)] = []
     let assembly: AssemblyWorker
     private let lock = NSLock()
     private var stopping = false
@@ -73,18 +74,21 @@ public final class Coordinator: @unchecked Sendable {
         try socket.bind(config.bind)
         let endpoint = try socket.lastEndpoint
         try endpoint.write(to: config.dataDirectory.appendingPathComponent("endpoint"), atomically: true, encoding: .utf8)
-        try recover()
+        try store.batch { try recover() }
         lock.withLock { boundEndpoint = endpoint }
         bound.signal()
         while !isStopping {
+            var incoming: [[Data]] = []
             if try socket.poll(milliseconds: 20) {
-                var handled = 0
-                while handled < 10_000, let frames = try socket.receive(dontWait: true) {
-                    handle(frames)
-                    handled += 1
-                }
+                while incoming.count < 10_000, let frames = try socket.receive(dontWait: true) { incoming.append(frames) }
             }
-            try tick()
+            // One transaction per iteration; replies and assignments leave only after it committed, so whatever a
+            // peer is told is already durable.
+            try store.batch {
+                for frames in incoming { handle(frames) }
+                try tick()
+            }
+            flushOutbox()
         }
         socket.close()
     }
@@ -118,7 +122,8 @@ public final class Coordinator: @unchecked Sendable {
         guard let identity = frames.first else { return }
         do {
             let message = try WireMessage(frames: Array(frames.dropFirst()))
-            try route(message, from: identity)
+            // A message changes the store all or nothing.
+            try store.atomically { try route(message, from: identity) }
         } catch let error as WireError {
             refuse(identity, error, sequence: 0)
         } catch let error as SpecError {
@@ -147,12 +152,20 @@ public final class Coordinator: @unchecked Sendable {
         }
     }
 
+    /// Queues a message for `identity`; it is sent once the iteration's transaction has committed.
     func send(_ identity: Data, _ message: WireMessage) {
-        do {
-            try socket.send([identity] + message.frames, dontWait: true)
-        } catch {
-            // The peer is gone or its queue is full; liveness will notice a dead worker.
+        outbox.append((identity, message))
+    }
+
+    private func flushOutbox() {
+        for (identity, message) in outbox {
+            do {
+                try socket.send([identity] + message.frames, dontWait: true)
+            } catch {
+                // The peer is gone or its queue is full; liveness will notice a dead worker.
+            }
         }
+        outbox.removeAll(keepingCapacity: true)
     }
 
     func refuse(_ identity: Data, _ error: WireError, sequence: UInt32, issues: [String] = []) {
@@ -160,7 +173,5 @@ public final class Coordinator: @unchecked Sendable {
         send(identity, WireMessage(.refused, Refusal(kind: error.kind, message: error.message, issues: issues), sequence: sequence))
     }
 
-    func log(_ text: String) {
-        FileHandle.standardError.write(Data("reelfarm coordinator: \(text)\n".utf8))
-    }
+    func log(_ text: String) { config.log(text) }
 }

@@ -60,9 +60,8 @@ extension Coordinator {
     /// The `assign` message for a lease: the engine task with its pinned latents read from the artifact store.
     func assignment(_ task: TaskKey, attempt: Int) throws -> WireMessage {
         guard let job = try context(task.job) else { throw WireError(.invalid, "job \(task.job) is not active") }
-        let outputs = try store.outputs(job: task.job)
         func latents(_ key: String, _ name: String) -> Latents? {
-            guard let hash = outputs[key]?[name] else { return nil }
+            guard let hash = try? store.output(job: task.job, key: key, name: name) else { return nil }
             if let cached = tailCache[hash] { return cached }
             guard let data = try? store.artifacts.read(hash), let l = try? LatentsCodec.decode(data) else { return nil }
             tailCache[hash] = l

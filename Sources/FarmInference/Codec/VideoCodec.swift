@@ -26,7 +26,8 @@ public struct VideoCodec: @unchecked Sendable {
     }
 
     /// Appends local frames `frames` decoded from `latents` (`[T, C, h, w]`) to `out`.
-    public func decode(_ latents: [Float], height h: Int, width w: Int, frames: Range<Int>, into out: inout VideoFramesSink) {
+    public func decode<Sink: VideoFramesSink>(_ latents: [Float], height h: Int, width w: Int, frames: Range<Int>,
+                                              into out: inout Sink) {
         let c = config.videoChannels, n = h * w, px = Self.pixels
         let gathered = FloatBuffer(count: n * c), block = FloatBuffer(count: n * px)
         latents.withUnsafeBufferPointer { z in

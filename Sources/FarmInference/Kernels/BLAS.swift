@@ -11,7 +11,7 @@ public enum BLAS {
     /// Whether an operand is read as stored or transposed.
     public enum Transpose: Sendable { case none, transposed }
 
-    nonisolated(unsafe) private static let lock = NSLock()
+    private static let lock = NSLock()
 
     /// `C = alpha · op(A) · op(B) + beta · C`, row-major; `op(A)` is `m×k`, `op(B)` is `k×n`, `C` is `m×n`.
     /// - Parameters:

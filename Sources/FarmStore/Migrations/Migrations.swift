@@ -5,8 +5,12 @@ enum Migrations {
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("0001_initial") { db in try db.execute(sql: initial) }
+        m.registerMigration("0002_task_state_index") { db in try db.execute(sql: taskStateIndex) }
         return m
     }
+
+    /// 0002: find a job's unfinished tasks without scanning all of them.
+    static let taskStateIndex = "CREATE INDEX tasks_job_state ON tasks(job_id, state);"
 
     /// 0001: jobs, shots, tasks with their dependencies, attempts (the lease history), outputs, artifacts and workers.
     static let initial = """

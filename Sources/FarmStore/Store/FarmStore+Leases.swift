@@ -5,7 +5,7 @@ extension FarmStore {
     /// After a coordinator restart: tasks that were running go back to the queue (their open attempts close as
     /// `coordinator-restart`); finished work stays finished.
     public func recoverAfterRestart(now: Double) throws -> Int {
-        try db.write { db in
+        try write { db in
             try db.execute(sql: """
                 UPDATE attempts SET outcome = 'coordinator-restart', ended_at = ?
                 WHERE outcome IS NULL
@@ -20,7 +20,7 @@ extension FarmStore {
 
     /// Every ready task of unfinished jobs, for the in-memory queue.
     public func readyTasks() throws -> [ReadyTask] {
-        try db.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: """
                 SELECT t.job_id, t.key, t.remaining, t.ready_at, j.priority FROM tasks t JOIN jobs j ON j.id = t.job_id
                 WHERE t.state = 'ready' AND j.state IN ('queued', 'running')
@@ -34,7 +34,7 @@ extension FarmStore {
     /// Leases tasks to workers, all in one transaction; returns each lease's attempt number.
     public func dispatch(_ batch: [(task: TaskKey, worker: String)], now: Double) throws -> [Int] {
         guard !batch.isEmpty else { return [] }
-        return try db.write { db in
+        return try write { db in
             var numbers: [Int] = []
             let update = try db.makeStatement(sql: """
                 UPDATE tasks SET state = 'running', attempts = attempts + 1, worker = ?, step = 0
@@ -58,7 +58,7 @@ extension FarmStore {
 
     /// The current lease of a task, to refuse stale messages.
     public func checkLease(_ task: TaskKey, attempt: Int) throws -> StaleLease? {
-        try db.read { db in
+        try read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT state, attempts FROM tasks WHERE job_id = ? AND key = ?",
                                              arguments: [task.job, task.key]) else {
                 return StaleLease(task: task, attempt: attempt, current: 0, state: "unknown")
@@ -73,7 +73,7 @@ extension FarmStore {
     /// - Throws: ``StaleLease`` when `attempt` is not the task's current running lease; nothing changes then.
     public func complete(_ task: TaskKey, attempt: Int, outputs: [(name: String, hash: String, size: Int)],
                          now: Double) throws -> [ReadyTask] {
-        try db.write { db in
+        try write { db in
             let row = try Row.fetchOne(db, sql: "SELECT state, attempts FROM tasks WHERE job_id = ? AND key = ?",
                                        arguments: [task.job, task.key])
             guard let row, row["state"] == "running", row["attempts"] == attempt else {
@@ -113,7 +113,7 @@ extension FarmStore {
     /// `maxFailures` times, in which case its job fails with the reason. A hand-back does not count as a failure.
     public func endLease(_ task: TaskKey, attempt: Int, outcome: String, reason: String, maxFailures: Int,
                          now: Double) throws -> Requeue {
-        try db.write { db in
+        try write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT state, attempts, failures, remaining FROM tasks WHERE job_id = ? AND key = ?",
                                              arguments: [task.job, task.key]),
                   row["state"] == "running", row["attempts"] == attempt else { return .stale }
@@ -138,7 +138,7 @@ extension FarmStore {
 
     /// Stops a job: its unfinished tasks are cancelled; returns the leases that were running (to stop on workers).
     public func stopJob(_ id: String, state: JobState, reason: String?, now: Double) throws -> [(task: TaskKey, attempt: Int, worker: String)] {
-        try db.write { db in
+        try write { db in
             let running = try Row.fetchAll(db, sql: "SELECT key, attempts, worker FROM tasks WHERE job_id = ? AND state = 'running'",
                                            arguments: [id]).map { (TaskKey(job: id, key: $0["key"]), $0["attempts"] as Int, $0["worker"] as String? ?? "") }
             try db.execute(sql: "UPDATE attempts SET outcome = 'cancelled', ended_at = ? WHERE job_id = ? AND outcome IS NULL", arguments: [now, id])
@@ -153,7 +153,7 @@ extension FarmStore {
     /// Denoising progress of a running lease (not worth a transaction each: callers batch them).
     public func progress(_ updates: [(task: TaskKey, attempt: Int, step: Int, steps: Int)]) throws {
         guard !updates.isEmpty else { return }
-        try db.write { db in
+        try write { db in
             let s = try db.makeStatement(sql: "UPDATE tasks SET step = ?, steps = ? WHERE job_id = ? AND key = ? AND attempts = ? AND state = 'running'")
             for u in updates { try s.execute(arguments: [u.step, u.steps, u.task.job, u.task.key, u.attempt]) }
         }
@@ -161,8 +161,10 @@ extension FarmStore {
 
     /// True when every segment of the job is done.
     public func allSegmentsDone(job: String) throws -> Bool {
-        try db.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks WHERE job_id = ? AND state != 'done'", arguments: [job]) == 0
+        try read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = ? AND state IN ('waiting', 'ready', 'running', 'cancelled'))
+                """, arguments: [job]) ?? false
         }
     }
 }

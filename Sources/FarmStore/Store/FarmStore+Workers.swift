@@ -3,7 +3,7 @@ import GRDB
 
 extension FarmStore {
     public func upsertWorker(_ w: WorkerRecord, now: Double) throws {
-        try db.write { db in
+        try write { db in
             try db.execute(sql: """
                 INSERT INTO workers (id, name, engines, device, slots, memory, max_pixels, tags, state, registered_at, last_seen)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -16,13 +16,13 @@ extension FarmStore {
     }
 
     public func setWorker(_ id: String, state: String, lastSeen: Double) throws {
-        try db.write { db in
+        try write { db in
             try db.execute(sql: "UPDATE workers SET state = ?, last_seen = ? WHERE id = ?", arguments: [state, lastSeen, id])
         }
     }
 
     public func workers() throws -> [WorkerRecord] {
-        try db.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM workers ORDER BY registered_at").map {
                 WorkerRecord(id: $0["id"], name: $0["name"], engines: ($0["engines"] as String).split(separator: ",").map(String.init),
                              device: $0["device"], slots: $0["slots"], memory: $0["memory"], maxPixels: $0["max_pixels"],
@@ -34,7 +34,7 @@ extension FarmStore {
 
     /// Counts a failed task of `job` against `worker`; returns the new count.
     public func recordFailure(worker: String, job: String) throws -> Int {
-        try db.write { db in
+        try write { db in
             try db.execute(sql: """
                 INSERT INTO worker_job_failures (worker, job_id, count) VALUES (?, ?, 1)
                 ON CONFLICT(worker, job_id) DO UPDATE SET count = count + 1
@@ -46,7 +46,7 @@ extension FarmStore {
 
     /// Workers that have failed `threshold` or more tasks of `job`.
     public func excludedWorkers(job: String, threshold: Int) throws -> Set<String> {
-        try db.read { db in
+        try read { db in
             Set(try String.fetchAll(db, sql: "SELECT worker FROM worker_job_failures WHERE job_id = ? AND count >= ?",
                                     arguments: [job, threshold]))
         }

@@ -6,6 +6,8 @@ import GRDB
 /// Used from the coordinator's own thread only; every change that must survive a crash is one transaction.
 public final class FarmStore: @unchecked Sendable {
     let db: DatabasePool
+    /// The open transaction while inside ``batch(_:)``; store methods then run in it instead of their own.
+    private var current: Database?
     public let artifacts: ArtifactStore
     public let directory: URL
 
@@ -23,6 +25,38 @@ public final class FarmStore: @unchecked Sendable {
         artifacts = try ArtifactStore(root: directory.appendingPathComponent("artifacts"))
     }
 
+    /// Runs `body` in one write transaction: every store call inside it joins that transaction, so a loop
+    /// iteration's leases, results and readiness changes commit together (one commit, not one per message).
+    public func batch<T>(_ body: () throws -> T) throws -> T {
+        precondition(current == nil, "FarmStore.batch does not nest")
+        return try db.write { db in
+            current = db
+            defer { current = nil }
+            return try body()
+        }
+    }
+
+    /// Runs `body` so that it changes the store all or nothing: a savepoint inside a batch, a transaction otherwise.
+    public func atomically<T>(_ body: () throws -> T) throws -> T {
+        guard let c = current else { return try batch(body) }
+        var result: T?
+        try c.inSavepoint {
+            result = try body()
+            return .commit
+        }
+        return result!
+    }
+
+    func write<T>(_ f: (Database) throws -> T) throws -> T {
+        if let c = current { return try f(c) }
+        return try db.write(f)
+    }
+
+    func read<T>(_ f: (Database) throws -> T) throws -> T {
+        if let c = current { return try f(c) }
+        return try db.read(f)
+    }
+
     /// Migrations applied, by name (for `status` and tests).
     public func appliedMigrations() throws -> [String] {
         try db.read { try Migrations.migrator.appliedMigrations($0) }
@@ -32,7 +66,7 @@ public final class FarmStore: @unchecked Sendable {
 
     /// Stores a job with its whole task graph; tasks without dependencies start ready.
     public func insert(_ job: NewJob, now: Double) throws -> [ReadyTask] {
-        try db.write { db in
+        try write { db in
             try db.execute(sql: """
                 INSERT INTO jobs (id, title, source, storyboard, priority, state, created_at)
                 VALUES (?, ?, ?, ?, ?, 'queued', ?)
@@ -55,16 +89,16 @@ public final class FarmStore: @unchecked Sendable {
     }
 
     public func jobs() throws -> [JobRecord] {
-        try db.read { db in try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY created_at").map(Self.job) }
+        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY created_at").map(Self.job) }
     }
 
     public func job(_ id: String) throws -> JobRecord? {
-        try db.read { db in try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
     }
 
     public func setJob(_ id: String, state: JobState, error: String? = nil, film: String? = nil, filmSize: Int? = nil,
                        now: Double) throws {
-        try db.write { db in
+        try write { db in
             try db.execute(sql: """
                 UPDATE jobs SET state = ?, error = COALESCE(?, error), film = COALESCE(?, film),
                     film_size = COALESCE(?, film_size), finished_at = CASE WHEN ? THEN ? ELSE finished_at END
@@ -74,7 +108,7 @@ public final class FarmStore: @unchecked Sendable {
     }
 
     public func tasks(job: String) throws -> [TaskRecord] {
-        try db.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE job_id = ? ORDER BY position", arguments: [job]).map {
                 TaskRecord(key: $0["key"], kind: $0["kind"], shot: $0["shot"], position: $0["position"], frames: $0["frames"],
                            state: $0["state"], attempts: $0["attempts"], failures: $0["failures"], worker: $0["worker"],
@@ -84,7 +118,7 @@ public final class FarmStore: @unchecked Sendable {
     }
 
     public func attempts(job: String) throws -> [AttemptRecord] {
-        try db.read { db in
+        try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE job_id = ? ORDER BY key, number", arguments: [job]).map {
                 AttemptRecord(key: $0["key"], number: $0["number"], worker: $0["worker"], outcome: $0["outcome"], error: $0["error"])
             }
@@ -93,7 +127,7 @@ public final class FarmStore: @unchecked Sendable {
 
     /// Every output of a job's tasks: `key → name → artifact hash`.
     public func outputs(job: String) throws -> [String: [String: String]] {
-        try db.read { db in
+        try read { db in
             var out: [String: [String: String]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT key, name, hash FROM outputs WHERE job_id = ?", arguments: [job]) {
                 out[row["key"], default: [:]][row["name"]] = row["hash"]
@@ -102,9 +136,16 @@ public final class FarmStore: @unchecked Sendable {
         }
     }
 
+    /// The artifact hash of one output of one task, if it has been stored.
+    public func output(job: String, key: String, name: String) throws -> String? {
+        try read { db in
+            try String.fetchOne(db, sql: "SELECT hash FROM outputs WHERE job_id = ? AND key = ? AND name = ?", arguments: [job, key, name])
+        }
+    }
+
     /// Counts of a job's tasks by state.
     public func taskCounts(job: String) throws -> [String: Int] {
-        try db.read { db in
+        try read { db in
             var out: [String: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM tasks WHERE job_id = ? GROUP BY state", arguments: [job]) {
                 out[row["state"]] = row["n"]
@@ -117,5 +158,18 @@ public final class FarmStore: @unchecked Sendable {
         JobRecord(id: r["id"], title: r["title"], source: r["source"], storyboard: r["storyboard"], priority: r["priority"],
                   state: JobState(rawValue: r["state"]) ?? .failed, error: r["error"], film: r["film"], filmSize: r["film_size"],
                   createdAt: r["created_at"], finishedAt: r["finished_at"])
+    }
+}
+
+extension FarmStore {
+    /// When each task of a job last became ready (wall-clock seconds), for latency measurements.
+    public func readyTimes(job: String) throws -> [String: Double] {
+        try read { db in
+            var out: [String: Double] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT key, ready_at FROM tasks WHERE job_id = ?", arguments: [job]) {
+                if let t: Double = r["ready_at"] { out[r["key"]] = t }
+            }
+            return out
+        }
     }
 }

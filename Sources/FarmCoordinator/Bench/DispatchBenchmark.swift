@@ -1,0 +1,200 @@
+import FarmCore
+import FarmStore
+import FarmWire
+import Foundation
+
+/// `reelfarm bench dispatch`: how fast the coordinator turns ready tasks into started ones, with its durable
+/// store in the loop, next to the raw ZeroMQ round-trip rate measured in the same run.
+///
+/// A job of many shots cut into chains of tiny segments runs on in-process workers whose tasks do nothing but
+/// return a minimal valid tail, so every dispatch pays the real path: SQLite commit of the lease, task building,
+/// ZeroMQ send; every result pays digest checks, artifact store and the commit that readies the next segment.
+/// Latency is from the moment a task became ready (its dependency's result committed) to a worker receiving it.
+public struct DispatchBenchmark: Sendable {
+    public var shots: Int
+    public var segmentsPerShot: Int
+    public var workers: Int
+    public var slots: Int
+    public var pingPongs: Int
+
+    public init(shots: Int = 1_000, segmentsPerShot: Int = 20, workers: Int = 4, slots: Int = 256, pingPongs: Int = 20_000) {
+        self.shots = shots
+        self.segmentsPerShot = segmentsPerShot
+        self.workers = workers
+        self.slots = slots
+        self.pingPongs = pingPongs
+    }
+
+    public struct Result: Sendable, CustomStringConvertible {
+        public var tasks: Int
+        public var seconds: Double
+        public var latencies: [Double]
+        public var roundTripsPerSecond: Double
+        public var dispatchesPerSecond: Double { Double(tasks) / seconds }
+        func percentile(_ p: Double) -> Double {
+            let s = latencies.sorted()
+            return s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))]
+        }
+
+        public var description: String {
+            [
+                String(format: "tasks              %d no-op segments (chains of dependent tasks), durable SQLite state", tasks),
+                String(format: "dispatch rate      %.0f dispatches/s (%.2f s for all)", dispatchesPerSecond, seconds),
+                String(format: "ready → started    p50 %.3f ms, p99 %.3f ms", percentile(0.5) * 1000, percentile(0.99) * 1000),
+                String(format: "raw ZeroMQ         %.0f round trips/s (DEALER↔ROUTER, tcp loopback, one at a time)", roundTripsPerSecond),
+                String(format: "ratio              %.2f dispatches per raw round trip", dispatchesPerSecond / roundTripsPerSecond),
+            ].joined(separator: "\n")
+        }
+    }
+
+    public func run(log: (String) -> Void) throws -> Result {
+        let rtt = try Self.pingPong(count: pingPongs)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reelfarm-bench-dispatch-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var config = CoordinatorConfiguration(
+            dataDirectory: dir, bind: "tcp://127.0.0.1:*",
+            geometry: { _ in EngineGeometry(latentChannels: 8, maxWindow: 1025) }, assembler: NoFilm())
+        config.log = { _ in }
+        let coordinator = try Coordinator(configuration: config)
+        let endpoint = try coordinator.start()
+        defer { coordinator.stop(); coordinator.wait() }
+
+        let recorder = Recorder()
+        var threads: [Thread] = []
+        let stop = Flag()
+        for i in 0..<workers {
+            let t = Thread { Self.noopWorker(endpoint: endpoint, name: "bench-\(i)", slots: slots, recorder: recorder, stop: stop) }
+            t.start()
+            threads.append(t)
+        }
+        // Frames per shot: the first segment owns 9, each later one 4 (window 9, overlap 5).
+        let frames = 9 + 4 * (segmentsPerShot - 1)
+        var text = """
+            title: dispatch benchmark
+            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
+            model: {engine: noop, window: 9, overlap: 5, steps: 1, seed: 1, schedule: chain}
+            shots:
+
+            """
+        for s in 0..<shots { text += "  - {id: s\(s), frames: \(frames), prompt: p}\n" }
+        Thread.sleep(forTimeInterval: 0.3)  // let the workers register
+        let client = try FarmClient(endpoint: endpoint, timeoutMillis: 60_000)
+        log("bench dispatch: submitting \(shots) shots × \(segmentsPerShot) segments")
+        let job = try client.submit(storyboard: text, source: "bench", priority: 0).job
+        let total = shots * segmentsPerShot
+        let deadline = Date().addingTimeInterval(600)
+        while recorder.count < total && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        stop.set()
+        for _ in threads { Thread.sleep(forTimeInterval: 0.01) }
+        let received = recorder.all()
+        guard received.count >= total else {
+            throw BenchError(description: "only \(received.count) of \(total) tasks were dispatched")
+        }
+        let ready = try FarmStore(directory: dir).readyTimes(job: job)
+        let latencies = received.compactMap { r in ready[r.key].map { max(0, r.at - $0) } }
+        let first = received.map(\.at).min()!, last = received.map(\.at).max()!
+        return Result(tasks: total, seconds: last - first, latencies: latencies, roundTripsPerSecond: rtt)
+    }
+
+    struct BenchError: Error, CustomStringConvertible { var description: String }
+
+    /// An assembler for a job whose segments produce no picture: the benchmark measures dispatch only.
+    struct NoFilm: FilmAssembler {
+        func assemble(chunks: [EncodedChunk], audio: PCMBuffer, format: OutputFormat, to output: URL) throws {}
+    }
+
+    final class Flag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var on = false
+        func set() { lock.withLock { on = true } }
+        var isSet: Bool { lock.withLock { on } }
+    }
+
+    final class Recorder: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [(key: String, at: Double)] = []
+        func add(_ key: String, _ at: Double) { lock.withLock { items.append((key, at)) } }
+        var count: Int { lock.withLock { items.count } }
+        func all() -> [(key: String, at: Double)] { lock.withLock { items } }
+    }
+
+    /// A worker that answers every task at once with a zero tail of the right size.
+    static func noopWorker(endpoint: String, name: String, slots: Int, recorder: Recorder, stop: Flag) {
+        do {
+            let zmq = ZMQContext()
+            let s = try ZMQSocket(zmq, .dealer)
+            try s.setHighWaterMark(1_000_000)
+            try s.connect(endpoint)
+            try s.send(WireMessage(.hello, Hello(name: name, engines: ["noop"], device: "cpu", slots: slots, memoryBytes: 1 << 30,
+                                                 maxFramePixels: 1 << 22, tags: [], running: [])).frames)
+            var lastBeat = Date()
+            while !stop.isSet {
+                if Date().timeIntervalSince(lastBeat) > 0.5 {
+                    try s.send(WireMessage(.heartbeat, Heartbeat()).frames)
+                    lastBeat = Date()
+                }
+                guard try s.poll(milliseconds: 20) else { continue }
+                while let frames = try s.receive(dontWait: true) {
+                    let m = try WireMessage(frames: frames)
+                    guard m.command == .assign else { continue }
+                    let now = Date().timeIntervalSince1970
+                    let a = try m.payload(Assign.self)
+                    recorder.add(String(a.lease.task.split(separator: ":", maxSplits: 1)[1]), now)
+                    let steps = a.segment?.tailLatents ?? 1
+                    let tail = LatentsCodec.encode(Latents(video: LatentTensor(shape: [steps, 8, 1, 1]), audio: LatentTensor(shape: [steps, 0])))
+                    try s.send(WireMessage(.resultPart, ResultPart(lease: a.lease, output: "tail", offset: 0, total: tail.count),
+                                           blobs: [tail]).frames)
+                    try s.send(WireMessage(.result, TaskResult(lease: a.lease, outputs: [
+                        OutputDigest(output: "tail", size: tail.count, sha256: Digest.sha256(tail)),
+                    ])).frames)
+                }
+            }
+        } catch {
+            FileHandle.standardError.write(Data("bench worker \(name): \(error)\n".utf8))
+        }
+    }
+
+    /// Sequential DEALER → ROUTER → DEALER round trips over tcp loopback, per second. The ROUTER lives on a thread
+    /// of its own (each socket is owned by one thread).
+    static func pingPong(count: Int) throws -> Double {
+        let zmq = ZMQContext()
+        let ready = DispatchSemaphore(value: 0)
+        let endpoint = Box()
+        let echo = Thread {
+            do {
+                let router = try ZMQSocket(zmq, .router)
+                try router.bind("tcp://127.0.0.1:*")
+                endpoint.set(try router.lastEndpoint)
+                ready.signal()
+                for _ in 0..<count {
+                    guard let f = try router.receive() else { return }
+                    try router.send(f)
+                }
+            } catch {
+                endpoint.set("")
+                ready.signal()
+            }
+        }
+        echo.start()
+        ready.wait()
+        let dealer = try ZMQSocket(zmq, .dealer)
+        try dealer.connect(endpoint.value)
+        let payload = WireMessage(.heartbeat, Heartbeat()).frames
+        try dealer.send(payload)  // warm the connection
+        _ = try dealer.receive()
+        let start = Date()
+        for _ in 1..<count {
+            try dealer.send(payload)
+            _ = try dealer.receive()
+        }
+        return Double(count - 1) / Date().timeIntervalSince(start)
+    }
+
+    final class Box: @unchecked Sendable {
+        private let lock = NSLock()
+        private var text = ""
+        func set(_ t: String) { lock.withLock { text = t } }
+        var value: String { lock.withLock { text } }
+    }
+}
