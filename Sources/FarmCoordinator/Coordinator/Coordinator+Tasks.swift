@@ -49,12 +49,13 @@ extension Coordinator {
                 refuse(identity, WireError(.badPayload, why), sequence: 0)
                 return
             }
-            try store.artifacts.put(data)
+            try store.artifacts.put(data, hash: hash)
             outputs.append((digest.output, hash, data.count))
         }
+        // The store first: if it refuses, memory still agrees with it.
+        let ready = try store.complete(key, attempt: r.lease.attempt, outputs: outputs, now: Self.wall)
         running[key] = nil
         session.leases[key] = nil
-        let ready = try store.complete(key, attempt: r.lease.attempt, outputs: outputs, now: Self.wall)
         for t in ready { queue.push(t) }
         if try store.allSegmentsDone(job: key.job), let job = try store.job(key.job), job.state == .running {
             try store.setJob(key.job, state: .assembling, now: Self.wall)

@@ -80,7 +80,7 @@ public final class Coordinator: @unchecked Sendable {
         while !isStopping {
             var incoming: [[Data]] = []
             if try socket.poll(milliseconds: 20) {
-                while incoming.count < 10_000, let frames = try socket.receive(dontWait: true) { incoming.append(frames) }
+                while incoming.count < 512, let frames = try socket.receive(dontWait: true) { incoming.append(frames) }
             }
             // One transaction per iteration; replies and assignments leave only after it committed, so whatever a
             // peer is told is already durable.

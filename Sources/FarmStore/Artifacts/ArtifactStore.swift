@@ -10,9 +10,17 @@ public struct ArtifactStore: Sendable {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     }
 
+    private static let hex = Array("0123456789abcdef".utf8)
+
     /// Hex SHA-256 of `data`.
     public static func digest(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for b in SHA256.hash(data: data) {
+            out.append(hex[Int(b >> 4)])
+            out.append(hex[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     public func url(_ hash: String) -> URL {
@@ -21,8 +29,8 @@ public struct ArtifactStore: Sendable {
 
     /// Stores `data` (once: an existing artifact with the same hash is kept) and returns its hash.
     @discardableResult
-    public func put(_ data: Data) throws -> String {
-        let hash = Self.digest(data)
+    public func put(_ data: Data, hash known: String? = nil) throws -> String {
+        let hash = known ?? Self.digest(data)
         let target = url(hash)
         if FileManager.default.fileExists(atPath: target.path) { return hash }
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -36,11 +36,11 @@ extension FarmStore {
         guard !batch.isEmpty else { return [] }
         return try write { db in
             var numbers: [Int] = []
-            let update = try db.makeStatement(sql: """
+            let update = try db.cachedStatement(sql: """
                 UPDATE tasks SET state = 'running', attempts = attempts + 1, worker = ?, step = 0
                 WHERE job_id = ? AND key = ? AND state = 'ready' RETURNING attempts
                 """)
-            let insert = try db.makeStatement(sql: "INSERT INTO attempts (job_id, key, number, worker, started_at) VALUES (?, ?, ?, ?, ?)")
+            let insert = try db.cachedStatement(sql: "INSERT INTO attempts (job_id, key, number, worker, started_at) VALUES (?, ?, ?, ?, ?)")
             var jobs = Set<String>()
             for (task, worker) in batch {
                 guard let n = try Int.fetchOne(update, arguments: [worker, task.job, task.key]) else {
@@ -74,31 +74,33 @@ extension FarmStore {
     public func complete(_ task: TaskKey, attempt: Int, outputs: [(name: String, hash: String, size: Int)],
                          now: Double) throws -> [ReadyTask] {
         try write { db in
-            let row = try Row.fetchOne(db, sql: "SELECT state, attempts FROM tasks WHERE job_id = ? AND key = ?",
+            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT tasks.state, tasks.attempts, jobs.priority FROM tasks JOIN jobs ON jobs.id = tasks.job_id WHERE tasks.job_id = ? AND tasks.key = ?"),
                                        arguments: [task.job, task.key])
-            guard let row, row["state"] == "running", row["attempts"] == attempt else {
-                throw StaleLease(task: task, attempt: attempt, current: row?["attempts"] ?? 0, state: row?["state"] ?? "unknown")
+            guard let row, row[0] == "running", row[1] == attempt else {
+                throw StaleLease(task: task, attempt: attempt, current: row?[1] ?? 0, state: row?[0] ?? "unknown")
             }
+            let priority: Int = row[2]
             for o in outputs {
-                try db.execute(sql: "INSERT OR IGNORE INTO artifacts (hash, size, created_at) VALUES (?, ?, ?)",
-                               arguments: [o.hash, o.size, now])
-                try db.execute(sql: "INSERT OR REPLACE INTO outputs (job_id, key, name, hash) VALUES (?, ?, ?, ?)",
-                               arguments: [task.job, task.key, o.name, o.hash])
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO artifacts (hash, size, created_at) VALUES (?, ?, ?)")
+                    .execute(arguments: [o.hash, o.size, now])
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO outputs (job_id, key, name, hash) VALUES (?, ?, ?, ?)")
+                    .execute(arguments: [task.job, task.key, o.name, o.hash])
             }
-            try db.execute(sql: "UPDATE tasks SET state = 'done', worker = NULL WHERE job_id = ? AND key = ?",
-                           arguments: [task.job, task.key])
-            try db.execute(sql: "UPDATE attempts SET outcome = 'done', ended_at = ? WHERE job_id = ? AND key = ? AND number = ?",
-                           arguments: [now, task.job, task.key, attempt])
-            try db.execute(sql: """
-                UPDATE tasks SET deps_left = deps_left - 1
+            try db.cachedStatement(sql: "UPDATE tasks SET state = 'done', worker = NULL WHERE job_id = ? AND key = ?")
+                .execute(arguments: [task.job, task.key])
+            try db.cachedStatement(sql: "UPDATE attempts SET outcome = 'done', ended_at = ? WHERE job_id = ? AND key = ? AND number = ?")
+                .execute(arguments: [now, task.job, task.key, attempt])
+            // Dependents whose last dependency this was become ready.
+            let ready = try Row.fetchAll(db.cachedStatement(sql: """
+                UPDATE tasks SET deps_left = deps_left - 1,
+                    state = CASE WHEN deps_left = 1 THEN 'ready' ELSE state END,
+                    ready_at = CASE WHEN deps_left = 1 THEN ? ELSE ready_at END
                 WHERE job_id = ? AND key IN (SELECT key FROM task_deps WHERE job_id = ? AND dep = ?)
-                """, arguments: [task.job, task.job, task.key])
-            let ready = try Row.fetchAll(db, sql: """
-                UPDATE tasks SET state = 'ready', ready_at = ?
-                WHERE job_id = ? AND state = 'waiting' AND deps_left = 0 RETURNING key, remaining
-                """, arguments: [now, task.job])
-            let priority = try Int.fetchOne(db, sql: "SELECT priority FROM jobs WHERE id = ?", arguments: [task.job]) ?? 0
-            return ready.map { ReadyTask(task: TaskKey(job: task.job, key: $0["key"]), priority: priority, remaining: $0["remaining"], readyAt: now) }
+                RETURNING key, remaining, state
+                """), arguments: [now, task.job, task.job, task.key])
+            return ready.filter { $0[2] == "ready" }.map {
+                ReadyTask(task: TaskKey(job: task.job, key: $0[0]), priority: priority, remaining: $0[1], readyAt: now)
+            }
         }
     }
 
@@ -162,9 +164,9 @@ extension FarmStore {
     /// True when every segment of the job is done.
     public func allSegmentsDone(job: String) throws -> Bool {
         try read { db in
-            try Bool.fetchOne(db, sql: """
+            try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = ? AND state IN ('waiting', 'ready', 'running', 'cancelled'))
-                """, arguments: [job]) ?? false
+                """), arguments: [job]) ?? false
         }
     }
 }

@@ -139,7 +139,8 @@ public final class FarmStore: @unchecked Sendable {
     /// The artifact hash of one output of one task, if it has been stored.
     public func output(job: String, key: String, name: String) throws -> String? {
         try read { db in
-            try String.fetchOne(db, sql: "SELECT hash FROM outputs WHERE job_id = ? AND key = ? AND name = ?", arguments: [job, key, name])
+            try String.fetchOne(db.cachedStatement(sql: "SELECT hash FROM outputs WHERE job_id = ? AND key = ? AND name = ?"),
+                                arguments: [job, key, name])
         }
     }
 

@@ -89,16 +89,25 @@ public struct WireError: Error, Sendable, CustomStringConvertible, Equatable {
 
 /// The JSON conventions of the protocol: snake_case keys, sorted for stable bytes.
 public enum WireJSON {
+    // One encoder and decoder per thread: building them is a measurable share of a small message's cost.
+    private static let encoderKey = "reelfarm.wire.encoder", decoderKey = "reelfarm.wire.decoder"
+
     public static func encode<P: Encodable>(_ payload: P) -> Data {
-        let e = JSONEncoder()
-        e.keyEncodingStrategy = .convertToSnakeCase
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let e = Thread.current.threadDictionary[encoderKey] as? JSONEncoder ?? {
+            let e = JSONEncoder()
+            e.keyEncodingStrategy = .convertToSnakeCase
+            e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            Thread.current.threadDictionary[encoderKey] = e
+            return e
+        }()
         return (try? e.encode(payload)) ?? Data("{}".utf8)
     }
 
     public static var decoder: JSONDecoder {
+        if let d = Thread.current.threadDictionary[decoderKey] as? JSONDecoder { return d }
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
+        Thread.current.threadDictionary[decoderKey] = d
         return d
     }
 }
