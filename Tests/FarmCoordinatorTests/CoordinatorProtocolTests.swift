@@ -109,6 +109,38 @@ import Testing
         #expect(try Data(contentsOf: film) == localFilm(farmStoryboard))
     }
 
+    @Test func failuresAreRetriedThenFailTheJobAndAFailingWorkerIsExcluded() throws {
+        let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let one = """
+            title: one
+            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
+            model: {engine: testcard, window: 33, overlap: 9, steps: 1, seed: 3, schedule: chain}
+            shots: [{id: a, frames: 20, prompt: p}]
+            """
+        let job = try client.submit(storyboard: one, source: "one.yaml", priority: 0).job
+        let a = try RawPeer(endpoint)
+        try a.send(hello("a"))
+        for attempt in 1...2 {
+            let m = try #require(try a.next([.assign]), "attempt \(attempt) was not given to a")
+            let lease = try m.payload(Assign.self).lease
+            #expect(lease.attempt == attempt)
+            try a.send(WireMessage(.failed, TaskFailed(lease: lease, reason: "engine exploded #\(attempt)")))
+        }
+        // a failed this job twice: it gets nothing more of it, although it has a free slot.
+        #expect(try a.next([.assign], seconds: 1.5) == nil)
+        let b = try RawPeer(endpoint)
+        try b.send(hello("b"))
+        let third = try #require(try b.next([.assign]))
+        #expect(try third.payload(Assign.self).lease.attempt == 3)
+        try b.send(WireMessage(.failed, TaskFailed(lease: try third.payload(Assign.self).lease, reason: "engine exploded #3")))
+        let status = try waitFor(client, job: job, seconds: 10)
+        #expect(status.jobs.first?.state == "failed")
+        #expect(status.jobs.first?.error?.contains("engine exploded #3") == true, "\(status.jobs.first?.error ?? "")")
+        #expect(status.attempts?.map(\.outcome) == ["failed", "failed", "failed"])
+    }
+
     @Test func cancellingAJobStopsItsRunningTasksOnWorkers() throws {
         let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
         defer { coordinator.stop(); coordinator.wait() }

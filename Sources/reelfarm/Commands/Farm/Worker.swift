@@ -16,12 +16,14 @@ extension ReelFarm {
         @Option(help: "Tasks at once.") var slots: Int = 1
         @Option(help: "Name shown in `reelfarm workers`.") var name: String = ProcessInfo.processInfo.hostName
         @Option(help: "Comma-separated tags.") var tags: String = ""
+        @Option(help: "Device kind it offers: cpu or gpu.") var device: String = "cpu"
         @Option(help: "Largest frame (width×height) it renders.") var maxFramePixels: Int = 4096 * 2304
         @Option(help: ArgumentHelp("Sleep after every denoising step (fault tests).", visibility: .private))
         var stepDelayMs: Int = 0
 
         func validate() throws {
             guard (1...256).contains(slots) else { throw ValidationError("--slots must be in 1...256") }
+            guard ["cpu", "gpu"].contains(device) else { throw ValidationError("--device must be cpu or gpu") }
             for e in engine where !EngineRegistry.names.contains(e) {
                 throw ValidationError("unknown engine \(e) (have: \(EngineRegistry.names.joined(separator: ", ")))")
             }
@@ -31,7 +33,7 @@ extension ReelFarm {
             MediaLog.setLevel(.errors)
             let config = WorkerConfiguration(
                 coordinator: farm.endpoint, name: name, slots: slots, engines: engine.isEmpty ? EngineRegistry.names : engine,
-                device: "cpu", tags: tags.split(separator: ",").map(String.init),
+                device: device, tags: tags.split(separator: ",").map(String.init),
                 memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory), maxFramePixels: maxFramePixels,
                 engineFactory: { [stepDelayMs] model in
                     let engine = try EngineRegistry.engine(for: model)
