@@ -8,21 +8,9 @@ import FarmWire
 import Foundation
 import Testing
 
-/// The `reelfarm` executable built next to the test bundle.
-let reelfarm: URL = {
-    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [dir, dir.deletingLastPathComponent()] {
-        let url = candidate.appendingPathComponent("reelfarm")
-        if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-    }
-    return dir.appendingPathComponent("reelfarm")
-}()
+let reelfarm = TestPaths.reelfarm
 
-func temporaryDirectory(_ name: String = "farm") throws -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reelfarm-\(name)-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir
-}
+func temporaryDirectory(_ name: String = "farm") throws -> URL { try TestPaths.temporaryDirectory(name) }
 
 /// Renders `text` on this machine the way `reelfarm render` does: the reference a farm's film must equal.
 func localFilm(_ text: String) throws -> Data {

@@ -4,21 +4,9 @@ import FarmRender
 import FarmTesting
 import Foundation
 
-/// The `reelfarm` executable built next to the test bundle.
-let reelfarm: URL = {
-    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [dir, dir.deletingLastPathComponent()] {
-        let url = candidate.appendingPathComponent("reelfarm")
-        if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-    }
-    return dir.appendingPathComponent("reelfarm")
-}()
+let reelfarm = TestPaths.reelfarm
 
-func temporaryDirectory() throws -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reelfarm-test-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir
-}
+func temporaryDirectory() throws -> URL { try TestPaths.temporaryDirectory("render") }
 
 /// Renders `text` in this process with the real encoder and muxer.
 func renderInProcess(_ text: String, to url: URL, faults: Set<RenderFault> = [], jobs: Int = 2) throws -> JobContext {
