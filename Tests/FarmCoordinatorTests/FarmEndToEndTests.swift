@@ -58,6 +58,33 @@ import Testing
         #expect(try Data(contentsOf: film) == localFilm(text))
     }
 
+    @Test func sigtermDrainsAWorkerAfterItsRunningTask() throws {
+        let dir = try temporaryDirectory()
+        let farm = try LocalFarm(executable: reelfarm, dataDirectory: dir)
+        defer { farm.shutdown() }
+        try farm.startCoordinator()
+        let worker = try farm.startWorker(name: "drainer", extra: ["--step-delay-ms", "300"])
+        let client = try FarmClient(endpoint: farm.endpoint)
+        let job = try client.submit(storyboard: farmStoryboard, source: "three.yaml", priority: 0).job
+        let busy = try waitFor(client, job: job, seconds: 30) { r in r.tasks?.contains { $0.state == "running" && $0.step >= 1 } ?? false }
+        let task = try #require(busy.tasks?.first { $0.state == "running" })
+        kill(worker.processIdentifier, SIGTERM)
+        worker.waitUntilExit()
+        #expect(worker.terminationStatus == 0)
+        let after = try client.status(job: job)
+        // The task it was running finished and was accepted before it left; nothing else was started on it.
+        #expect(after.tasks?.first { $0.key == task.key }?.state == "done", "\(farm.log("drainer"))")
+        #expect(after.attempts?.filter { $0.key == task.key }.map(\.outcome) == ["done"])
+        // It said bye: the coordinator no longer lists it (well before the 3 s a silent worker would take).
+        var listed = true
+        for _ in 0..<20 where listed {
+            listed = try client.workers().workers.contains { $0.name == "drainer" }
+            if listed { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(!listed)
+        #expect(farm.log("coordinator").contains("left (drained)"))
+    }
+
     @Test func aCoordinatorKilledMidJobResumesWithoutRedoingFinishedWork() throws {
         let text = farmStoryboard
         let dir = try temporaryDirectory()
