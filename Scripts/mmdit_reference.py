@@ -14,8 +14,9 @@ Tests/FarmInferenceTests/ReferenceTests.swift runs the Swift core on the same in
 
 Regenerate the committed fixtures (tiny configuration) from the repository root:
 
-  swift build --scratch-path .build-inference
-  .build-inference/debug/reelfarm model init --config tiny --seed 7 -o Tests/FarmInferenceTests/Fixtures/tiny.safetensors
+  swift build
+  .build/debug/reelfarm model init --config tiny --seed 7 \
+      -o Tests/FarmInferenceTests/Fixtures/tiny.safetensors
   python3 Scripts/mmdit_reference.py Tests/FarmInferenceTests/Fixtures/tiny.safetensors \
       -o Tests/FarmInferenceTests/Fixtures/tiny-case.safetensors
 """

@@ -1,6 +1,7 @@
-@testable import FarmInference
 import Foundation
 import Testing
+
+@testable import FarmInference
 
 @Suite struct SafetensorsTests {
     /// A file written by hand: header JSON and data bytes as given.
@@ -12,8 +13,9 @@ import Testing
         return out
     }
 
-    static func kind(_ body: () throws(SafetensorsError) -> Void) -> SafetensorsError.Kind? {
-        do { try body() } catch { return error.kind }
+    /// The kind of ``SafetensorsError`` `body` throws (nil when it throws nothing or something else).
+    static func kind(_ body: () throws -> Void) -> SafetensorsError.Kind? {
+        do { try body() } catch let error as SafetensorsError { return error.kind } catch { return nil }
         return nil
     }
 
@@ -39,7 +41,8 @@ import Testing
         let f16: [UInt16] = [0x3C00, 0xC100, 0x0001, 0x7BFF]
         let bf16: [UInt16] = [0x3F80, 0xC020, 0x4049]
         let data = (f16 + bf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
-        let header = #"{"h":{"dtype":"F16","shape":[4],"data_offsets":[0,8]},"b":{"dtype":"BF16","shape":[3],"data_offsets":[8,14]}}"#
+        let header = #"{"h":{"dtype":"F16","shape":[4],"data_offsets":[0,8]},"#
+            + #""b":{"dtype":"BF16","shape":[3],"data_offsets":[8,14]}}"#
         let file = try SafetensorsFile(bytes: Self.file(header: header, data: data), path: "mem")
         #expect(try file.floats("h") == [1, -2.5, Float(bitPattern: 0x3380_0000), 65504])
         #expect(try file.floats("b") == [1, -2.5, 3.140625])
@@ -49,17 +52,33 @@ import Testing
         let good = #"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#
         let eight = [UInt8](repeating: 0, count: 8)
         #expect(Self.kind { _ = try SafetensorsFile(bytes: Data([1, 2, 3]), path: "m") } == .truncated)
-        #expect(Self.kind { _ = try SafetensorsFile(bytes: Self.file(header: good, data: eight, declaredLength: 1 << 40), path: "m") }
-            == .headerPastFile)
-        #expect(Self.kind { _ = try SafetensorsFile(bytes: Self.file(header: good, data: [0, 0, 0]), path: "m") } == .truncated)
-        #expect(Self.kind { _ = try SafetensorsFile(bytes: Self.file(header: "{not json", data: []), path: "m") } == .badHeader)
+        #expect(
+            Self.kind {
+                _ = try SafetensorsFile(bytes: Self.file(header: good, data: eight, declaredLength: 1 << 40), path: "m")
+            }
+                == .headerPastFile)
+        #expect(
+            Self.kind { _ = try SafetensorsFile(bytes: Self.file(header: good, data: [0, 0, 0]), path: "m") }
+                == .truncated)
+        #expect(
+            Self.kind { _ = try SafetensorsFile(bytes: Self.file(header: "{not json", data: []), path: "m") }
+                == .badHeader)
         let fp8 = #"{"x":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}}"#
-        #expect(Self.kind { _ = try SafetensorsFile(bytes: Self.file(header: fp8, data: [0, 0]), path: "m") } == .unknownDType)
+        #expect(
+            Self.kind { _ = try SafetensorsFile(bytes: Self.file(header: fp8, data: [0, 0]), path: "m") }
+                == .unknownDType)
         let short = #"{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#
-        #expect(Self.kind { _ = try SafetensorsFile(bytes: Self.file(header: short, data: eight), path: "m") } == .badOffsets)
-        let overlap = #"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
-        #expect(Self.kind { _ = try SafetensorsFile(bytes: Self.file(header: overlap, data: eight), path: "m") } == .badOffsets)
-        #expect(Self.kind { _ = try SafetensorsFile(contentsOf: URL(fileURLWithPath: "/nonexistent/w.safetensors")) } == .missingFile)
+        #expect(
+            Self.kind { _ = try SafetensorsFile(bytes: Self.file(header: short, data: eight), path: "m") }
+                == .badOffsets)
+        let overlap = #"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
+            + #""y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        #expect(
+            Self.kind { _ = try SafetensorsFile(bytes: Self.file(header: overlap, data: eight), path: "m") }
+                == .badOffsets)
+        #expect(
+            Self.kind { _ = try SafetensorsFile(contentsOf: URL(fileURLWithPath: "/nonexistent/w.safetensors")) }
+                == .missingFile)
         let file = try SafetensorsFile(bytes: Self.file(header: good, data: eight), path: "m")
         #expect(Self.kind { _ = try file.floats("y") } == .missingTensor)
     }
@@ -67,7 +86,8 @@ import Testing
     @Test func errorsNameTheFileAndTheTensor() throws {
         let short = #"{"blocks.0.qkv":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#
         do {
-            _ = try SafetensorsFile(bytes: Self.file(header: short, data: [UInt8](repeating: 0, count: 8)), path: "/w/x.safetensors")
+            _ = try SafetensorsFile(
+                bytes: Self.file(header: short, data: [UInt8](repeating: 0, count: 8)), path: "/w/x.safetensors")
             Issue.record("accepted a tensor whose bytes do not match its shape")
         } catch {
             #expect(error.description.contains("/w/x.safetensors") && error.description.contains("blocks.0.qkv"))
@@ -76,7 +96,9 @@ import Testing
 
     @Test func seededWeightsAreReproducibleAndRoundTrip() throws {
         let tiny = MMDiTConfig.named("tiny")!
-        let a = ModelWeights.seeded(tiny, seed: 3), b = ModelWeights.seeded(tiny, seed: 3), c = ModelWeights.seeded(tiny, seed: 4)
+        let a = ModelWeights.seeded(tiny, seed: 3)
+        let b = ModelWeights.seeded(tiny, seed: 3)
+        let c = ModelWeights.seeded(tiny, seed: 4)
         #expect(a.storage.array() == b.storage.array())
         #expect(a.storage.array() != c.storage.array())
         let dir = try temporaryDirectory()
@@ -90,8 +112,11 @@ import Testing
 
     @Test func modelRefusesMismatchedWeights() throws {
         let tiny = MMDiTConfig.named("tiny")!
-        #expect(Self.kind { _ = try ModelWeights.load(contentsOf: Fixtures.tinyWeights, expecting: MMDiTConfig.named("small")) }
-            == .configMismatch)
+        #expect(
+            Self.kind {
+                _ = try ModelWeights.load(contentsOf: Fixtures.tinyWeights, expecting: MMDiTConfig.named("small"))
+            }
+                == .configMismatch)
         let file = try SafetensorsFile(contentsOf: Fixtures.tinyWeights)
         let weights = try ModelWeights.load(file)
         func rewrite(_ edit: (inout [String: (shape: [Int], values: [Float])]) -> Void) -> SafetensorsFile {

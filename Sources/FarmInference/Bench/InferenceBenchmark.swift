@@ -16,8 +16,10 @@ public struct InferenceBenchmark: Sendable {
     /// Side of the square sgemm that stands for the machine's speed.
     public var sgemmSize: Int
 
-    public init(config: MMDiTConfig, width: Int = 320, height: Int = 192, frames: Int = 33, runs: Int = 3,
-                sgemmSize: Int = 2048) {
+    public init(
+        config: MMDiTConfig, width: Int = 320, height: Int = 192, frames: Int = 33, runs: Int = 3,
+        sgemmSize: Int = 2048
+    ) {
         self.config = config
         self.width = width
         self.height = height
@@ -49,24 +51,32 @@ public struct InferenceBenchmark: Sendable {
         public var tokensPerSecond: Double { Double(layout.videoTokens + layout.audioTokens) / median }
 
         public var description: String {
-            let c = config, mib = { (b: Int) in Double(b) / 1_048_576 }
+            let c = config
+            let mib = { (b: Int) in Double(b) / 1_048_576 }
             let times = forwardSeconds.map { String(format: "%.3f", $0) }.joined(separator: ", ")
             return [
-                String(format: "model      %@: dim %d, %d heads × %d, %d blocks, MLP %d, %.1f M parameters (%.0f MiB)",
-                       c.name, c.dim, c.heads, c.headDim, c.depth, c.mlpDim, Double(parameters) / 1e6, mib(weightBytes)),
-                String(format: "input      %d×%d, %d frames → %d latent steps: %d video + %d audio + %d text tokens",
-                       layout.width * 8, layout.height * 8, 1 + (layout.steps - 1) * 4, layout.steps,
-                       layout.videoTokens, layout.audioTokens, textTokens),
-                String(format: "sgemm      %d³: %.1f GFLOP/s (OpenBLAS %@, %d threads)", sgemmSize, sgemmGFLOPS, blasCore, blasThreads),
-                String(format: "forward    %.1f GFLOP (%.1f linear + %.1f attention), %@ s, median %.3f s",
-                       cost.total / 1e9, cost.linear / 1e9, cost.attention / 1e9, times, median),
+                String(
+                    format: "model      %@: dim %d, %d heads × %d, %d blocks, MLP %d, %.1f M parameters (%.0f MiB)",
+                    c.name, c.dim, c.heads, c.headDim, c.depth, c.mlpDim, Double(parameters) / 1e6, mib(weightBytes)),
+                String(
+                    format: "input      %d×%d, %d frames → %d latent steps: %d video + %d audio + %d text tokens",
+                    layout.width * 8, layout.height * 8, 1 + (layout.steps - 1) * 4, layout.steps,
+                    layout.videoTokens, layout.audioTokens, textTokens),
+                String(
+                    format: "sgemm      %d³: %.1f GFLOP/s (OpenBLAS %@, %d threads)", sgemmSize, sgemmGFLOPS, blasCore,
+                    blasThreads),
+                String(
+                    format: "forward    %.1f GFLOP (%.1f linear + %.1f attention), %@ s, median %.3f s",
+                    cost.total / 1e9, cost.linear / 1e9, cost.attention / 1e9, times, median),
                 String(format: "effective  %.1f GFLOP/s", effectiveGFLOPS),
                 String(format: "ratio      %.2f of sgemm (aim ≥ 0.70)", ratio),
-                String(format: "attention  %.1f%% of forward time (%.1f%% of its FLOPs)", 100 * attentionShare,
-                       100 * cost.attention / cost.total),
+                String(
+                    format: "attention  %.1f%% of forward time (%.1f%% of its FLOPs)", 100 * attentionShare,
+                    100 * cost.attention / cost.total),
                 String(format: "tokens/s   %.0f (video + audio tokens per second of forward pass)", tokensPerSecond),
-                String(format: "memory     peak RSS %.0f MiB; weights %.0f MiB + activations %.1f MiB = %.0f MiB",
-                       mib(peakBytes), mib(weightBytes), mib(activationBytes), mib(weightBytes + activationBytes)),
+                String(
+                    format: "memory     peak RSS %.0f MiB; weights %.0f MiB + activations %.1f MiB = %.0f MiB",
+                    mib(peakBytes), mib(weightBytes), mib(activationBytes), mib(weightBytes + activationBytes)),
             ].joined(separator: "\n")
         }
     }
@@ -79,11 +89,14 @@ public struct InferenceBenchmark: Sendable {
         let model = MMDiT(weights: weights)
         let steps = 1 + (frames - 1) / MMDiTConfig.temporalStride
         let layout = TokenLayout(config: config, steps: steps, height: height / 8, width: width / 8)
-        let text = model.textContext(prompt: "A lobster legion marches across a neon seabed at dusk, slow dolly forward",
-                                     sound: "deep sub-bass drone with clicking shells")
+        let text = model.textContext(
+            prompt: "A lobster legion marches across a neon seabed at dusk, slow dolly forward",
+            sound: "deep sub-bass drone with clicking shells")
         let ws = Workspace(layout: layout, maxTextTokens: text.tokens)
-        NoiseGenerator.fill(ws.videoIn.base, count: ws.videoIn.count, key: NoiseKey(seed: 1, segment: 0, stream: .video))
-        NoiseGenerator.fill(ws.audioIn.base, count: ws.audioIn.count, key: NoiseKey(seed: 1, segment: 0, stream: .audio))
+        NoiseGenerator.fill(
+            ws.videoIn.base, count: ws.videoIn.count, key: NoiseKey(seed: 1, segment: 0, stream: .video))
+        NoiseGenerator.fill(
+            ws.audioIn.base, count: ws.audioIn.count, key: NoiseKey(seed: 1, segment: 0, stream: .audio))
         let outV = FloatBuffer(count: layout.videoClipTokens * config.videoTokenOutputs)
         let outA = FloatBuffer(count: layout.audioTokens * config.audioTokenOutputs)
         log("bench inference: warm-up forward pass…")
@@ -107,7 +120,9 @@ public struct InferenceBenchmark: Sendable {
     /// Best of a few `n × n × n` products after a warm-up, in GFLOP/s.
     func measureSGEMM() -> Double {
         let n = sgemmSize
-        let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
+        let a = FloatBuffer(count: n * n)
+        let b = FloatBuffer(count: n * n)
+        let c = FloatBuffer(count: n * n)
         NoiseGenerator.fill(a.base, count: a.count, key: NoiseKey(seed: 2, segment: 0, stream: .video))
         NoiseGenerator.fill(b.base, count: b.count, key: NoiseKey(seed: 3, segment: 0, stream: .video))
         var best = Double.infinity

@@ -21,11 +21,14 @@ public struct AudioCodec: @unchecked Sendable {
     var points: Int { config.audioWindowPoints }
 
     /// Interleaved PCM of `channels` for local samples `samples`, from `latents` (`[T, Ca, A]`).
-    public func decode(_ latents: [Float], steps: Int, timeline: AudioTimeline, samples: Range<Int>, channels: Int) -> [Float] {
+    public func decode(
+        _ latents: [Float], steps: Int, timeline: AudioTimeline, samples: Range<Int>, channels: Int
+    ) -> [Float] {
         let (ca, a, p) = (config.audioChannels, config.audioTokensPerStep, points)
         let count = steps * a
         precondition(latents.count == count * ca, "AudioCodec: \(latents.count) latents for \(steps) steps")
-        let z = FloatBuffer(count: count * ca), frames = FloatBuffer(count: count * 2 * p)
+        let z = FloatBuffer(count: count * ca)
+        let frames = FloatBuffer(count: count * 2 * p)
         for j in 0..<steps {
             for ch in 0..<ca { for i in 0..<a { z.base[(j * a + i) * ca + ch] = latents[(j * ca + ch) * a + i] } }
         }
@@ -46,7 +49,8 @@ public struct AudioCodec: @unchecked Sendable {
                 }
                 (k, x) = (k - 1, x + 1)
             }
-            let l = Swift.min(Swift.max(stereo.0, -1), 1), r = Swift.min(Swift.max(stereo.1, -1), 1)
+            let l = Swift.min(Swift.max(stereo.0, -1), 1)
+            let r = Swift.min(Swift.max(stereo.1, -1), 1)
             for c in 0..<channels { out[n * channels + c] = channels == 1 ? (l + r) / 2 : (c % 2 == 0 ? l : r) }
         }
         return out
@@ -55,15 +59,18 @@ public struct AudioCodec: @unchecked Sendable {
     /// Value of a `points`-point frame spread over [0, 2) at `x` (points at their cell centres, linear between).
     static func interpolate(_ f: UnsafePointer<Float>, points: Int, at x: Double) -> Float {
         let pos = Swift.min(Swift.max(x * Double(points) / 2 - 0.5, 0), Double(points - 1))
-        let i = Int(pos), t = Float(pos - Double(i))
+        let i = Int(pos)
+        let t = Float(pos - Double(i))
         return i + 1 < points ? f[i] * (1 - t) + f[i + 1] * t : f[i]
     }
 
     /// Latents (`[T, Ca, A]`) of interleaved PCM whose local sample 0 is `pcm[0]`.
     public func encode(pcm: [Float], channels: Int, steps: Int, timeline: AudioTimeline) -> [Float] {
         let (ca, a, p) = (config.audioChannels, config.audioTokensPerStep, points)
-        let count = steps * a, frames = pcm.count / channels
-        let windows = FloatBuffer(count: count * 2 * p), z = FloatBuffer(count: count * ca)
+        let count = steps * a
+        let frames = pcm.count / channels
+        let windows = FloatBuffer(count: count * 2 * p)
+        let z = FloatBuffer(count: count * ca)
         func value(_ i: Int, _ side: Int) -> Float {
             guard i >= 0 && i < frames else { return 0 }
             if channels == 1 { return pcm[i] }
@@ -74,7 +81,8 @@ public struct AudioCodec: @unchecked Sendable {
                 // Point q of latent k sits at coordinate k + (2q + 1)/p.
                 let (i, t) = timeline.samplePosition(ofCoordinate: Int64(k * p + 2 * q + 1), over: Int64(p))
                 for side in 0..<2 {
-                    windows.base[k * 2 * p + side * p + q] = value(i, side) * Float(1 - t) + value(i + 1, side) * Float(t)
+                    windows.base[k * 2 * p + side * p + q] =
+                        value(i, side) * Float(1 - t) + value(i + 1, side) * Float(t)
                 }
             }
         }

@@ -16,8 +16,8 @@ public struct AudioTimeline: Sendable {
     public let tokensPerStep: Int
     /// Global sample of `firstFrame` (`clock.sample(atFrame: firstFrame)`).
     public let firstSample: Int
-    private let remainder: Int64   // (firstFrame · rate · den) mod num
-    private let rateDen: Int64     // rate · den
+    private let remainder: Int64  // (firstFrame · rate · den) mod num
+    private let rateDen: Int64  // rate · den
     private let num: Int64
 
     public init(clock: SampleClock, firstFrame: Int, tokensPerStep: Int) {
@@ -37,8 +37,10 @@ public struct AudioTimeline: Sendable {
     /// Where local sample `sample` (global sample − ``firstSample``) falls: latent `index` and the fraction of it.
     public func coordinate(ofSample sample: Int) -> (index: Int, fraction: Double) {
         // u = (σ·num − r0 + 3·rate·den) · A / (4·rate·den)
-        let a = Int64(tokensPerStep), d = 4 * rateDen
-        let base = ExactMath.floorDivide(Int64(sample), times: num, plus: (Self.stride - 1) * rateDen - remainder, by: 1)
+        let a = Int64(tokensPerStep)
+        let d = 4 * rateDen
+        let base = ExactMath.floorDivide(
+            Int64(sample), times: num, plus: (Self.stride - 1) * rateDen - remainder, by: 1)
         let (q, r) = ExactMath.floorDivide(base.quotient, times: a, plus: 0, by: d)
         return (Int(q), Double(r) / Double(d))
     }
@@ -47,7 +49,8 @@ public struct AudioTimeline: Sendable {
     public func sample(atToken k: Int) -> Int {
         // σ_k = floor((r0·A + (4k − 3A)·rate·den) / (A·num))
         let a = Int64(tokensPerStep)
-        let (q, _) = ExactMath.floorDivide(4 * Int64(k) - (Self.stride - 1) * a, times: rateDen, plus: remainder * a, by: a * num)
+        let (q, _) = ExactMath.floorDivide(
+            4 * Int64(k) - (Self.stride - 1) * a, times: rateDen, plus: remainder * a, by: a * num)
         return Int(q)
     }
 
@@ -60,7 +63,8 @@ public struct AudioTimeline: Sendable {
     func samplePosition(ofCoordinate p: Int64, over q: Int64) -> (index: Int, fraction: Double) {
         // σ(u) = (u·4·rate·den/A − 3·rate·den + r0) / num, u = p/q.
         let a = Int64(tokensPerStep)
-        let top = ExactMath.floorDivide(p, times: 4 * rateDen, plus: (remainder - (Self.stride - 1) * rateDen) * a * q, by: 1)
+        let top = ExactMath.floorDivide(
+            p, times: 4 * rateDen, plus: (remainder - (Self.stride - 1) * rateDen) * a * q, by: 1)
         let (i, r) = ExactMath.floorDivide(top.quotient, times: 1, plus: 0, by: a * q * num)
         return (Int(i), Double(r) / Double(a * q * num))
     }

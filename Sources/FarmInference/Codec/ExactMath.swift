@@ -1,7 +1,9 @@
 /// Integer arithmetic that never rounds: the sample and token boundaries of the audio timeline come from here.
 enum ExactMath {
     /// `floor((a·b + c) / d)` and the non-negative remainder, for `d > 0`, over 128-bit intermediates.
-    static func floorDivide(_ a: Int64, times b: Int64, plus c: Int64, by d: Int64) -> (quotient: Int64, remainder: Int64) {
+    static func floorDivide(
+        _ a: Int64, times b: Int64, plus c: Int64, by d: Int64
+    ) -> (quotient: Int64, remainder: Int64) {
         precondition(d > 0)
         let p = a.multipliedFullWidth(by: b)
         // Add c as a sign-extended 128-bit value.

@@ -26,18 +26,24 @@ public struct VideoCodec: @unchecked Sendable {
     }
 
     /// Appends local frames `frames` decoded from `latents` (`[T, C, h, w]`) to `out`.
-    public func decode<Sink: VideoFramesSink>(_ latents: [Float], height h: Int, width w: Int, frames: Range<Int>,
-                                              into out: inout Sink) {
-        let c = config.videoChannels, n = h * w, px = Self.pixels
-        let gathered = FloatBuffer(count: n * c), block = FloatBuffer(count: n * px)
+    public func decode<Sink: VideoFramesSink>(
+        _ latents: [Float], height h: Int, width w: Int, frames: Range<Int>,
+        into out: inout Sink
+    ) {
+        let c = config.videoChannels
+        let n = h * w
+        let px = Self.pixels
+        let gathered = FloatBuffer(count: n * c)
+        let block = FloatBuffer(count: n * px)
         latents.withUnsafeBufferPointer { z in
             for f in frames {
                 let (j, sub) = Self.source(ofFrame: f)
                 precondition(j * c * n + c * n <= z.count, "VideoCodec: frame \(f) needs latent step \(j)")
                 for ch in 0..<c { for i in 0..<n { gathered.base[i * c + ch] = z[(j * c + ch) * n + i] } }
                 VectorMath.broadcastRows(decodeBias + sub * px, into: block.base, rows: n, n: px, ld: px)
-                BLAS.gemm(.none, .transposed, m: n, n: px, k: c, a: gathered.base, lda: c, b: decode + sub * px * c, ldb: c,
-                          beta: 1, c: block.base, ldc: px)
+                BLAS.gemm(
+                    .none, .transposed, m: n, n: px, k: c, a: gathered.base, lda: c, b: decode + sub * px * c, ldb: c,
+                    beta: 1, c: block.base, ldc: px)
                 out.appendFrame(width: w * 8, height: h * 8) { rgb in
                     for y in 0..<h {
                         for x in 0..<w {
@@ -64,7 +70,8 @@ public struct VideoCodec: @unchecked Sendable {
     public func encode(rgb: [UInt8], width: Int, height: Int) -> [Float] {
         precondition(width % 8 == 0 && height % 8 == 0 && rgb.count == width * height * 3, "VideoCodec: bad image")
         let (h, w, c, px) = (height / 8, width / 8, config.videoChannels, Self.pixels)
-        let blocks = FloatBuffer(count: h * w * px), z = FloatBuffer(count: h * w * c)
+        let blocks = FloatBuffer(count: h * w * px)
+        let z = FloatBuffer(count: h * w * c)
         for y in 0..<h {
             for x in 0..<w {
                 let dst = blocks.base + (y * w + x) * px

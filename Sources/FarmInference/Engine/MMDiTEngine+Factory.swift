@@ -10,9 +10,9 @@ extension MMDiTEngine {
         var config: MMDiTConfig?
         if let name = model.config {
             guard let c = MMDiTConfig.named(name) else {
-                throw SpecError(source: source, issues: [SpecIssue(
-                    field: "model.config",
-                    rule: "unknown mmdit configuration \"\(name)\" (have: \(MMDiTConfig.names.joined(separator: ", ")))")])
+                let known = MMDiTConfig.names.joined(separator: ", ")
+                let rule = "unknown mmdit configuration \"\(name)\" (have: \(known))"
+                throw SpecError(source: source, issues: [SpecIssue(field: "model.config", rule: rule)])
             }
             config = c
         }

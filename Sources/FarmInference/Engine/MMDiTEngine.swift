@@ -13,8 +13,9 @@ public struct MMDiTEngine: Engine {
 
     public init(model: MMDiT) {
         self.model = model
-        geometry = EngineGeometry(temporalStride: MMDiTConfig.temporalStride, spatialStride: MMDiTConfig.spatialStride,
-                                  latentChannels: model.config.videoChannels, maxWindow: model.config.maxWindow)
+        geometry = EngineGeometry(
+            temporalStride: MMDiTConfig.temporalStride, spatialStride: MMDiTConfig.spatialStride,
+            latentChannels: model.config.videoChannels, maxWindow: model.config.maxWindow)
     }
 
     /// A task this engine cannot run, and why.
@@ -37,21 +38,28 @@ public struct MMDiTEngine: Engine {
     }
 
     /// Generates a segment with keyframe images and grid references (RGB24 images of the film's size, ≤ 9).
-    public func generate(_ task: SegmentTask, keyframes: [KeyframeImage], references: [[UInt8]],
-                         progress: ProgressHandler) throws -> SegmentResult {
-        let g = geometry, f = task.format, c = model.config
+    public func generate(
+        _ task: SegmentTask, keyframes: [KeyframeImage], references: [[UInt8]],
+        progress: ProgressHandler
+    ) throws -> SegmentResult {
+        let g = geometry
+        let f = task.format
+        let c = model.config
         guard g.isAligned(task.generate.count), task.generate.count <= g.maxWindow else {
-            throw TaskError(description: "\(task.id): generate range \(task.generate) is not 1 + 4k frames ≤ \(g.maxWindow)")
+            throw TaskError(
+                description: "\(task.id): generate range \(task.generate) is not 1 + 4k frames ≤ \(g.maxWindow)")
         }
         guard task.generate.lower <= task.own.lower, task.own.upper <= task.generate.upper else {
             throw TaskError(description: "\(task.id): owned range \(task.own) is outside generated \(task.generate)")
         }
         try checkPicture(f, task.id)
         guard references.count <= MMDiTConfig.maxReferences else {
-            throw TaskError(description: "\(task.id): \(references.count) grid references, at most \(MMDiTConfig.maxReferences)")
+            throw TaskError(
+                description: "\(task.id): \(references.count) grid references, at most \(MMDiTConfig.maxReferences)")
         }
         let steps = g.latentCount(forFrames: task.generate.count)
-        let layout = TokenLayout(config: c, steps: steps, height: f.height / 8, width: f.width / 8, references: references.count)
+        let layout = TokenLayout(
+            config: c, steps: steps, height: f.height / 8, width: f.width / 8, references: references.count)
         let clock = f.clock
         var cond = Conditioning(
             layout: layout, prompt: SegmentText.prompt(task.shot),
@@ -61,19 +69,21 @@ public struct MMDiTEngine: Engine {
         for key in keyframes {
             let local = key.frame - task.generate.lower
             guard local >= 0, local < task.generate.count, key.rgb.count == f.width * f.height * 3 else {
-                throw TaskError(description: "\(task.id): keyframe at frame \(key.frame) is outside \(task.generate) or not "
-                    + "\(f.width)×\(f.height)")
+                throw TaskError(
+                    description: "\(task.id): keyframe at frame \(key.frame) is outside \(task.generate) or not "
+                        + "\(f.width)×\(f.height)")
             }
-            cond.holdVideo(step: g.latentIndex(ofFrame: local),
-                           latent: codec.encode(rgb: key.rgb, width: f.width, height: f.height)[...])
+            cond.holdVideo(
+                step: g.latentIndex(ofFrame: local),
+                latent: codec.encode(rgb: key.rgb, width: f.width, height: f.height)[...])
         }
         // Pins come last: context and anchors win over a keyframe on the same step.
         for pin in task.pins {
             try checkLayout(pin.latents, layout, task.id)
             for t in 0..<pin.latents.count where pin.latentIndex + t >= 0 && pin.latentIndex + t < steps {
                 let (v, a) = (pin.latents.video.stride0, pin.latents.audio.stride0)
-                cond.holdVideo(step: pin.latentIndex + t, latent: pin.latents.video.values[t * v ..< (t + 1) * v])
-                cond.holdAudio(step: pin.latentIndex + t, latent: pin.latents.audio.values[t * a ..< (t + 1) * a])
+                cond.holdVideo(step: pin.latentIndex + t, latent: pin.latents.video.values[t * v..<(t + 1) * v])
+                cond.holdAudio(step: pin.latentIndex + t, latent: pin.latents.audio.values[t * a..<(t + 1) * a])
             }
         }
         for (r, image) in references.enumerated() {
@@ -81,7 +91,7 @@ public struct MMDiTEngine: Engine {
                 throw TaskError(description: "\(task.id): grid reference \(r) is not \(f.width)×\(f.height) RGB")
             }
             let latent = codec.encode(rgb: image, width: f.width, height: f.height)
-            cond.references.replaceSubrange(r * latent.count ..< (r + 1) * latent.count, with: latent)
+            cond.references.replaceSubrange(r * latent.count..<(r + 1) * latent.count, with: latent)
         }
         let sampled = FlowSampler(model: model, steps: max(task.steps, 1)).sample(cond) { progress($0, $1) }
         let latents = Latents(
@@ -89,30 +99,35 @@ public struct MMDiTEngine: Engine {
             audio: LatentTensor(shape: [steps, c.audioChannels, c.audioTokensPerStep], values: sampled.audio))
 
         var frames = VideoFrames(width: f.width, height: f.height)
-        codec.decode(sampled.video, height: layout.height, width: layout.width,
-                     frames: task.own.lower - task.generate.lower ..< task.own.upper - task.generate.lower, into: &frames)
+        codec.decode(
+            sampled.video, height: layout.height, width: layout.width,
+            frames: task.own.lower - task.generate.lower..<task.own.upper - task.generate.lower, into: &frames)
         let timeline = AudioTimeline(clock: clock, firstFrame: task.generate.lower, tokensPerStep: c.audioTokensPerStep)
         let pcm = AudioCodec(weights: model.weights).decode(
             sampled.audio, steps: steps, timeline: timeline,
-            samples: task.samples.lower - timeline.firstSample ..< task.samples.upper - timeline.firstSample,
+            samples: task.samples.lower - timeline.firstSample..<task.samples.upper - timeline.firstSample,
             channels: f.channels)
-        let tail = latents.slice(steps - min(task.tailLatents, steps) ..< steps)
-        return SegmentResult(latents: latents, frames: frames, audio: PCMBuffer(channels: f.channels, samples: pcm), tail: tail)
+        let tail = latents.slice(steps - min(task.tailLatents, steps)..<steps)
+        return SegmentResult(
+            latents: latents, frames: frames, audio: PCMBuffer(channels: f.channels, samples: pcm), tail: tail)
     }
 
     func checkPicture(_ f: OutputFormat, _ id: String) throws {
         guard f.width % 16 == 0, f.height % 16 == 0, f.width >= 16, f.height >= 16 else {
-            throw TaskError(description: "\(id): picture \(f.width)×\(f.height) is not a multiple of 16 (2×2 patches of 8×8)")
+            throw TaskError(
+                description: "\(id): picture \(f.width)×\(f.height) is not a multiple of 16 (2×2 patches of 8×8)")
         }
     }
 
     func checkLayout(_ l: Latents, _ layout: TokenLayout, _ id: String) throws {
         let c = model.config
-        let video = [c.videoChannels, layout.height, layout.width], audio = [c.audioChannels, c.audioTokensPerStep]
+        let video = [c.videoChannels, layout.height, layout.width]
+        let audio = [c.audioChannels, c.audioTokensPerStep]
         guard Array(l.video.shape.dropFirst()) == video, Array(l.audio.shape.dropFirst()) == audio else {
-            throw TaskError(description: "\(id): pinned latents have shapes \(l.video.shape) and \(l.audio.shape), "
-                + "this model needs [T, \(video.map(String.init).joined(separator: ", "))] and "
-                + "[T, \(audio.map(String.init).joined(separator: ", "))]")
+            throw TaskError(
+                description: "\(id): pinned latents have shapes \(l.video.shape) and \(l.audio.shape), "
+                    + "this model needs [T, \(video.map(String.init).joined(separator: ", "))] and "
+                    + "[T, \(audio.map(String.init).joined(separator: ", "))]")
         }
     }
 }

@@ -43,9 +43,11 @@ public enum Normalization {
         out: UnsafeMutablePointer<Float>
     ) {
         for r in 0..<rows {
-            let xr = x + r * n, o = out + r * n
+            let xr = x + r * n
+            let o = out + r * n
             let (mean, inv) = moments(xr, n)
-            let m = V(repeating: mean), s = V(repeating: inv)
+            let m = V(repeating: mean)
+            let s = V(repeating: inv)
             var i = 0
             while i + 8 <= n {
                 let v = (VectorMath.load(xr + i) - m) * s
@@ -65,7 +67,8 @@ public enum Normalization {
         out: UnsafeMutablePointer<Float>
     ) {
         for r in 0..<rows {
-            let xr = x + r * n, o = out + r * n
+            let xr = x + r * n
+            let o = out + r * n
             let (mean, inv) = moments(xr, n)
             for i in 0..<n { o[i] = (xr[i] - mean) * inv * weight[i] + bias[i] }
         }
@@ -79,11 +82,51 @@ public enum Normalization {
         for r in 0..<rows {
             for h in 0..<heads {
                 let p = x + r * ld + h * headDim
-                var sq: Float = 0
-                for i in 0..<headDim { sq += p[i] * p[i] }
+                #if DEBUG
+                let sq = sumOfSquaresScalar(p, headDim)
+                #else
+                let sq = sumOfSquaresVector(p, headDim)
+                #endif
                 let inv = 1 / (sq / Float(headDim) + epsilon).squareRoot()
-                for i in 0..<headDim { p[i] = p[i] * inv * weight[i] }
+                var i = 0
+                #if !DEBUG
+                let s = V(repeating: inv)
+                while i + 8 <= headDim {
+                    VectorMath.store(VectorMath.load(p + i) * s * VectorMath.load(weight + i), p + i)
+                    i += 8
+                }
+                #endif
+                while i < headDim {
+                    p[i] = p[i] * inv * weight[i]
+                    i += 1
+                }
             }
+        }
+    }
+
+    /// Sum of squares with eight lane accumulators (element `i` into lane `i % 8`), lanes added left to right.
+    @inline(__always)
+    static func sumOfSquaresVector(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = V()
+        var i = 0
+        while i + 8 <= n {
+            let v = VectorMath.load(p + i)
+            acc += v * v
+            i += 8
+        }
+        if i < n {
+            let v = VectorMath.loadTail(p + i, n - i, pad: 0)
+            acc += v * v
+        }
+        return VectorMath.lanes(acc)
+    }
+
+    /// ``sumOfSquaresVector(_:_:)``'s arithmetic one float at a time.
+    static func sumOfSquaresScalar(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8) { acc in
+            acc.initialize(repeating: 0)
+            for i in 0..<n { acc[i % 8] += p[i] * p[i] }
+            return ((((((acc[0] + acc[1]) + acc[2]) + acc[3]) + acc[4]) + acc[5]) + acc[6]) + acc[7]
         }
     }
 }

@@ -40,6 +40,10 @@ public struct RotaryEmbedding: Sendable {
     /// Per token, `headDim / 2` cosines then (in `sin`) sines.
     public let cos: FloatBuffer
     public let sin: FloatBuffer
+    /// Per token, `headDim` floats laid out for eight-lane rotation: cosines doubled (`c0 c0 c1 c1 …`) and sines
+    /// signed (`-s0 s0 -s1 s1 …`), so a rotated vector is `x · cosPairs + swapPairs(x) · sinPairs`.
+    let cosPairs: FloatBuffer
+    let sinPairs: FloatBuffer
     public let tokens: Int
 
     /// Tables for `positions` (one per token, in the stream's row order).
@@ -51,13 +55,20 @@ public struct RotaryEmbedding: Sendable {
         let half = headDim / 2
         cos = FloatBuffer(count: positions.count * half)
         sin = FloatBuffer(count: positions.count * half)
+        cosPairs = FloatBuffer(count: positions.count * headDim)
+        sinPairs = FloatBuffer(count: positions.count * headDim)
         let freqs = Self.frequencies(axes)
         for (n, p) in positions.enumerated() {
             for i in 0..<half {
                 let (axis, f) = freqs[i]
                 let pos = Double(axis == 0 ? p.t : axis == 1 ? p.h : p.w)
-                cos.base[n * half + i] = Float(Foundation.cos(pos * f))
-                sin.base[n * half + i] = Float(Foundation.sin(pos * f))
+                let (c, s) = (Float(Foundation.cos(pos * f)), Float(Foundation.sin(pos * f)))
+                cos.base[n * half + i] = c
+                sin.base[n * half + i] = s
+                cosPairs.base[n * headDim + 2 * i] = c
+                cosPairs.base[n * headDim + 2 * i + 1] = c
+                sinPairs.base[n * headDim + 2 * i] = -s
+                sinPairs.base[n * headDim + 2 * i + 1] = s
             }
         }
     }
@@ -72,18 +83,53 @@ public struct RotaryEmbedding: Sendable {
     }
 
     /// Rotates every head of `rows` rows of `x` (row stride `ld`, `heads · headDim` floats used) in place, using the
-    /// tables of tokens `first ..< first + rows`.
+    /// tables of tokens `first ..< first + rows`: pair `(a, b)` becomes `(a·c - b·s, a·s + b·c)`.
     public func apply(_ x: UnsafeMutablePointer<Float>, rows: Int, ld: Int, heads: Int, first: Int = 0) {
+        #if DEBUG
+        applyScalar(x, rows: rows, ld: ld, heads: heads, first: first)
+        #else
+        applyVector(x, rows: rows, ld: ld, heads: heads, first: first)
+        #endif
+    }
+
+    /// Eight lanes (four pairs) at a time; the same bits as ``applyScalar``.
+    func applyVector(_ x: UnsafeMutablePointer<Float>, rows: Int, ld: Int, heads: Int, first: Int) {
         precondition(first >= 0 && first + rows <= tokens)
-        let half = headDim / 2
+        typealias V = VectorMath.V
         for r in 0..<rows {
-            let c = cos.base + (first + r) * half, s = sin.base + (first + r) * half
+            let c = cosPairs.base + (first + r) * headDim
+            let s = sinPairs.base + (first + r) * headDim
             for h in 0..<heads {
                 let p = x + r * ld + h * headDim
-                for i in 0..<half {
-                    let a = p[2 * i], b = p[2 * i + 1]
-                    p[2 * i] = a * c[i] - b * s[i]
-                    p[2 * i + 1] = a * s[i] + b * c[i]
+                var i = 0
+                while i + 8 <= headDim {
+                    let v = VectorMath.load(p + i)
+                    let swapped = V(v[1], v[0], v[3], v[2], v[5], v[4], v[7], v[6])
+                    VectorMath.store(v * VectorMath.load(c + i) + swapped * VectorMath.load(s + i), p + i)
+                    i += 8
+                }
+                while i < headDim {
+                    let (a, b) = (p[i], p[i + 1])
+                    p[i] = a * c[i] + b * s[i]
+                    p[i + 1] = b * c[i + 1] + a * s[i + 1]
+                    i += 2
+                }
+            }
+        }
+    }
+
+    /// One pair at a time (what unoptimised builds run).
+    func applyScalar(_ x: UnsafeMutablePointer<Float>, rows: Int, ld: Int, heads: Int, first: Int) {
+        precondition(first >= 0 && first + rows <= tokens)
+        for r in 0..<rows {
+            let c = cosPairs.base + (first + r) * headDim
+            let s = sinPairs.base + (first + r) * headDim
+            for h in 0..<heads {
+                let p = x + r * ld + h * headDim
+                for i in stride(from: 0, to: headDim, by: 2) {
+                    let (a, b) = (p[i], p[i + 1])
+                    p[i] = a * c[i] + b * s[i]
+                    p[i + 1] = b * c[i + 1] + a * s[i + 1]
                 }
             }
         }

@@ -14,12 +14,23 @@ struct Linear: @unchecked Sendable {
     }
 
     /// `out[r] = x[r] · Wᵀ + b` for `rows` rows (row strides `ldx`, `ldo`; default: dense).
-    func apply(_ x: UnsafePointer<Float>, rows: Int, ldx: Int? = nil, into out: UnsafeMutablePointer<Float>, ldo: Int? = nil) {
+    func apply(
+        _ x: UnsafePointer<Float>, rows: Int, ldx: Int? = nil, into out: UnsafeMutablePointer<Float>, ldo: Int? = nil
+    ) {
         guard rows > 0 else { return }
         let ldo = ldo ?? outputs
         VectorMath.broadcastRows(bias, into: out, rows: rows, n: outputs, ld: ldo)
-        BLAS.gemm(.none, .transposed, m: rows, n: outputs, k: inputs, a: x, lda: ldx ?? inputs, b: weight, ldb: inputs,
-                  beta: 1, c: out, ldc: ldo)
+        BLAS.gemm(
+            .none, .transposed, m: rows, n: outputs, k: inputs, a: x, lda: ldx ?? inputs, b: weight, ldb: inputs,
+            beta: 1, c: out, ldc: ldo)
+    }
+
+    /// `out[r] = x[r] · Wᵀ` without the bias, for callers that fold the bias into the next elementwise pass.
+    func product(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, ldo: Int? = nil) {
+        guard rows > 0 else { return }
+        BLAS.gemm(
+            .none, .transposed, m: rows, n: outputs, k: inputs, a: x, lda: inputs, b: weight, ldb: inputs,
+            c: out, ldc: ldo ?? outputs)
     }
 
     /// Multiply-adds of ``apply`` over `rows` rows, as FLOPs (2 per multiply-add).

@@ -12,8 +12,11 @@ extension MMDiT {
     /// activations and the softmax are not counted (they are a few FLOPs per element, not per product).
     public static func cost(_ c: MMDiTConfig, layout: TokenLayout, textTokens: Int) -> ForwardCost {
         let d = Double(c.dim)
-        let nv = Double(layout.videoTokens), na = Double(layout.audioTokens), clip = Double(layout.videoClipTokens)
-        let queries = nv + na, keys = Double(textTokens) + queries
+        let nv = Double(layout.videoTokens)
+        let na = Double(layout.audioTokens)
+        let clip = Double(layout.videoClipTokens)
+        let queries = nv + na
+        let keys = Double(textTokens) + queries
         var linear = 2 * Double(c.timeFrequencies) * d + 2 * d * d + 2 * (2 * d * 6 * d + 2 * d * 2 * d)
         linear += 2 * nv * Double(c.videoTokenInputs) * d + 2 * na * Double(c.audioTokenInputs) * d
         let perToken = 2 * d * (3 * d + d + 2 * Double(c.mlpDim))

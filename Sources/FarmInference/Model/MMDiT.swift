@@ -37,7 +37,9 @@ public final class MMDiT: @unchecked Sendable {
         timeFc1 = Linear(weights, "time.fc1")
         timeFc2 = Linear(weights, "time.fc2")
         streams = ParameterLayout.streams.map { StreamWeights(weights, stream: $0) }
-        blocks = (0..<weights.config.depth).map { i in ParameterLayout.streams.map { StreamBlockWeights(weights, block: i, stream: $0) } }
+        blocks = (0..<weights.config.depth).map { i in
+            ParameterLayout.streams.map { StreamBlockWeights(weights, block: i, stream: $0) }
+        }
         textKV = (0..<weights.config.depth).map { Linear(weights, "blocks.\($0).text.kv") }
         textKNorm = (0..<weights.config.depth).map { UnsafePointer(weights.pointer("blocks.\($0).text.k_norm")) }
     }
@@ -51,13 +53,20 @@ public final class MMDiT: @unchecked Sendable {
     /// - Parameters:
     ///   - time: flow time in [0, 1] (1 = pure noise).
     ///   - videoOut: `[videoClipTokens, videoTokenOutputs]`; audioOut: `[audioTokens, audioTokenOutputs]`.
-    public func forward(_ ws: Workspace, text: TextContext, time: Float, videoOut: UnsafeMutablePointer<Float>,
-                        audioOut: UnsafeMutablePointer<Float>) {
+    public func forward(
+        _ ws: Workspace, text: TextContext, time: Float, videoOut: UnsafeMutablePointer<Float>,
+        audioOut: UnsafeMutablePointer<Float>
+    ) {
         precondition(ws.layout.config == config && text.tokens <= ws.maxTextTokens, "MMDiT: workspace does not fit")
         let start = Workspace.now()
-        let c = config, d = c.dim, lay = ws.layout
-        let nv = lay.videoTokens, na = lay.audioTokens
-        let counts = [nv, na], firstRow = [0, nv]
+        let c = config
+        let d = c.dim
+        let lay = ws.layout
+        let nv = lay.videoTokens
+        let na = lay.audioTokens
+        // Stream s's rows: video first, then audio (no arrays here: the forward pass allocates nothing).
+        func counts(_ s: Int) -> Int { s == 0 ? nv : na }
+        func firstRow(_ s: Int) -> Int { s == 0 ? 0 : nv }
         conditioning(ws, text: text, time: time)
         streams[0].embed.apply(ws.videoIn.base, rows: nv, into: ws.x.base)
         streams[1].embed.apply(ws.audioIn.base, rows: na, into: ws.x.base + nv * d)
@@ -66,39 +75,54 @@ public final class MMDiT: @unchecked Sendable {
                 let m = ws.blockModulation[s].base
                 m.update(from: ws.modulation[s].base, count: 6 * d)
                 VectorMath.add(block[s].modulation, into: m, count: 6 * d)
-                Normalization.layerNormModulated(ws.x.base + firstRow[s] * d, rows: counts[s], n: d, shift: m, scale: m + d,
-                                                 out: ws.h.base + firstRow[s] * d)
+                Self.modulatedNorm(
+                    ws.x.base + firstRow(s) * d, rows: counts(s), d: d, shift: m, scale: m + d,
+                    out: ws.h.base + firstRow(s) * d)
             }
             attention(ws, block: block, index: i, text: text)
             for s in 0..<2 {
-                let rows = firstRow[s] * d, m = ws.blockModulation[s].base
-                block[s].out.apply(ws.attn.base + rows, rows: counts[s], into: ws.proj.base + rows)
-                VectorMath.addGated(ws.proj.base + rows, gate: m + 2 * d, into: ws.x.base + rows, rows: counts[s], n: d)
-                Normalization.layerNormModulated(ws.x.base + rows, rows: counts[s], n: d, shift: m + 3 * d, scale: m + 4 * d,
-                                                 out: ws.h.base + rows)
-                block[s].fc1.apply(ws.h.base + rows, rows: counts[s], into: ws.mlp.base + firstRow[s] * c.mlpDim)
-            }
-            VectorMath.gelu(ws.mlp.base, count: (nv + na) * c.mlpDim)
-            for s in 0..<2 {
-                let rows = firstRow[s] * d, m = ws.blockModulation[s].base
-                block[s].fc2.apply(ws.mlp.base + firstRow[s] * c.mlpDim, rows: counts[s], into: ws.proj.base + rows)
-                VectorMath.addGated(ws.proj.base + rows, gate: m + 5 * d, into: ws.x.base + rows, rows: counts[s], n: d)
+                let at = firstRow(s) * d
+                let m = UnsafePointer(ws.blockModulation[s].base)
+                let w = block[s]
+                let x = ws.x.base + at
+                let h = ws.h.base + at
+                let proj = ws.proj.base + at
+                let mlp = ws.mlp.base + firstRow(s) * c.mlpDim
+                w.out.product(ws.attn.base + at, rows: counts(s), into: proj)
+                Parallel.chunks(counts(s), grain: 16) { r in
+                    VectorMath.addGated(
+                        proj + r.lowerBound * d, bias: w.out.bias, gate: m + 2 * d, into: x + r.lowerBound * d,
+                        rows: r.count, n: d)
+                }
+                Self.modulatedNorm(x, rows: counts(s), d: d, shift: m + 3 * d, scale: m + 4 * d, out: h)
+                w.fc1.product(h, rows: counts(s), into: mlp)
+                Parallel.chunks(counts(s), grain: 4) { r in
+                    VectorMath.biasGELU(mlp + r.lowerBound * c.mlpDim, bias: w.fc1.bias, rows: r.count, n: c.mlpDim)
+                }
+                w.fc2.product(mlp, rows: counts(s), into: proj)
+                Parallel.chunks(counts(s), grain: 16) { r in
+                    VectorMath.addGated(
+                        proj + r.lowerBound * d, bias: w.fc2.bias, gate: m + 5 * d, into: x + r.lowerBound * d,
+                        rows: r.count, n: d)
+                }
             }
         }
         // Final layers: only the clip's video tokens are predicted, never the references'.
-        let outputs = [(lay.videoClipTokens, videoOut), (na, audioOut)]
         for s in 0..<2 {
-            let rows = firstRow[s] * d, f = ws.finalModulation[s].base
-            Normalization.layerNormModulated(ws.x.base + rows, rows: outputs[s].0, n: d, shift: f, scale: f + d,
-                                             out: ws.h.base + rows)
-            streams[s].finalProj.apply(ws.h.base + rows, rows: outputs[s].0, into: outputs[s].1)
+            let rows = s == 0 ? lay.videoClipTokens : na
+            let at = firstRow(s) * d
+            let f = ws.finalModulation[s].base
+            Self.modulatedNorm(ws.x.base + at, rows: rows, d: d, shift: f, scale: f + d, out: ws.h.base + at)
+            streams[s].finalProj.apply(ws.h.base + at, rows: rows, into: s == 0 ? videoOut : audioOut)
         }
         ws.addForward(since: start)
     }
 
     /// Timestep embedding, each stream's condition vector, its shared modulation and its final modulation.
     private func conditioning(_ ws: Workspace, text: TextContext, time: Float) {
-        let c = config, d = c.dim, half = c.timeFrequencies / 2
+        let c = config
+        let d = c.dim
+        let half = c.timeFrequencies / 2
         for k in 0..<half {
             let arg = Double(time) * 1000 * Foundation.exp(-Foundation.log(10_000) * Double(k) / Double(half))
             ws.frequencies.base[k] = Float(Foundation.cos(arg))
@@ -107,8 +131,9 @@ public final class MMDiT: @unchecked Sendable {
         timeFc1.apply(ws.frequencies.base, rows: 1, into: ws.hidden.base)
         VectorMath.silu(ws.hidden.base, count: d)
         timeFc2.apply(ws.hidden.base, rows: 1, into: ws.timeEmbedding.base)
-        for (s, pooled) in [text.pooledVideo, text.pooledAudio].enumerated() {
+        for s in 0..<2 {
             let cond = ws.condition[s].base
+            let pooled = s == 0 ? text.pooledVideo : text.pooledAudio
             cond.update(from: ws.timeEmbedding.base, count: d)
             VectorMath.add(pooled.base, into: cond, count: d)
             VectorMath.silu(cond, count: d)
@@ -117,25 +142,55 @@ public final class MMDiT: @unchecked Sendable {
         }
     }
 
+    /// `LN(x)·(1 + scale) + shift` over `rows` rows, spread over the cores.
+    static func modulatedNorm(
+        _ x: UnsafePointer<Float>, rows: Int, d: Int, shift: UnsafePointer<Float>,
+        scale: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+    ) {
+        Parallel.chunks(rows, grain: 16) { r in
+            Normalization.layerNormModulated(
+                x + r.lowerBound * d, rows: r.count, n: d, shift: shift, scale: scale,
+                out: out + r.lowerBound * d)
+        }
+    }
+
     /// QKV of both streams, the text's keys and values, norms, rotary positions, then the joint attention.
     private func attention(_ ws: Workspace, block: [StreamBlockWeights], index i: Int, text: TextContext) {
-        let c = config, d = c.dim, ld = 3 * d, lay = ws.layout
-        let nv = lay.videoTokens, na = lay.audioTokens, nt = text.tokens
+        let c = config
+        let d = c.dim
+        let ld = 3 * d
+        let lay = ws.layout
+        let nv = lay.videoTokens
+        let na = lay.audioTokens
+        let nt = text.tokens
         let kv = text.keysValues[i].base
         for r in 0..<nt { (ws.qkv.base + r * ld + d).update(from: kv + r * 2 * d, count: 2 * d) }
-        let ropes = [ws.videoRope, ws.audioRope]
-        for (s, (first, rows)) in [(0, nv), (nv, na)].enumerated() {
+        for s in 0..<2 {
+            let first = s == 0 ? 0 : nv
+            let rows = s == 0 ? nv : na
+            let rope = s == 0 ? ws.videoRope : ws.audioRope
             let q = ws.qkv.base + (nt + first) * ld
-            block[s].qkv.apply(ws.h.base + first * d, rows: rows, into: q, ldo: ld)
-            Normalization.rmsNormHeads(q, rows: rows, ld: ld, heads: c.heads, headDim: c.headDim, weight: block[s].qNorm)
-            Normalization.rmsNormHeads(q + d, rows: rows, ld: ld, heads: c.heads, headDim: c.headDim, weight: block[s].kNorm)
-            ropes[s].apply(q, rows: rows, ld: ld, heads: c.heads)
-            ropes[s].apply(q + d, rows: rows, ld: ld, heads: c.heads)
+            let w = block[s]
+            w.qkv.product(ws.h.base + first * d, rows: rows, into: q, ldo: ld)
+            // Bias, per-head RMS norm and rotary positions in one pass over each row.
+            Parallel.chunks(rows, grain: 16) { range in
+                for r in range {
+                    let row = q + r * ld
+                    VectorMath.add(w.qkv.bias, into: row, count: ld)
+                    Normalization.rmsNormHeads(
+                        row, rows: 1, ld: ld, heads: c.heads, headDim: c.headDim, weight: w.qNorm)
+                    Normalization.rmsNormHeads(
+                        row + d, rows: 1, ld: ld, heads: c.heads, headDim: c.headDim, weight: w.kNorm)
+                    rope.apply(row, rows: 1, ld: ld, heads: c.heads, first: r)
+                    rope.apply(row + d, rows: 1, ld: ld, heads: c.heads, first: r)
+                }
+            }
         }
         let start = Workspace.now()
-        ws.attention.run(q: ws.qkv.base + nt * ld, ldq: ld, k: ws.qkv.base + d, ldk: ld, v: ws.qkv.base + 2 * d, ldv: ld,
-                         out: ws.attn.base, ldo: d, queries: nv + na, keys: nt + nv + na, heads: c.heads,
-                         headDim: c.headDim, scratch: ws.scratch.base)
+        ws.attention.run(
+            q: ws.qkv.base + nt * ld, ldq: ld, k: ws.qkv.base + d, ldk: ld, v: ws.qkv.base + 2 * d, ldv: ld,
+            out: ws.attn.base, ldo: d, queries: nv + na, keys: nt + nv + na, heads: c.heads,
+            headDim: c.headDim, scratch: ws.scratch.base)
         ws.addAttention(since: start)
     }
 }

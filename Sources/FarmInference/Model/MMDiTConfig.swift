@@ -65,15 +65,18 @@ public struct MMDiTConfig: Hashable, Sendable, Codable {
     public static var names: [String] { all.map(\.name) }
 
     public static let all: [MMDiTConfig] = [
-        MMDiTConfig(name: "tiny", videoChannels: 4, audioChannels: 4, audioTokensPerStep: 4, audioPatch: 1, dim: 32,
-                    heads: 2, depth: 2, mlpRatio: 2, textDim: 16, textHeads: 2, textDepth: 1, textMaxTokens: 32,
-                    timeFrequencies: 32, audioWindowPoints: 8, maxWindow: 33, guidance: 3, timeShift: 3),
-        MMDiTConfig(name: "small", videoChannels: 8, audioChannels: 8, audioTokensPerStep: 8, audioPatch: 2, dim: 96,
-                    heads: 4, depth: 4, mlpRatio: 4, textDim: 64, textHeads: 4, textDepth: 2, textMaxTokens: 96,
-                    timeFrequencies: 64, audioWindowPoints: 32, maxWindow: 97, guidance: 3, timeShift: 3),
-        MMDiTConfig(name: "bench", videoChannels: 16, audioChannels: 16, audioTokensPerStep: 16, audioPatch: 2, dim: 1024,
-                    heads: 8, depth: 4, mlpRatio: 4, textDim: 256, textHeads: 4, textDepth: 2, textMaxTokens: 128,
-                    timeFrequencies: 256, audioWindowPoints: 64, maxWindow: 97, guidance: 4, timeShift: 5),
+        MMDiTConfig(
+            name: "tiny", videoChannels: 4, audioChannels: 4, audioTokensPerStep: 4, audioPatch: 1, dim: 32,
+            heads: 2, depth: 2, mlpRatio: 2, textDim: 16, textHeads: 2, textDepth: 1, textMaxTokens: 32,
+            timeFrequencies: 32, audioWindowPoints: 8, maxWindow: 33, guidance: 3, timeShift: 3),
+        MMDiTConfig(
+            name: "small", videoChannels: 8, audioChannels: 8, audioTokensPerStep: 8, audioPatch: 2, dim: 96,
+            heads: 4, depth: 4, mlpRatio: 4, textDim: 64, textHeads: 4, textDepth: 2, textMaxTokens: 96,
+            timeFrequencies: 64, audioWindowPoints: 32, maxWindow: 97, guidance: 3, timeShift: 3),
+        MMDiTConfig(
+            name: "bench", videoChannels: 16, audioChannels: 16, audioTokensPerStep: 16, audioPatch: 2, dim: 1024,
+            heads: 8, depth: 4, mlpRatio: 4, textDim: 256, textHeads: 4, textDepth: 2, textMaxTokens: 128,
+            timeFrequencies: 256, audioWindowPoints: 64, maxWindow: 97, guidance: 4, timeShift: 5),
     ]
 
     /// Rule violations (empty when the configuration is usable).
@@ -85,11 +88,14 @@ public struct MMDiTConfig: Hashable, Sendable, Codable {
         if audioTokensPerStep % audioPatch != 0 { p.append("audioTokensPerStep is not a multiple of audioPatch") }
         // An audio token must start exactly where each latent step's frame starts (see AudioTimeline).
         if audioTokensPerStepPatched % Self.temporalStride != 0 {
-            p.append("audio tokens per step (\(audioTokensPerStepPatched)) must be a multiple of \(Self.temporalStride)")
+            p.append(
+                "audio tokens per step (\(audioTokensPerStepPatched)) must be a multiple of \(Self.temporalStride)")
         }
         if (maxWindow - 1) % Self.temporalStride != 0 { p.append("maxWindow \(maxWindow) is not 1 + 4k") }
         if timeFrequencies % 2 != 0 { p.append("timeFrequencies must be even") }
-        if [videoChannels, audioChannels, depth, textDepth, textMaxTokens, audioWindowPoints, mlpRatio].contains(where: { $0 < 1 }) {
+        if [videoChannels, audioChannels, depth, textDepth, textMaxTokens, audioWindowPoints, mlpRatio].contains(
+            where: { $0 < 1 })
+        {
             p.append("every size must be ≥ 1")
         }
         return p

@@ -21,7 +21,9 @@ extension ModelWeights {
             case .normWeight: (mean, std) = (1, 0.05)
             case .embedding: std = 1
             case .modulationOffset: std = 0.1
-            case .decoder: std = 0.4 / Float(p.shape[1]).squareRoot()
+            // Sampled latents have a spread of a few units; these keep most pixels inside [0, 255] and the
+            // sound around -20 dBFS instead of clipping.
+            case .decoder: std = (p.name.hasPrefix("codec.audio") ? 0.05 : 0.25) / Float(p.shape[1]).squareRoot()
             case .encoder: std = 0
             }
             fill(w.pointer(p.name), count: p.count, key: seed ^ SeedDerivation.fnv1a(p.name), mean: mean, std: std)
@@ -29,12 +31,14 @@ extension ModelWeights {
         let pixels = MMDiTConfig.spatialStride * MMDiTConfig.spatialStride * 3
         // The video encoder inverts the decoder's last sub-frame: the frame a latent step stands for.
         let last = (MMDiTConfig.temporalStride - 1) * pixels
-        invert(decode: w.pointer("codec.video.decode.weight") + last * config.videoChannels,
-               bias: w.pointer("codec.video.decode.bias") + last, rows: pixels, cols: config.videoChannels,
-               encode: w.pointer("codec.video.encode.weight"), encodeBias: w.pointer("codec.video.encode.bias"))
-        invert(decode: w.pointer("codec.audio.decode.weight"), bias: w.pointer("codec.audio.decode.bias"),
-               rows: 2 * config.audioWindowPoints, cols: config.audioChannels,
-               encode: w.pointer("codec.audio.encode.weight"), encodeBias: w.pointer("codec.audio.encode.bias"))
+        invert(
+            decode: w.pointer("codec.video.decode.weight") + last * config.videoChannels,
+            bias: w.pointer("codec.video.decode.bias") + last, rows: pixels, cols: config.videoChannels,
+            encode: w.pointer("codec.video.encode.weight"), encodeBias: w.pointer("codec.video.encode.bias"))
+        invert(
+            decode: w.pointer("codec.audio.decode.weight"), bias: w.pointer("codec.audio.decode.bias"),
+            rows: 2 * config.audioWindowPoints, cols: config.audioChannels,
+            encode: w.pointer("codec.audio.encode.weight"), encodeBias: w.pointer("codec.audio.encode.bias"))
         return w
     }
 
@@ -50,8 +54,10 @@ extension ModelWeights {
     }
 
     /// `E = (DᵀD)⁻¹Dᵀ` and `e = -E·b` for a decoder `y = D z + b` with `D` of `rows × cols`.
-    static func invert(decode d: UnsafePointer<Float>, bias b: UnsafePointer<Float>, rows: Int, cols: Int,
-                       encode e: UnsafeMutablePointer<Float>, encodeBias eb: UnsafeMutablePointer<Float>) {
+    static func invert(
+        decode d: UnsafePointer<Float>, bias b: UnsafePointer<Float>, rows: Int, cols: Int,
+        encode e: UnsafeMutablePointer<Float>, encodeBias eb: UnsafeMutablePointer<Float>
+    ) {
         var gram = [Double](repeating: 0, count: cols * cols)
         for i in 0..<cols {
             for j in 0..<cols {

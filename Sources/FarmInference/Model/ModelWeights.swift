@@ -62,24 +62,31 @@ public final class ModelWeights: @unchecked Sendable {
     ///   - expected: the configuration the caller wants; nil takes the one the file names.
     /// - Throws: ``SafetensorsError`` when the file is unreadable or malformed, was made for another configuration,
     ///   lacks a tensor, has a tensor of the wrong shape or one the model does not know.
-    public static func load(contentsOf url: URL, expecting expected: MMDiTConfig? = nil) throws(SafetensorsError) -> ModelWeights {
+    public static func load(
+        contentsOf url: URL, expecting expected: MMDiTConfig? = nil
+    ) throws(SafetensorsError) -> ModelWeights {
         let file = try SafetensorsFile(contentsOf: url)
         return try load(file, expecting: expected)
     }
 
     /// Loads weights from an opened safetensors file (see ``load(contentsOf:expecting:)``).
-    public static func load(_ file: SafetensorsFile, expecting expected: MMDiTConfig? = nil) throws(SafetensorsError) -> ModelWeights {
+    public static func load(
+        _ file: SafetensorsFile, expecting expected: MMDiTConfig? = nil
+    ) throws(SafetensorsError) -> ModelWeights {
         let stored = file.metadata["reelfarm.config"].flatMap(MMDiTConfig.init(json:))
         guard let config = stored ?? expected else {
-            throw SafetensorsError(.configMismatch, path: file.path, "metadata has no reelfarm.config, and no configuration was given")
+            throw SafetensorsError(
+                .configMismatch, path: file.path, "metadata has no reelfarm.config, and no configuration was given")
         }
         if let expected, let stored, stored != expected {
-            throw SafetensorsError(.configMismatch, path: file.path,
-                                   "weights were made for configuration \"\(stored.name)\" \(stored.json), not \"\(expected.name)\"")
+            throw SafetensorsError(
+                .configMismatch, path: file.path,
+                "weights were made for configuration \"\(stored.name)\" \(stored.json), not \"\(expected.name)\"")
         }
         let problems = config.problems
         guard problems.isEmpty else {
-            throw SafetensorsError(.configMismatch, path: file.path, "configuration is unusable: \(problems.joined(separator: "; "))")
+            throw SafetensorsError(
+                .configMismatch, path: file.path, "configuration is unusable: \(problems.joined(separator: "; "))")
         }
         let weights = ModelWeights(config: config, metadata: file.metadata)
         var known = Set<String>()
@@ -89,14 +96,16 @@ public final class ModelWeights: @unchecked Sendable {
                 throw SafetensorsError(.missingTensor, path: file.path, "tensor \(p.name) \(p.shape) is missing")
             }
             guard e.shape == p.shape else {
-                throw SafetensorsError(.shapeMismatch, path: file.path,
-                                       "tensor \(p.name) has shape \(e.shape), configuration \"\(config.name)\" needs \(p.shape)")
+                throw SafetensorsError(
+                    .shapeMismatch, path: file.path,
+                    "tensor \(p.name) has shape \(e.shape), configuration \"\(config.name)\" needs \(p.shape)")
             }
             try file.read(p.name, into: weights.pointer(p.name))
         }
         if let extra = file.entries.keys.sorted().first(where: { !known.contains($0) }) {
-            throw SafetensorsError(.shapeMismatch, path: file.path,
-                                   "tensor \(extra) is not part of configuration \"\(config.name)\"")
+            throw SafetensorsError(
+                .shapeMismatch, path: file.path,
+                "tensor \(extra) is not part of configuration \"\(config.name)\"")
         }
         return weights
     }

@@ -50,8 +50,10 @@ public struct ParameterLayout: Sendable {
         linear("time.fc1", d, c.timeFrequencies)
         linear("time.fc2", d, d)
         // Per stream: patch embedding, the shared adaLN projection, the final layer.
-        for (s, inputs, outputs) in [("video", c.videoTokenInputs, c.videoTokenOutputs),
-                                     ("audio", c.audioTokenInputs, c.audioTokenOutputs)] {
+        for (s, inputs, outputs) in [
+            ("video", c.videoTokenInputs, c.videoTokenOutputs),
+            ("audio", c.audioTokenInputs, c.audioTokenOutputs),
+        ] {
             linear("\(s).embed", d, inputs)
             linear("\(s).modulation", 6 * d, d)
             linear("\(s).final.modulation", 2 * d, d)
@@ -72,14 +74,20 @@ public struct ParameterLayout: Sendable {
         }
         // Codecs: latent ↔ pixels (8×8×3 per latent, four frames per latent step) and latent ↔ PCM windows.
         let pixels = MMDiTConfig.spatialStride * MMDiTConfig.spatialStride * 3
-        p.append(Parameter(name: "codec.video.decode.weight", shape: [MMDiTConfig.temporalStride * pixels, c.videoChannels],
-                           role: .decoder))
+        p.append(
+            Parameter(
+                name: "codec.video.decode.weight", shape: [MMDiTConfig.temporalStride * pixels, c.videoChannels],
+                role: .decoder))
         p.append(Parameter(name: "codec.video.decode.bias", shape: [MMDiTConfig.temporalStride * pixels], role: .bias))
         p.append(Parameter(name: "codec.video.encode.weight", shape: [c.videoChannels, pixels], role: .encoder))
         p.append(Parameter(name: "codec.video.encode.bias", shape: [c.videoChannels], role: .encoder))
-        p.append(Parameter(name: "codec.audio.decode.weight", shape: [2 * c.audioWindowPoints, c.audioChannels], role: .decoder))
+        p.append(
+            Parameter(
+                name: "codec.audio.decode.weight", shape: [2 * c.audioWindowPoints, c.audioChannels], role: .decoder))
         p.append(Parameter(name: "codec.audio.decode.bias", shape: [2 * c.audioWindowPoints], role: .bias))
-        p.append(Parameter(name: "codec.audio.encode.weight", shape: [c.audioChannels, 2 * c.audioWindowPoints], role: .encoder))
+        p.append(
+            Parameter(
+                name: "codec.audio.encode.weight", shape: [c.audioChannels, 2 * c.audioWindowPoints], role: .encoder))
         p.append(Parameter(name: "codec.audio.encode.bias", shape: [c.audioChannels], role: .encoder))
         parameters = p
     }

@@ -32,8 +32,9 @@ public final class TextContext: @unchecked Sendable {
         keysValues = (0..<c.depth).map { i in
             let kv = FloatBuffer(count: n * 2 * d)
             model.textKV[i].apply(projected.base, rows: n, into: kv.base)
-            Normalization.rmsNormHeads(kv.base, rows: n, ld: 2 * d, heads: c.heads, headDim: c.headDim,
-                                       weight: model.textKNorm[i])
+            Normalization.rmsNormHeads(
+                kv.base, rows: n, ld: 2 * d, heads: c.heads, headDim: c.headDim,
+                weight: model.textKNorm[i])
             return kv
         }
         func pooled(_ states: FloatBuffer, _ count: Int, _ layer: Linear) -> FloatBuffer {

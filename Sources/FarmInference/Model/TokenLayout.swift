@@ -19,9 +19,11 @@ public struct TokenLayout: Hashable, Sendable {
     public let references: Int
 
     /// - Precondition: `height` and `width` even, `stepTimes.count == steps`, at most 9 references.
-    public init(config: MMDiTConfig, steps: Int, height: Int, width: Int, stepTimes: [Int]? = nil, references: Int = 0) {
-        precondition(steps >= 1 && height >= 2 && width >= 2 && height % 2 == 0 && width % 2 == 0,
-                     "TokenLayout: \(steps) steps of \(height)×\(width) latents")
+    public init(config: MMDiTConfig, steps: Int, height: Int, width: Int, stepTimes: [Int]? = nil, references: Int = 0)
+    {
+        precondition(
+            steps >= 1 && height >= 2 && width >= 2 && height % 2 == 0 && width % 2 == 0,
+            "TokenLayout: \(steps) steps of \(height)×\(width) latents")
         precondition(references >= 0 && references <= MMDiTConfig.maxReferences)
         self.config = config
         self.steps = steps
@@ -71,16 +73,20 @@ public struct TokenLayout: Hashable, Sendable {
     /// Start time (video frames) of audio token `m` of step `j`: `stepTimes[j] - 3 + 4m / perStep`, exact in
     /// Float because `perStep` is a small power-of-two multiple of 4.
     public func audioTime(step j: Int, token m: Int) -> Float {
-        let perStep = config.audioTokensPerStepPatched, s = MMDiTConfig.temporalStride
+        let perStep = config.audioTokensPerStepPatched
+        let s = MMDiTConfig.temporalStride
         return Float((stepTimes[j] - (s - 1)) * perStep + s * m) / Float(perStep)
     }
 
     /// Fills the video tokens of the clip: features `[noisy C, reference C, mask 1] × (dy, dx)` per 2×2 patch.
     /// - Parameters:
     ///   - noisy, reference: `[T, C, h, w]`; mask: `[T, h, w]` (1 = held).
-    func patchifyVideo(noisy: UnsafePointer<Float>, reference: UnsafePointer<Float>, mask: UnsafePointer<Float>,
-                       into out: UnsafeMutablePointer<Float>) {
-        let c = config.videoChannels, f = config.videoTokenInputs
+    func patchifyVideo(
+        noisy: UnsafePointer<Float>, reference: UnsafePointer<Float>, mask: UnsafePointer<Float>,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        let c = config.videoChannels
+        let f = config.videoTokenInputs
         let (h, w) = (height, width)
         for j in 0..<steps {
             for r in 0..<h / 2 {
@@ -88,7 +94,9 @@ public struct TokenLayout: Hashable, Sendable {
                     let token = out + ((j * (h / 2) + r) * (w / 2) + col) * f
                     for dy in 0..<2 {
                         for dx in 0..<2 {
-                            let y = 2 * r + dy, x = 2 * col + dx, q = dy * 2 + dx
+                            let y = 2 * r + dy
+                            let x = 2 * col + dx
+                            let q = dy * 2 + dx
                             for ch in 0..<c {
                                 let at = ((j * c + ch) * h + y) * w + x
                                 token[ch * 4 + q] = noisy[at]
@@ -105,7 +113,8 @@ public struct TokenLayout: Hashable, Sendable {
     /// Fills the reference tokens (after the clip's): noisy 0, reference the latent, mask 1.
     /// - Parameter latents: `[R, C, h, w]`.
     func patchifyReferences(_ latents: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        let c = config.videoChannels, f = config.videoTokenInputs
+        let c = config.videoChannels
+        let f = config.videoTokenInputs
         let (h, w) = (height, width)
         for j in 0..<references {
             for r in 0..<h / 2 {
@@ -113,7 +122,9 @@ public struct TokenLayout: Hashable, Sendable {
                     let token = out + ((j * (h / 2) + r) * (w / 2) + col) * f
                     for dy in 0..<2 {
                         for dx in 0..<2 {
-                            let y = 2 * r + dy, x = 2 * col + dx, q = dy * 2 + dx
+                            let y = 2 * r + dy
+                            let x = 2 * col + dx
+                            let q = dy * 2 + dx
                             for ch in 0..<c {
                                 token[ch * 4 + q] = 0
                                 token[(c + ch) * 4 + q] = latents[((j * c + ch) * h + y) * w + x]
@@ -128,7 +139,8 @@ public struct TokenLayout: Hashable, Sendable {
 
     /// Scatters the clip's velocity tokens (`C × (dy, dx)` each) back to `[T, C, h, w]`.
     func unpatchifyVideo(_ tokens: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        let c = config.videoChannels, f = config.videoTokenOutputs
+        let c = config.videoChannels
+        let f = config.videoTokenOutputs
         let (h, w) = (height, width)
         for j in 0..<steps {
             for r in 0..<h / 2 {
@@ -136,7 +148,9 @@ public struct TokenLayout: Hashable, Sendable {
                     let token = tokens + ((j * (h / 2) + r) * (w / 2) + col) * f
                     for dy in 0..<2 {
                         for dx in 0..<2 {
-                            for ch in 0..<c { out[((j * c + ch) * h + 2 * r + dy) * w + 2 * col + dx] = token[ch * 4 + dy * 2 + dx] }
+                            for ch in 0..<c {
+                                out[((j * c + ch) * h + 2 * r + dy) * w + 2 * col + dx] = token[ch * 4 + dy * 2 + dx]
+                            }
                         }
                     }
                 }
@@ -147,8 +161,10 @@ public struct TokenLayout: Hashable, Sendable {
     /// Fills the audio tokens: features `[noisy Ca, reference Ca, mask 1] × patch` per token.
     /// - Parameters:
     ///   - noisy, reference: `[T, Ca, A]`; mask: `[T, A]`.
-    func patchifyAudio(noisy: UnsafePointer<Float>, reference: UnsafePointer<Float>, mask: UnsafePointer<Float>,
-                       into out: UnsafeMutablePointer<Float>) {
+    func patchifyAudio(
+        noisy: UnsafePointer<Float>, reference: UnsafePointer<Float>, mask: UnsafePointer<Float>,
+        into out: UnsafeMutablePointer<Float>
+    ) {
         let (c, a, p, f) = (config.audioChannels, config.audioTokensPerStep, config.audioPatch, config.audioTokenInputs)
         for j in 0..<steps {
             for m in 0..<a / p {
@@ -167,7 +183,9 @@ public struct TokenLayout: Hashable, Sendable {
 
     /// Scatters audio velocity tokens (`Ca × patch` each) back to `[T, Ca, A]`.
     func unpatchifyAudio(_ tokens: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        let (c, a, p, f) = (config.audioChannels, config.audioTokensPerStep, config.audioPatch, config.audioTokenOutputs)
+        let (c, a, p, f) = (
+            config.audioChannels, config.audioTokensPerStep, config.audioPatch, config.audioTokenOutputs
+        )
         for j in 0..<steps {
             for m in 0..<a / p {
                 let token = tokens + (j * (a / p) + m) * f

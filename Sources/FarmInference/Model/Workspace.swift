@@ -22,7 +22,8 @@ public final class Workspace: @unchecked Sendable {
     let scratch: FloatBuffer
     // Conditioning vectors.
     let frequencies: FloatBuffer, hidden: FloatBuffer, timeEmbedding: FloatBuffer
-    let condition: [FloatBuffer], modulation: [FloatBuffer], blockModulation: [FloatBuffer], finalModulation: [FloatBuffer]
+    let condition: [FloatBuffer], modulation: [FloatBuffer], blockModulation: [FloatBuffer],
+        finalModulation: [FloatBuffer]
 
     /// Seconds spent in joint attention and in whole forward passes since the workspace was made.
     public private(set) var attentionSeconds: Double = 0
@@ -46,7 +47,7 @@ public final class Workspace: @unchecked Sendable {
         proj = FloatBuffer(count: rows * c.dim)
         mlp = FloatBuffer(count: rows * c.mlpDim)
         qkv = FloatBuffer(count: (maxTextTokens + rows) * 3 * c.dim)
-        scratch = FloatBuffer(count: attention.scratchCount)
+        scratch = FloatBuffer(count: attention.scratchCount(heads: c.heads))
         frequencies = FloatBuffer(count: c.timeFrequencies)
         hidden = FloatBuffer(count: c.dim)
         timeEmbedding = FloatBuffer(count: c.dim)
@@ -58,8 +59,11 @@ public final class Workspace: @unchecked Sendable {
 
     /// Bytes of activations held (the rotary tables included).
     public var byteCount: Int {
-        let buffers = [videoIn, audioIn, x, h, attn, proj, mlp, qkv, scratch, frequencies, hidden, timeEmbedding,
-                       videoRope.cos, videoRope.sin, audioRope.cos, audioRope.sin]
+        let buffers =
+            [
+                videoIn, audioIn, x, h, attn, proj, mlp, qkv, scratch, frequencies, hidden, timeEmbedding,
+                videoRope.cos, videoRope.sin, audioRope.cos, audioRope.sin,
+            ]
             + condition + modulation + blockModulation + finalModulation
         return buffers.reduce(0) { $0 + $1.byteCount }
     }

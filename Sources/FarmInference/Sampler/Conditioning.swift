@@ -31,23 +31,24 @@ public struct Conditioning: Sendable {
         videoMask = [Float](repeating: 0, count: t * layout.height * layout.width)
         audioReference = [Float](repeating: 0, count: t * layout.audioStepSize)
         audioMask = [Float](repeating: 0, count: t * c.audioTokensPerStep)
-        references = [Float](repeating: 0, count: layout.referenceTokens > 0 ? layout.references * c.videoChannels
-            * layout.height * layout.width : 0)
+        references = [Float](repeating: 0, count: layout.references * c.videoChannels * layout.height * layout.width)
     }
 
     /// Holds video step `step` at `latent` (`C · h · w` floats): a context frame, an anchor or a keyframe.
     public mutating func holdVideo(step: Int, latent: ArraySlice<Float>) {
-        let n = layout.videoStepSize, plane = layout.height * layout.width
+        let n = layout.videoStepSize
+        let plane = layout.height * layout.width
         precondition(step >= 0 && step < layout.steps && latent.count == n, "Conditioning: video pin does not fit")
-        videoReference.replaceSubrange(step * n ..< (step + 1) * n, with: latent)
-        for i in step * plane ..< (step + 1) * plane { videoMask[i] = 1 }
+        videoReference.replaceSubrange(step * n..<(step + 1) * n, with: latent)
+        for i in step * plane..<(step + 1) * plane { videoMask[i] = 1 }
     }
 
     /// Holds audio step `step` at `latent` (`Ca · A` floats).
     public mutating func holdAudio(step: Int, latent: ArraySlice<Float>) {
-        let n = layout.audioStepSize, a = layout.config.audioTokensPerStep
+        let n = layout.audioStepSize
+        let a = layout.config.audioTokensPerStep
         precondition(step >= 0 && step < layout.steps && latent.count == n, "Conditioning: audio pin does not fit")
-        audioReference.replaceSubrange(step * n ..< (step + 1) * n, with: latent)
-        for i in step * a ..< (step + 1) * a { audioMask[i] = 1 }
+        audioReference.replaceSubrange(step * n..<(step + 1) * n, with: latent)
+        for i in step * a..<(step + 1) * a { audioMask[i] = 1 }
     }
 }

@@ -33,7 +33,8 @@ public struct FlowSampler: Sendable {
     /// Flow times `t_0 = 1 > … > t_steps = 0`.
     public static func schedule(steps: Int, shift: Float) -> [Float] {
         (0...steps).map { i in
-            let t = 1 - Double(i) / Double(steps), s = Double(shift)
+            let t = 1 - Double(i) / Double(steps)
+            let s = Double(shift)
             return Float(s * t / (1 + (s - 1) * t))
         }
     }
@@ -41,33 +42,53 @@ public struct FlowSampler: Sendable {
     /// Runs the sampler.
     /// - Parameter progress: called after each step with (done, total).
     public func sample(_ cond: Conditioning, progress: (Int, Int) -> Void = { _, _ in }) -> SampledLatents {
-        let lay = cond.layout, c = model.config
+        let lay = cond.layout
+        let c = model.config
         precondition(lay.config == c, "FlowSampler: layout is for another configuration")
-        let nVideo = lay.steps * lay.videoStepSize, nAudio = lay.steps * lay.audioStepSize
+        let nVideo = lay.steps * lay.videoStepSize
+        let nAudio = lay.steps * lay.audioStepSize
+        precondition(
+            cond.videoReference.count == nVideo && cond.audioReference.count == nAudio
+                && cond.videoMask.count == lay.steps * lay.height * lay.width
+                && cond.audioMask.count == lay.steps * c.audioTokensPerStep
+                && cond.references.count == lay.references * c.videoChannels * lay.height * lay.width,
+            "FlowSampler: conditioning arrays do not match the layout")
         let conditional = model.textContext(prompt: cond.prompt, sound: cond.sound)
         let unconditional = guidance == 1 ? nil : model.textContext(prompt: "", sound: "")
         let ws = Workspace(layout: lay, maxTextTokens: max(conditional.tokens, unconditional?.tokens ?? 0))
         // Every buffer of the loop exists before it starts.
-        let xv = FloatBuffer(count: nVideo), xa = FloatBuffer(count: nAudio)
-        let refV = FloatBuffer(cond.videoReference), maskV = FloatBuffer(cond.videoMask)
-        let refA = FloatBuffer(cond.audioReference), maskA = FloatBuffer(cond.audioMask)
-        let outV = [FloatBuffer(count: lay.videoClipTokens * c.videoTokenOutputs),
-                    FloatBuffer(count: lay.videoClipTokens * c.videoTokenOutputs)]
-        let outA = [FloatBuffer(count: lay.audioTokens * c.audioTokenOutputs),
-                    FloatBuffer(count: lay.audioTokens * c.audioTokenOutputs)]
-        let velV = FloatBuffer(count: nVideo), velA = FloatBuffer(count: nAudio)
-        NoiseGenerator.fill(xv.base, count: nVideo, key: NoiseKey(seed: cond.seed, segment: cond.segment, stream: .video))
-        NoiseGenerator.fill(xa.base, count: nAudio, key: NoiseKey(seed: cond.seed, segment: cond.segment, stream: .audio))
+        let xv = FloatBuffer(count: nVideo)
+        let xa = FloatBuffer(count: nAudio)
+        let refV = FloatBuffer(cond.videoReference)
+        let maskV = FloatBuffer(cond.videoMask)
+        let refA = FloatBuffer(cond.audioReference)
+        let maskA = FloatBuffer(cond.audioMask)
+        let outV = [
+            FloatBuffer(count: lay.videoClipTokens * c.videoTokenOutputs),
+            FloatBuffer(count: lay.videoClipTokens * c.videoTokenOutputs),
+        ]
+        let outA = [
+            FloatBuffer(count: lay.audioTokens * c.audioTokenOutputs),
+            FloatBuffer(count: lay.audioTokens * c.audioTokenOutputs),
+        ]
+        let velV = FloatBuffer(count: nVideo)
+        let velA = FloatBuffer(count: nAudio)
+        NoiseGenerator.fill(
+            xv.base, count: nVideo, key: NoiseKey(seed: cond.seed, segment: cond.segment, stream: .video))
+        NoiseGenerator.fill(
+            xa.base, count: nAudio, key: NoiseKey(seed: cond.seed, segment: cond.segment, stream: .audio))
         if lay.references > 0 {
             cond.references.withUnsafeBufferPointer { r in
                 lay.patchifyReferences(r.baseAddress!, into: ws.videoIn.base + lay.videoClipTokens * c.videoTokenInputs)
             }
         }
         let hold = { () in
-            Self.hold(xv.base, reference: refV.base, mask: maskV.base, positions: lay.steps * lay.height * lay.width,
-                      channels: c.videoChannels, plane: lay.height * lay.width)
-            Self.hold(xa.base, reference: refA.base, mask: maskA.base, positions: lay.steps * c.audioTokensPerStep,
-                      channels: c.audioChannels, plane: c.audioTokensPerStep)
+            Self.hold(
+                xv.base, reference: refV.base, mask: maskV.base, positions: lay.steps * lay.height * lay.width,
+                channels: c.videoChannels, plane: lay.height * lay.width)
+            Self.hold(
+                xa.base, reference: refA.base, mask: maskA.base, positions: lay.steps * c.audioTokensPerStep,
+                channels: c.audioChannels, plane: c.audioTokensPerStep)
         }
         hold()
         let times = Self.schedule(steps: steps, shift: timeShift)
@@ -92,14 +113,18 @@ public struct FlowSampler: Sendable {
     }
 
     /// `cond = uncond + scale · (cond - uncond)` in place.
-    static func guide(_ cond: UnsafeMutablePointer<Float>, unconditional u: UnsafePointer<Float>, count: Int, scale: Float) {
+    static func guide(
+        _ cond: UnsafeMutablePointer<Float>, unconditional u: UnsafePointer<Float>, count: Int, scale: Float
+    ) {
         for i in 0..<count { cond[i] = u[i] + scale * (cond[i] - u[i]) }
     }
 
     /// Sets every held position (mask 1, shared by all channels of a step) to its reference value.
     /// Layout `[T, channels, plane]` for values, `[T, plane]` for the mask.
-    static func hold(_ x: UnsafeMutablePointer<Float>, reference: UnsafePointer<Float>, mask: UnsafePointer<Float>,
-                     positions: Int, channels: Int, plane: Int) {
+    static func hold(
+        _ x: UnsafeMutablePointer<Float>, reference: UnsafePointer<Float>, mask: UnsafePointer<Float>,
+        positions: Int, channels: Int, plane: Int
+    ) {
         for p in 0..<positions where mask[p] != 0 {
             let (t, i) = p.quotientAndRemainder(dividingBy: plane)
             for ch in 0..<channels {

@@ -2,7 +2,8 @@ import Foundation
 
 /// Which latent stream a noise draw is for.
 public enum LatentStream: UInt32, Sendable, CaseIterable {
-    case video = 0, audio = 1
+    case video = 0
+    case audio = 1
 }
 
 /// Where a run of noise comes from: the same key gives the same floats on any machine, in any order.
@@ -37,7 +38,8 @@ public enum NoiseGenerator {
 
     /// Philox4x32 with 10 rounds.
     public static func philox(_ counter: SIMD4<UInt32>, key: SIMD2<UInt32>) -> SIMD4<UInt32> {
-        var c = counter, k = key
+        var c = counter
+        var k = key
         for _ in 0..<10 {
             let (hi0, lo0) = mulhilo(0xD251_1F53, c[0])
             let (hi1, lo1) = mulhilo(0xCD9E_8D57, c[2])
@@ -54,7 +56,8 @@ public enum NoiseGenerator {
         let c3 = key.stream.rawValue << 24 | UInt32(truncatingIfNeeded: key.step) & 0xFF_FFFF
         var block = 0
         while block * 4 < count {
-            let w = philox(SIMD4(UInt32(truncatingIfNeeded: block), UInt32(truncatingIfNeeded: block >> 32), c2, c3), key: k)
+            let w = philox(
+                SIMD4(UInt32(truncatingIfNeeded: block), UInt32(truncatingIfNeeded: block >> 32), c2, c3), key: k)
             for pair in 0..<2 {
                 let u0 = (Double(w[2 * pair]) + 0.5) / 4_294_967_296
                 let u1 = (Double(w[2 * pair + 1]) + 0.5) / 4_294_967_296

@@ -23,8 +23,9 @@ extension Tensor {
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 c.withUnsafeMutableBufferPointer { pc in
-                    BLAS.gemm(.none, .none, m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
-                              c: pc.baseAddress!, ldc: n)
+                    BLAS.gemm(
+                        .none, .none, m: m, n: n, k: k, a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
+                        c: pc.baseAddress!, ldc: n)
                 }
             }
         }

@@ -8,7 +8,9 @@ import Foundation
 public struct SafetensorsFile: Sendable {
     /// Element types this reader converts to Float32.
     public enum DType: String, Sendable, CaseIterable {
-        case f32 = "F32", f16 = "F16", bf16 = "BF16"
+        case f32 = "F32"
+        case f16 = "F16"
+        case bf16 = "BF16"
         public var size: Int { self == .f32 ? 4 : 2 }
     }
 
@@ -40,7 +42,8 @@ public struct SafetensorsFile: Sendable {
         do {
             data = try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
-            throw SafetensorsError(.missingFile, path: url.path, "cannot read the weights file (\(error.localizedDescription))")
+            throw SafetensorsError(
+                .missingFile, path: url.path, "cannot read the weights file (\(error.localizedDescription))")
         }
         try self.init(bytes: data, path: url.path)
     }
@@ -50,20 +53,23 @@ public struct SafetensorsFile: Sendable {
         self.path = path
         self.bytes = bytes
         guard bytes.count >= 8 else {
-            throw SafetensorsError(.truncated, path: path, "file is \(bytes.count) bytes, shorter than the 8-byte header length")
+            throw SafetensorsError(
+                .truncated, path: path, "file is \(bytes.count) bytes, shorter than the 8-byte header length")
         }
         let headerLength = bytes.withUnsafeBytes { raw in UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)) }
         guard headerLength <= UInt64(bytes.count - 8) else {
-            throw SafetensorsError(.headerPastFile, path: path,
-                                   "header length \(headerLength) points past the end of the file (\(bytes.count) bytes)")
+            throw SafetensorsError(
+                .headerPastFile, path: path,
+                "header length \(headerLength) points past the end of the file (\(bytes.count) bytes)")
         }
         guard headerLength <= UInt64(Self.maxHeaderBytes) else {
-            throw SafetensorsError(.badHeader, path: path, "header of \(headerLength) bytes exceeds \(Self.maxHeaderBytes)")
+            throw SafetensorsError(
+                .badHeader, path: path, "header of \(headerLength) bytes exceeds \(Self.maxHeaderBytes)")
         }
         dataStart = 8 + Int(headerLength)
         let json: Any
         do {
-            json = try JSONSerialization.jsonObject(with: bytes.subdata(in: 8 ..< dataStart))
+            json = try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<dataStart))
         } catch {
             throw SafetensorsError(.badHeader, path: path, "header is not valid JSON")
         }
@@ -84,47 +90,60 @@ public struct SafetensorsFile: Sendable {
         }
         // Byte ranges must not overlap (the format also forbids holes; overlaps are what corrupt data).
         let sorted = entries.values.sorted { ($0.range.lowerBound, $0.name) < ($1.range.lowerBound, $1.name) }
-        for (a, b) in zip(sorted, sorted.dropFirst()) where a.range.upperBound > b.range.lowerBound && !b.range.isEmpty {
-            throw SafetensorsError(.badOffsets, path: path, "tensors \(a.name) and \(b.name) overlap in the data section")
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a.range.upperBound > b.range.lowerBound && !b.range.isEmpty
+        {
+            throw SafetensorsError(
+                .badOffsets, path: path, "tensors \(a.name) and \(b.name) overlap in the data section")
         }
         self.metadata = metadata
         self.entries = entries
     }
 
-    private static func entry(_ name: String, _ value: Any, path: String, dataBytes: Int) throws(SafetensorsError) -> Entry {
+    private static func entry(
+        _ name: String, _ value: Any, path: String, dataBytes: Int
+    ) throws(SafetensorsError) -> Entry {
         guard let e = value as? [String: Any], let dtypeName = e["dtype"] as? String,
-              let shapeValues = e["shape"] as? [Any], let offsets = e["data_offsets"] as? [Any], offsets.count == 2
+            let shapeValues = e["shape"] as? [Any], let offsets = e["data_offsets"] as? [Any], offsets.count == 2
         else {
-            throw SafetensorsError(.badHeader, path: path, "tensor \(name): entry needs dtype, shape and two data_offsets")
+            throw SafetensorsError(
+                .badHeader, path: path, "tensor \(name): entry needs dtype, shape and two data_offsets")
         }
         guard let dtype = DType(rawValue: dtypeName) else {
-            throw SafetensorsError(.unknownDType, path: path,
-                                   "tensor \(name): dtype \(dtypeName) is not supported (F32, F16, BF16 are)")
+            throw SafetensorsError(
+                .unknownDType, path: path,
+                "tensor \(name): dtype \(dtypeName) is not supported (F32, F16, BF16 are)")
         }
         let shape = shapeValues.compactMap { ($0 as? NSNumber)?.intValue }
         let bounds = offsets.compactMap { ($0 as? NSNumber)?.intValue }
         guard shape.count == shapeValues.count, shape.allSatisfy({ $0 >= 0 }), bounds.count == 2 else {
-            throw SafetensorsError(.badHeader, path: path, "tensor \(name): shape and data_offsets must be non-negative integers")
+            throw SafetensorsError(
+                .badHeader, path: path, "tensor \(name): shape and data_offsets must be non-negative integers")
         }
         let (begin, end) = (bounds[0], bounds[1])
         var count = 1
         for d in shape {
             let (p, overflow) = count.multipliedReportingOverflow(by: d)
-            guard !overflow else { throw SafetensorsError(.badOffsets, path: path, "tensor \(name): shape \(shape) is too large") }
+            guard !overflow else {
+                throw SafetensorsError(.badOffsets, path: path, "tensor \(name): shape \(shape) is too large")
+            }
             count = p
         }
         guard begin >= 0, begin <= end else {
-            throw SafetensorsError(.badOffsets, path: path, "tensor \(name): data_offsets [\(begin), \(end)] are reversed")
+            throw SafetensorsError(
+                .badOffsets, path: path, "tensor \(name): data_offsets [\(begin), \(end)] are reversed")
         }
         guard end - begin == count * dtype.size else {
-            throw SafetensorsError(.badOffsets, path: path, "tensor \(name): \(end - begin) bytes for shape \(shape) of "
-                + "\(dtype.rawValue), which needs \(count * dtype.size)")
+            throw SafetensorsError(
+                .badOffsets, path: path,
+                "tensor \(name): \(end - begin) bytes for shape \(shape) of "
+                    + "\(dtype.rawValue), which needs \(count * dtype.size)")
         }
         guard end <= dataBytes else {
-            throw SafetensorsError(.truncated, path: path,
-                                   "tensor \(name): data ends at byte \(end) of a data section of \(dataBytes) bytes")
+            throw SafetensorsError(
+                .truncated, path: path,
+                "tensor \(name): data ends at byte \(end) of a data section of \(dataBytes) bytes")
         }
-        return Entry(name: name, dtype: dtype, shape: shape, range: begin ..< end)
+        return Entry(name: name, dtype: dtype, shape: shape, range: begin..<end)
     }
 
     /// Converts tensor `name` to Float32 into `out` (`entry.count` floats).
@@ -139,7 +158,8 @@ public struct SafetensorsFile: Sendable {
             switch e.dtype {
             case .f32:
                 for i in 0..<e.count {
-                    out[i] = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                    out[i] = Float(
+                        bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
                 }
             case .bf16:
                 for i in 0..<e.count {
@@ -148,7 +168,8 @@ public struct SafetensorsFile: Sendable {
                 }
             case .f16:
                 for i in 0..<e.count {
-                    out[i] = HalfFloat.float(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                    out[i] = HalfFloat.float(
+                        UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
                 }
             }
         }
@@ -156,7 +177,9 @@ public struct SafetensorsFile: Sendable {
 
     /// Tensor `name` as a new array of Float32.
     public func floats(_ name: String) throws(SafetensorsError) -> [Float] {
-        guard let e = entries[name] else { throw SafetensorsError(.missingTensor, path: path, "tensor \(name) is missing") }
+        guard let e = entries[name] else {
+            throw SafetensorsError(.missingTensor, path: path, "tensor \(name) is missing")
+        }
         var out = [Float](repeating: 0, count: e.count)
         try out.withUnsafeMutableBufferPointer { (p) throws(SafetensorsError) in try read(name, into: p.baseAddress!) }
         return out

@@ -19,7 +19,8 @@ public struct SafetensorsWriter {
 
     /// Adds tensor `name` from an array.
     public mutating func add(_ name: String, shape: [Int], values: [Float]) {
-        precondition(shape.reduce(1, *) == values.count, "SafetensorsWriter: \(name) has \(values.count) values for \(shape)")
+        precondition(
+            shape.reduce(1, *) == values.count, "SafetensorsWriter: \(name) has \(values.count) values for \(shape)")
         add(name, shape: shape, values: FloatBuffer(values))
     }
 
@@ -31,7 +32,8 @@ public struct SafetensorsWriter {
         var offset = 0
         for t in ordered {
             let bytes = t.values.count * 4
-            header[t.name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            header[t.name] =
+                ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
             offset += bytes
         }
         var json = (try? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])) ?? Data("{}".utf8)
@@ -57,7 +59,8 @@ public struct SafetensorsWriter {
             try FileManager.default.moveItem(at: tmp, to: url)
         } catch {
             try? FileManager.default.removeItem(at: tmp)
-            throw SafetensorsError(.writeFailed, path: url.path, "cannot write the weights file (\(error.localizedDescription))")
+            throw SafetensorsError(
+                .writeFailed, path: url.path, "cannot write the weights file (\(error.localizedDescription))")
         }
     }
 }

@@ -17,8 +17,13 @@ public enum EngineRegistry {
         case "mmdit":
             return try MMDiTEngine(model: model, source: source)
         default:
-            throw SpecError(source: source, issues: [SpecIssue(
-                field: "model.engine", rule: "unknown engine \"\(model.engine)\" (this build has: \(names.joined(separator: ", ")))")])
+            throw SpecError(
+                source: source,
+                issues: [
+                    SpecIssue(
+                        field: "model.engine",
+                        rule: "unknown engine \"\(model.engine)\" (this build has: \(names.joined(separator: ", ")))")
+                ])
         }
     }
 }

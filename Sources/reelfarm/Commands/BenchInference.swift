@@ -14,7 +14,8 @@ extension ReelFarm.Bench {
 
         func validate() throws {
             guard MMDiTConfig.named(config) != nil else {
-                throw ValidationError("unknown configuration \(config) (have: \(MMDiTConfig.names.joined(separator: ", ")))")
+                throw ValidationError(
+                    "unknown configuration \(config) (have: \(MMDiTConfig.names.joined(separator: ", ")))")
             }
             guard width >= 16, height >= 16, width % 16 == 0, height % 16 == 0 else {
                 throw ValidationError("--width and --height must be multiples of 16")
@@ -24,8 +25,9 @@ extension ReelFarm.Bench {
         }
 
         func run() throws {
-            let bench = InferenceBenchmark(config: MMDiTConfig.named(config)!, width: width, height: height, frames: frames,
-                                           runs: runs)
+            let bench = InferenceBenchmark(
+                config: MMDiTConfig.named(config)!, width: width, height: height, frames: frames,
+                runs: runs)
             print(bench.run { printError($0) }.description)
         }
     }

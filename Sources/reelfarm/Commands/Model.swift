@@ -21,7 +21,8 @@ extension ReelFarm.Model {
 
         func validate() throws {
             guard MMDiTConfig.named(config) != nil else {
-                throw ValidationError("unknown configuration \(config) (have: \(MMDiTConfig.names.joined(separator: ", ")))")
+                throw ValidationError(
+                    "unknown configuration \(config) (have: \(MMDiTConfig.names.joined(separator: ", ")))")
             }
         }
 
@@ -33,8 +34,10 @@ extension ReelFarm.Model {
                 printError("reelfarm model init: \(error)")
                 throw ExitCode.failure
             }
-            printError(String(format: "wrote %@: %@ configuration, seed %llu, %.2f M parameters",
-                              output, config, seed, Double(weights.layout.count) / 1e6))
+            printError(
+                String(
+                    format: "wrote %@: %@ configuration, seed %llu, %.2f M parameters",
+                    output, config, seed, Double(weights.layout.count) / 1e6))
         }
     }
 }
