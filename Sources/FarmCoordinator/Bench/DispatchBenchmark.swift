@@ -30,6 +30,8 @@ public struct DispatchBenchmark: Sendable {
         public var seconds: Double
         public var latencies: [Double]
         public var roundTripsPerSecond: Double
+        /// Microseconds to encode one `assign` and to decode one `result`, for the breakdown.
+        public var codecMicros: (assign: Double, result: Double)
         public var dispatchesPerSecond: Double { Double(tasks) / seconds }
         func percentile(_ p: Double) -> Double {
             let s = latencies.sorted()
@@ -43,6 +45,8 @@ public struct DispatchBenchmark: Sendable {
                 String(format: "ready → started    p50 %.3f ms, p99 %.3f ms", percentile(0.5) * 1000, percentile(0.99) * 1000),
                 String(format: "raw ZeroMQ         %.0f round trips/s (DEALER↔ROUTER, tcp loopback, one at a time)", roundTripsPerSecond),
                 String(format: "ratio              %.2f dispatches per raw round trip", dispatchesPerSecond / roundTripsPerSecond),
+                String(format: "codec cost         %.1f µs to encode an assign, %.1f µs to decode a result (JSON metadata)",
+                       codecMicros.assign, codecMicros.result),
             ].joined(separator: "\n")
         }
     }
@@ -94,7 +98,30 @@ public struct DispatchBenchmark: Sendable {
         let ready = try FarmStore(directory: dir).readyTimes(job: job)
         let latencies = received.compactMap { r in ready[r.key].map { max(0, r.at - $0) } }
         let first = received.map(\.at).min()!, last = received.map(\.at).max()!
-        return Result(tasks: total, seconds: last - first, latencies: latencies, roundTripsPerSecond: rtt)
+        return Result(tasks: total, seconds: last - first, latencies: latencies, roundTripsPerSecond: rtt,
+                      codecMicros: try Self.codecCost())
+    }
+
+    /// Times the JSON codec on the two messages every task costs the coordinator most.
+    static func codecCost() throws -> (assign: Double, result: Double) {
+        let brief = ShotBrief(index: 0, id: "s0", prompt: "p", camera: "", sound: "", cues: [], frames: TimeRange(0, 85))
+        let task = SegmentTask(id: "s0/3", shot: brief, index: 3, format: OutputFormat(width: 192, height: 64, fps: Rational(24), sampleRate: 48_000, channels: 1),
+                               generate: TimeRange(12, 21), own: TimeRange(17, 21), samples: TimeRange(34_000, 42_000),
+                               pins: [LatentPin(latentIndex: 0, latents: Latents(video: LatentTensor(shape: [2, 8, 1, 1]), audio: LatentTensor(shape: [2, 0])))],
+                               seed: 1, steps: 1, tailLatents: 2)
+        let model = ModelDescription(ModelSpec(engine: "noop", window: 9, overlap: 5, steps: 1, seed: 1, schedule: .chain))
+        let lease = Lease(task: "j0123456789:s0/3", attempt: 1)
+        let n = 2_000
+        var start = Date()
+        for _ in 0..<n {
+            let (d, blobs) = SegmentDescription.make(task)
+            _ = WireMessage(.assign, Assign(lease: lease, model: model, segment: d, anchors: nil), blobs: blobs).frames
+        }
+        let assign = Date().timeIntervalSince(start) / Double(n) * 1e6
+        let result = WireMessage(.result, TaskResult(lease: lease, outputs: [OutputDigest(output: "tail", size: 100, sha256: String(repeating: "a", count: 64))]))
+        start = Date()
+        for _ in 0..<n { _ = try WireMessage(frames: result.frames).payload(TaskResult.self) }
+        return (assign, Date().timeIntervalSince(start) / Double(n) * 1e6)
     }
 
     struct BenchError: Error, CustomStringConvertible { var description: String }
