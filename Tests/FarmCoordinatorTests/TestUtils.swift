@@ -39,10 +39,12 @@ func waitFor(_ client: FarmClient, job: String, seconds: Double = 120,
 /// A coordinator inside the test process, on a free loopback port.
 func inProcessCoordinator(_ dir: URL) throws -> (Coordinator, String) {
     MediaLog.setLevel(.errors)
-    let c = try Coordinator(configuration: CoordinatorConfiguration(
+    var config = CoordinatorConfiguration(
         dataDirectory: dir, bind: "tcp://127.0.0.1:*",
         geometry: { model throws(SpecError) in try EngineRegistry.engine(for: model).geometry },
-        assembler: MP4FilmAssembler()))
+        assembler: MP4FilmAssembler())
+    config.images = { spec throws(SpecError) in try StoryboardImages.load(spec) }
+    let c = try Coordinator(configuration: config)
     return (c, try c.start())
 }
 

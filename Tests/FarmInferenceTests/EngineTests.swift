@@ -91,6 +91,17 @@ import Testing
         }
     }
 
+    @Test func theTasksOwnKeyframesAndReferencesReachTheModel() throws {
+        let image = (0..<(32 * 32 * 3)).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        var task = segmentTask(generate: TimeRange(0, 9))
+        task.keyframes = [PinnedImage(frame: 4, image: StillImage(width: 32, height: 32, rgb: image))]
+        let direct = try engine.generate(segmentTask(generate: TimeRange(0, 9)), keyframes: [.init(frame: 4, rgb: image)],
+                                         references: []) { _, _ in }
+        #expect(try engine.generate(task) { _, _ in } == direct)
+        task.references = [StillImage(width: 32, height: 32, rgb: image)]
+        #expect(try engine.generate(task) { _, _ in } != direct)
+    }
+
     @Test func refusesTasksThatDoNotFit() {
         #expect(throws: MMDiTEngine.TaskError.self) {
             try engine.generate(segmentTask(generate: TimeRange(0, 8))) { _, _ in }

@@ -17,6 +17,35 @@ import Testing
             """
     }
 
+    /// Keyframe and grid-reference images in the storyboard reach the model: the film changes with them.
+    @Test func storyboardImagesSteerTheFilm() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (name, colour) in [("key.png", "orange"), ("grid.png", "teal")] {
+            let made = try run(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+                               ["-v", "error", "-f", "lavfi", "-i", "color=c=\(colour):s=96x48", "-frames:v", "1", "-y",
+                                dir.appendingPathComponent(name).path])
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        let plain = Self.storyboard(schedule: .chain, fps: "24", rate: 48_000, weights: nil)
+        let keyed = plain.replacingOccurrences(of: "transition: continue}", with: "transition: continue,\n     keyframes: [{at: 0.5, image: key.png}]}")
+            + "\nreferences: [grid.png]\n"
+        var films: [Data] = []
+        for (i, text) in [plain, keyed].enumerated() {
+            let job = dir.appendingPathComponent("job\(i).yaml")
+            try text.write(to: job, atomically: true, encoding: .utf8)
+            let film = dir.appendingPathComponent("film\(i).mp4")
+            let render = try run(reelfarm, ["render", job.path, "-o", film.path, "--quiet"])
+            try #require(render.status == 0, "render failed: \(render.stderr)")
+            films.append(try Data(contentsOf: film))
+        }
+        #expect(films[0] != films[1])
+        // A keyframe image that is not an image is refused with its field named, exit 2.
+        try Data("not a png".utf8).write(to: dir.appendingPathComponent("key.png"))
+        let bad = try run(reelfarm, ["render", dir.appendingPathComponent("job1.yaml").path, "-o", dir.appendingPathComponent("x.mp4").path, "--quiet"])
+        #expect(bad.status == 2 && bad.stderr.contains("shots[1].keyframes[0].image"), "\(bad.stderr)")
+    }
+
     @Test(arguments: [(Schedule.chain, "24", 48_000, true), (Schedule.anchored, "30000/1001", 44_100, false)])
     func twoShotFilmPlaysWithBothStreamsAndThePlannedDurations(
         schedule: Schedule, fps: String, rate: Int, withFile: Bool

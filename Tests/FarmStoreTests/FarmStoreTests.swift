@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func migrationsAreNumberedAndApplied() throws {
-        #expect(try store().appliedMigrations() == ["0001_initial", "0002_task_state_index"])
+        #expect(try store().appliedMigrations() == ["0001_initial", "0002_task_state_index", "0003_job_base_directory"])
     }
 
     @Test func dependenciesReleaseTasksInOrder() throws {

@@ -17,7 +17,12 @@ import Testing
         id: "eyes/1", shot: ShotBrief(index: 0, id: "eyes", prompt: "eyes open", camera: "close-up", sound: "hum",
                                       cues: [.init(sample: 96_000, sound: "click")], frames: TimeRange(0, 216)),
         index: 1, format: format, generate: TimeRange(80, 177), own: TimeRange(97, 177), samples: TimeRange(155_844, 283_283),
-        pins: [LatentPin(latentIndex: 0, latents: latents(5, fill: 0.5))], seed: 123, steps: 8, tailLatents: 5)
+        pins: [LatentPin(latentIndex: 0, latents: latents(5, fill: 0.5))], seed: 123, steps: 8, tailLatents: 5,
+        keyframes: [PinnedImage(frame: 120, image: image(7))], references: [image(9), image(11)])
+
+    static func image(_ seed: UInt8) -> StillImage {
+        StillImage(width: 320, height: 192, rgb: (0..<(320 * 192 * 3)).map { UInt8(truncatingIfNeeded: $0 &* Int(seed)) })
+    }
 
     /// One message of every command, with realistic payloads.
     static var everyMessage: [WireMessage] {
@@ -71,6 +76,10 @@ import Testing
         let assign = try WireMessage(frames: messages[8].frames)
         let task = try assign.payload(Assign.self).segment!.task(blobs: assign.blobs)
         #expect(task == Self.segmentTask)
+        #expect(task.keyframes.first?.frame == 120 && task.references.count == 2)
+        var short = assign.blobs
+        short[1] = short[1].dropLast()
+        #expect(throws: WireError.self) { try assign.payload(Assign.self).segment!.task(blobs: short) }
         let anchors = try WireMessage(frames: messages[9].frames)
         let a = try anchors.payload(Assign.self).anchors!.task(blobs: anchors.blobs)
         #expect(a.frames == [0, 96, 192] && a.start == Self.latents(1, fill: 2))

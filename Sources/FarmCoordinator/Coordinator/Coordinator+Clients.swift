@@ -9,8 +9,8 @@ extension Coordinator {
         let spec: JobSpec
         let job: JobContext
         do {
-            spec = try JobSpec.parse(s.storyboard, source: s.source)
-            job = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: s.source)
+            spec = try JobSpec.parse(s.storyboard, source: s.source, baseDirectory: s.baseDirectory.map { URL(fileURLWithPath: $0) })
+            job = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: s.source, images: config.images(spec))
         } catch {
             refuse(identity, WireError(.invalid, error.description), sequence: sequence, issues: error.issues.map(\.description))
             return
@@ -26,7 +26,7 @@ extension Coordinator {
                                  dependsOn: seg.dependsOn, remaining: remaining[seg.id] ?? 0))
         }
         let ready = try store.insert(NewJob(id: id, title: spec.title, source: s.source, storyboard: s.storyboard,
-                                            priority: s.priority, tasks: tasks), now: Self.wall)
+                                            priority: s.priority, tasks: tasks, baseDirectory: s.baseDirectory), now: Self.wall)
         contexts[id] = job
         for t in ready { queue.push(t) }
         send(identity, WireMessage(.reply, Submitted(job: id, tasks: tasks.count, frames: job.plan.totalFrames), sequence: sequence))

@@ -18,6 +18,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var geometry: @Sendable (ModelSpec) throws(SpecError) -> EngineGeometry
     /// Writes a film from chunks and PCM.
     public var assembler: any FilmAssembler
+    /// Decodes a storyboard's keyframe and reference images (paths already absolute) at the film's size.
+    public var images: @Sendable (JobSpec) throws(SpecError) -> [String: StillImage] = { _ in [:] }
     /// Where the coordinator's log lines go (stderr by default).
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("reelfarm coordinator: \($0)\n".utf8)) }
 

@@ -51,8 +51,10 @@ extension Coordinator {
     func context(_ job: String) throws -> JobContext? {
         if let c = contexts[job] { return c }
         guard let record = try store.job(job), !record.state.isFinished else { return nil }
-        let spec = try JobSpec.parse(record.storyboard, source: record.source)
-        let c = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: record.source)
+        let spec = try JobSpec.parse(record.storyboard, source: record.source,
+                                     baseDirectory: record.baseDirectory.map { URL(fileURLWithPath: $0) })
+        let c = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: record.source,
+                               images: config.images(spec))
         contexts[job] = c
         return c
     }

@@ -60,11 +60,18 @@ public struct SegmentTask: Hashable, Sendable {
     public var steps: Int
     /// Latent steps at the end of `generate` that a following segment takes as context.
     public var tailLatents: Int
+    /// Keyframe images pinned to frames inside `generate` (at the film's size).
+    public var keyframes: [PinnedImage]
+    /// Grid references (≤ 9) that hold characters and style steady across the job.
+    public var references: [StillImage]
 
     public init(
         id: String, shot: ShotBrief, index: Int, format: OutputFormat, generate: TimeRange, own: TimeRange,
-        samples: TimeRange, pins: [LatentPin], seed: UInt64, steps: Int, tailLatents: Int
+        samples: TimeRange, pins: [LatentPin], seed: UInt64, steps: Int, tailLatents: Int,
+        keyframes: [PinnedImage] = [], references: [StillImage] = []
     ) {
+        self.keyframes = keyframes
+        self.references = references
         self.id = id
         self.shot = shot
         self.index = index

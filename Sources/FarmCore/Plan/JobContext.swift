@@ -12,10 +12,16 @@ public struct JobContext: Sendable {
     /// The planned segment with id `id`.
     public func segment(_ id: String) -> Segment? { segmentIndex[id].map { plan.segments[$0] } }
 
+    /// Decoded images by the path the storyboard names them with (keyframes and grid references).
+    public let images: [String: StillImage]
+
     /// Plans `spec` for `geometry`.
+    /// - Parameter images: the storyboard's images, decoded at the film's size; needed only to build segment tasks.
     /// - Throws: ``SpecError`` when the model settings do not fit the engine.
-    public init(spec: JobSpec, geometry: EngineGeometry, source: String = "storyboard") throws(SpecError) {
+    public init(spec: JobSpec, geometry: EngineGeometry, source: String = "storyboard",
+                images: [String: StillImage] = [:]) throws(SpecError) {
         self.spec = spec
+        self.images = images
         plan = try Planner.plan(spec, geometry: geometry, source: source)
         segmentIndex = Dictionary(uniqueKeysWithValues: plan.segments.enumerated().map { ($1.id, $0) })
         let clock = spec.output.clock
@@ -55,10 +61,25 @@ public struct JobContext: Sendable {
             pins.append(LatentPin(latentIndex: plan.geometry.latentCount(forFrames: segment.generate.count) - 1,
                                   latents: all.slice(link.end ..< link.end + 1)))
         }
+        // Keyframes of this shot whose frame this segment generates; every grid reference.
+        let clock = spec.output.clock
+        let shot = spec.shots[segment.shot], span = plan.shots[segment.shot].frames
+        var keyframes: [PinnedImage] = []
+        for key in shot.keyframes {
+            let frame = min(span.upper - 1, clock.frame(containing: clock.time(ofFrame: span.lower) + key.at))
+            guard segment.generate.contains(frame) else { continue }
+            guard let image = images[key.image] else { throw MissingInput(task: segment.id, input: "keyframe image \(key.image)") }
+            keyframes.append(PinnedImage(frame: frame, image: image))
+        }
+        var references: [StillImage] = []
+        for path in spec.references {
+            guard let image = images[path] else { throw MissingInput(task: segment.id, input: "reference image \(path)") }
+            references.append(image)
+        }
         return SegmentTask(
             id: segment.id, shot: briefs[segment.shot], index: segment.index, format: spec.output,
             generate: segment.generate, own: segment.own, samples: segment.samples, pins: pins, seed: segment.seed,
-            steps: spec.model.steps, tailLatents: segment.tailLatents)
+            steps: spec.model.steps, tailLatents: segment.tailLatents, keyframes: keyframes, references: references)
     }
 
     /// The engine task for an anchor pass.

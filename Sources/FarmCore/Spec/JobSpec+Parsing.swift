@@ -39,12 +39,18 @@ extension JobSpec {
         return try parse(text, source: url.path, baseDirectory: url.deletingLastPathComponent())
     }
 
-    /// Turns relative file paths (model weights) into absolute ones against `base`.
-    mutating func resolvePaths(against base: URL) {
-        if let w = model.weights, !w.hasPrefix("/") {
-            model.weights = base.appendingPathComponent(w).standardizedFileURL.path
+    /// Turns relative file paths (model weights, keyframe and reference images) into absolute ones against `base`.
+    public mutating func resolvePaths(against base: URL) {
+        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : base.appendingPathComponent(p).standardizedFileURL.path }
+        model.weights = model.weights.map(resolve)
+        references = references.map(resolve)
+        for i in shots.indices {
+            for k in shots[i].keyframes.indices { shots[i].keyframes[k].image = resolve(shots[i].keyframes[k].image) }
         }
     }
+
+    /// Every image file the storyboard names (absolute once resolved): keyframes, then grid references.
+    public var imagePaths: [String] { shots.flatMap { $0.keyframes.map(\.image) } + references }
 
     private static func read(_ root: Node, _ r: inout SpecReader) -> JobSpec? {
         guard let top = r.mapping(root, "", allowed: ["title", "output", "model", "shots", "references"]) else { return nil }

@@ -33,8 +33,10 @@ public struct MMDiTEngine: Engine {
         }
     }
 
+    /// Generates a segment with the task's own keyframes and grid references.
     public func generate(_ task: SegmentTask, progress: ProgressHandler) throws -> SegmentResult {
-        try generate(task, keyframes: [], references: [], progress: progress)
+        try generate(task, keyframes: task.keyframes.map { KeyframeImage(frame: $0.frame, rgb: $0.image.rgb) },
+                     references: task.references.map(\.rgb), progress: progress)
     }
 
     /// Generates a segment with keyframe images and grid references (RGB24 images of the film's size, ≤ 9).

@@ -6,8 +6,12 @@ enum Migrations {
         var m = DatabaseMigrator()
         m.registerMigration("0001_initial") { db in try db.execute(sql: initial) }
         m.registerMigration("0002_task_state_index") { db in try db.execute(sql: taskStateIndex) }
+        m.registerMigration("0003_job_base_directory") { db in try db.execute(sql: jobBaseDirectory) }
         return m
     }
+
+    /// 0003: where a job's storyboard resolves relative paths (weights, keyframe and reference images).
+    static let jobBaseDirectory = "ALTER TABLE jobs ADD COLUMN base_directory TEXT;"
 
     /// 0002: find a job's unfinished tasks without scanning all of them.
     static let taskStateIndex = "CREATE INDEX tasks_job_state ON tasks(job_id, state);"

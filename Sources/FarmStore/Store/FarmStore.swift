@@ -68,9 +68,9 @@ public final class FarmStore: @unchecked Sendable {
     public func insert(_ job: NewJob, now: Double) throws -> [ReadyTask] {
         try write { db in
             try db.execute(sql: """
-                INSERT INTO jobs (id, title, source, storyboard, priority, state, created_at)
-                VALUES (?, ?, ?, ?, ?, 'queued', ?)
-                """, arguments: [job.id, job.title, job.source, job.storyboard, job.priority, now])
+                INSERT INTO jobs (id, title, source, storyboard, priority, state, created_at, base_directory)
+                VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)
+                """, arguments: [job.id, job.title, job.source, job.storyboard, job.priority, now, job.baseDirectory])
             for t in job.tasks {
                 let ready = t.dependsOn.isEmpty
                 try db.execute(sql: """
@@ -158,7 +158,7 @@ public final class FarmStore: @unchecked Sendable {
     static func job(_ r: Row) -> JobRecord {
         JobRecord(id: r["id"], title: r["title"], source: r["source"], storyboard: r["storyboard"], priority: r["priority"],
                   state: JobState(rawValue: r["state"]) ?? .failed, error: r["error"], film: r["film"], filmSize: r["film_size"],
-                  createdAt: r["created_at"], finishedAt: r["finished_at"])
+                  createdAt: r["created_at"], finishedAt: r["finished_at"], baseDirectory: r["base_directory"])
     }
 }
 

@@ -58,8 +58,11 @@ public struct NewJob: Sendable {
     public var storyboard: String
     public var priority: Int
     public var tasks: [NewTask]
+    public var baseDirectory: String?
 
-    public init(id: String, title: String, source: String, storyboard: String, priority: Int, tasks: [NewTask]) {
+    public init(id: String, title: String, source: String, storyboard: String, priority: Int, tasks: [NewTask],
+                baseDirectory: String? = nil) {
+        self.baseDirectory = baseDirectory
         self.id = id
         self.title = title
         self.source = source
@@ -126,6 +129,7 @@ public struct JobRecord: Sendable, Codable, Equatable {
     public var filmSize: Int?
     public var createdAt: Double
     public var finishedAt: Double?
+    public var baseDirectory: String?
 }
 
 /// A task as the store holds it.

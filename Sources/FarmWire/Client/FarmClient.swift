@@ -60,8 +60,9 @@ public final class FarmClient {
         return try reply.payload(P.self)
     }
 
-    public func submit(storyboard: String, source: String, priority: Int) throws -> Submitted {
-        try call(.submit, Submit(storyboard: storyboard, source: source, priority: priority), expecting: Submitted.self)
+    public func submit(storyboard: String, source: String, priority: Int, baseDirectory: String? = nil) throws -> Submitted {
+        try call(.submit, Submit(storyboard: storyboard, source: source, priority: priority, baseDirectory: baseDirectory),
+                 expecting: Submitted.self)
     }
 
     public func status(job: String?) throws -> StatusReport {

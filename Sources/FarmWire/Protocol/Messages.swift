@@ -160,10 +160,13 @@ public struct Submit: Codable, Sendable, Equatable {
     public var storyboard: String
     public var source: String
     public var priority: Int
-    public init(storyboard: String, source: String, priority: Int) {
+    /// Where the storyboard's relative paths (weights, images) are, as the coordinator's machine sees them.
+    public var baseDirectory: String?
+    public init(storyboard: String, source: String, priority: Int, baseDirectory: String? = nil) {
         self.storyboard = storyboard
         self.source = source
         self.priority = priority
+        self.baseDirectory = baseDirectory
     }
 }
 

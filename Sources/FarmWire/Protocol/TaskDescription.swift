@@ -82,16 +82,36 @@ public struct SegmentDescription: Codable, Sendable, Equatable {
     public var generate: [Int], own: [Int], samples: [Int]
     public var pins: [PinDescription]
     public var seed: UInt64, steps: Int, tailLatents: Int
+    /// Keyframe images: the global frame and the blob holding its RGB24 at the film's size.
+    public var keyframes: [KeyframeDescription]
+    /// Grid references: blobs holding RGB24 at the film's size.
+    public var references: [Int]
 
-    /// The description and the blobs carrying its pins.
+    public struct KeyframeDescription: Codable, Sendable, Equatable {
+        public var frame: Int
+        public var blob: Int
+    }
+
+    /// The description and the blobs carrying its pins, keyframes and references (in that order).
     public static func make(_ t: SegmentTask) -> (SegmentDescription, [Data]) {
+        var blobs = t.pins.map { LatentsCodec.encode($0.latents) }
+        var keyframes: [KeyframeDescription] = []
+        for k in t.keyframes {
+            keyframes.append(KeyframeDescription(frame: k.frame, blob: blobs.count))
+            blobs.append(Data(k.image.rgb))
+        }
+        var references: [Int] = []
+        for r in t.references {
+            references.append(blobs.count)
+            blobs.append(Data(r.rgb))
+        }
         let d = SegmentDescription(
             id: t.id, index: t.index, shot: ShotDescription(t.shot), format: FormatDescription(t.format),
             generate: [t.generate.lower, t.generate.upper], own: [t.own.lower, t.own.upper],
             samples: [t.samples.lower, t.samples.upper],
             pins: t.pins.indices.map { PinDescription(latentIndex: t.pins[$0].latentIndex, blob: $0) },
-            seed: t.seed, steps: t.steps, tailLatents: t.tailLatents)
-        return (d, t.pins.map { LatentsCodec.encode($0.latents) })
+            seed: t.seed, steps: t.steps, tailLatents: t.tailLatents, keyframes: keyframes, references: references)
+        return (d, blobs)
     }
 
     /// The engine task, with pins decoded from `blobs`.
@@ -109,10 +129,21 @@ public struct SegmentDescription: Codable, Sendable, Equatable {
                 throw WireError(.badPayload, "pin blob \(p.blob): \(error)")
             }
         }
-        return SegmentTask(id: id, shot: try shot.brief(), index: index, format: try format.format(),
+        let f = try format.format()
+        func image(_ blob: Int, _ what: String) throws(WireError) -> StillImage {
+            guard blobs.indices.contains(blob), blobs[blob].count == f.width * f.height * 3 else {
+                throw WireError(.badPayload, "\(what) blob \(blob) is missing or not \(f.width)×\(f.height) RGB24")
+            }
+            return StillImage(width: f.width, height: f.height, rgb: [UInt8](blobs[blob]))
+        }
+        var stills: [PinnedImage] = []
+        for k in keyframes { stills.append(PinnedImage(frame: k.frame, image: try image(k.blob, "keyframe"))) }
+        var grid: [StillImage] = []
+        for r in references { grid.append(try image(r, "reference")) }
+        return SegmentTask(id: id, shot: try shot.brief(), index: index, format: f,
                            generate: try range(generate, "generate"), own: try range(own, "own"),
                            samples: try range(samples, "samples"), pins: pins, seed: seed, steps: steps,
-                           tailLatents: tailLatents)
+                           tailLatents: tailLatents, keyframes: stills, references: grid)
     }
 }
 

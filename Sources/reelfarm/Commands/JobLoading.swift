@@ -7,11 +7,13 @@ import Foundation
 let specErrorExitCode: Int32 = 2
 
 /// Loads and plans the storyboard `argument`; a bad storyboard prints every broken rule and exits 2.
-func loadJob(_ argument: String) throws -> (JobContext, any Engine) {
+/// - Parameter images: decode the storyboard's keyframe and reference images (needed to render).
+func loadJob(_ argument: String, images: Bool = false) throws -> (JobContext, any Engine) {
     do {
         let spec = try JobSource.load(argument)
         let engine = try EngineRegistry.engine(for: spec.model, source: argument)
-        return (try JobContext(spec: spec, geometry: engine.geometry, source: argument), engine)
+        let decoded = images ? try StoryboardImages.load(spec, source: argument) : [:]
+        return (try JobContext(spec: spec, geometry: engine.geometry, source: argument, images: decoded), engine)
     } catch {
         printError(error.description)
         throw ExitCode(specErrorExitCode)

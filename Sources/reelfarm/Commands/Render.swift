@@ -26,7 +26,7 @@ extension ReelFarm {
 
         func run() throws {
             MediaLog.setLevel(.errors)
-            let (context, engine) = try loadJob(job.job)
+            let (context, engine) = try loadJob(job.job, images: true)
             let renderer = LocalRenderer(
                 runner: SegmentRunner(engine: engine, encoder: H264ChunkEncoder()),
                 assembler: MP4FilmAssembler(), jobs: jobs, progress: quiet ? nil : ProgressBar(),

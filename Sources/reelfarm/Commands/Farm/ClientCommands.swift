@@ -14,11 +14,14 @@ extension ReelFarm {
 
         func run() throws {
             // Validate here first: a bad storyboard exits 2 with its fields named and nothing is sent.
-            _ = try loadJob(job.job)
+            _ = try loadJob(job.job, images: true)
             let text = job.job.hasPrefix("sample:") ? SampleStoryboards.text(String(job.job.dropFirst(7)))!
                 : try String(contentsOfFile: job.job, encoding: .utf8)
             let client = try farm.client()
-            let submitted = try clientCall { try client.submit(storyboard: text, source: job.job, priority: priority) }
+            let base = job.job.hasPrefix("sample:") ? nil : URL(fileURLWithPath: job.job).deletingLastPathComponent().standardizedFileURL.path
+            let submitted = try clientCall {
+                try client.submit(storyboard: text, source: job.job, priority: priority, baseDirectory: base)
+            }
             print(submitted.job)
             if follow { try Follow.run(client, job: submitted.job) }
         }

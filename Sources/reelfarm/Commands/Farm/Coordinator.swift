@@ -25,10 +25,11 @@ extension ReelFarm {
             let file = try config.map(ConfigFile.load) ?? [:]
             let dataDir = data ?? env["REELFARM_DATA"] ?? file["data"] ?? "reelfarm-data"
             let endpoint = bind ?? env["REELFARM_BIND"] ?? file["bind"] ?? "tcp://127.0.0.1:7700"
-            let configuration = CoordinatorConfiguration(
+            var configuration = CoordinatorConfiguration(
                 dataDirectory: URL(fileURLWithPath: dataDir), bind: endpoint,
                 geometry: { model throws(SpecError) in try EngineRegistry.engine(for: model).geometry },
                 assembler: MP4FilmAssembler())
+            configuration.images = { spec throws(SpecError) in try StoryboardImages.load(spec) }
             let coordinator: FarmCoordinator.Coordinator
             let bound: String
             do {

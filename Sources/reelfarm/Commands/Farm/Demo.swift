@@ -19,7 +19,7 @@ extension ReelFarm {
 
         func run() throws {
             MediaLog.setLevel(.errors)
-            let (context, _) = try loadJob(job)
+            let (context, _) = try loadJob(job, images: true)
             let text = job.hasPrefix("sample:") ? SampleStoryboards.text(String(job.dropFirst(7)))! : try String(contentsOfFile: job, encoding: .utf8)
             let dir = URL(fileURLWithPath: data ?? NSTemporaryDirectory() + "reelfarm-demo-\(getpid())")
             let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -29,7 +29,8 @@ extension ReelFarm {
             for i in 1...max(1, workers) { try farm.startWorker(name: "worker-\(i)") }
             printError("demo: coordinator on \(farm.endpoint) (data \(dir.path)), \(workers) workers")
             let client = try FarmClient(endpoint: farm.endpoint)
-            let submitted = try clientCall { try client.submit(storyboard: text, source: job, priority: 0) }
+            let base = job.hasPrefix("sample:") ? nil : URL(fileURLWithPath: job).deletingLastPathComponent().standardizedFileURL.path
+            let submitted = try clientCall { try client.submit(storyboard: text, source: job, priority: 0, baseDirectory: base) }
             printError("demo: submitted \(submitted.job): \(submitted.tasks) tasks, \(submitted.frames) frames")
             try Follow.run(client, job: submitted.job)
             let url = URL(fileURLWithPath: output)
