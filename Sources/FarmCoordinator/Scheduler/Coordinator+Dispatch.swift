@@ -66,6 +66,7 @@ extension Coordinator {
             guard let hash = try? store.output(job: task.job, key: key, name: name) else { return nil }
             if let cached = tailCache[hash] { return cached }
             guard let data = try? store.artifacts.read(hash), let l = try? LatentsCodec.decode(data) else { return nil }
+            if tailCache.count >= 4_096 { tailCache.removeAll(keepingCapacity: true) }  // a bound, not an LRU: misses only re-read a file
             tailCache[hash] = l
             return l
         }
