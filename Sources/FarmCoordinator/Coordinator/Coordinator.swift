@@ -122,8 +122,13 @@ public final class Coordinator: @unchecked Sendable {
         guard let identity = frames.first else { return }
         do {
             let message = try WireMessage(frames: Array(frames.dropFirst()))
-            // A message changes the store all or nothing.
-            try store.atomically { try route(message, from: identity) }
+            switch message.command {
+            case .resultPart, .progress, .heartbeat, .status, .fetch, .workers:
+                try route(message, from: identity)  // these change memory only (or only read): no savepoint
+            default:
+                // A message changes the store all or nothing.
+                try store.atomically { try route(message, from: identity) }
+            }
         } catch let error as WireError {
             refuse(identity, error, sequence: 0)
         } catch let error as SpecError {
