@@ -85,6 +85,21 @@ import Testing
         #expect(a.frames == [0, 96, 192] && a.start == Self.latents(1, fill: 2))
     }
 
+    @Test func theHandWrittenAssignIsTheEncodersDocument() throws {
+        var assigns = Self.everyMessage.filter { $0.command == .assign }.map { try! $0.payload(Assign.self) }
+        // Strings that need escaping, and optional fields present.
+        var tricky = assigns[0]
+        tricky.segment!.shot.prompt = "a \"quoted\" line\nwith \\ back/slash, tab\t, bell \u{07} and ünïcödé 🦞"
+        tricky.model.config = "small"
+        tricky.model.weights = "/w/small.safetensors"
+        assigns.append(tricky)
+        for a in assigns {
+            let hand = WireMessage.assign(a, blobs: []).meta
+            #expect(try WireJSON.decoder.decode(Assign.self, from: hand) == a)
+            if a != tricky { #expect(hand == WireJSON.encode(a), "\(String(decoding: hand, as: UTF8.self))") }
+        }
+    }
+
     @Test func headerIsTheDocumentedEightBytes() {
         let frames = WireMessage(.progress, TaskProgress(lease: Self.lease, step: 1, steps: 2), sequence: 0x0403_0201).frames
         #expect([UInt8](frames[0]) == [0x52, 0x46, 1, 3, 1, 2, 3, 4])

@@ -115,7 +115,7 @@ public struct DispatchBenchmark: Sendable {
         var start = Date()
         for _ in 0..<n {
             let (d, blobs) = SegmentDescription.make(task)
-            _ = WireMessage(.assign, Assign(lease: lease, model: model, segment: d, anchors: nil), blobs: blobs).frames
+            _ = WireMessage.assign(Assign(lease: lease, model: model, segment: d, anchors: nil), blobs: blobs).frames
         }
         let assign = Date().timeIntervalSince(start) / Double(n) * 1e6
         let result = WireMessage(.result, TaskResult(lease: lease, outputs: [OutputDigest(output: "tail", size: 100, sha256: String(repeating: "a", count: 64))]))

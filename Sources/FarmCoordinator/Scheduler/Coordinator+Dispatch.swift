@@ -74,11 +74,11 @@ extension Coordinator {
         let model = ModelDescription(job.spec.model)
         if let pass = job.plan.anchors.first(where: { $0.id == task.key }) {
             let (d, blobs) = AnchorDescription.make(try job.anchorTask(pass, anchors: { latents($0, "anchors") }))
-            return WireMessage(.assign, Assign(lease: lease, model: model, segment: nil, anchors: d), blobs: blobs)
+            return .assign(Assign(lease: lease, model: model, segment: nil, anchors: d), blobs: blobs)
         }
         guard let segment = job.segment(task.key) else { throw WireError(.invalid, "job \(task.job) has no task \(task.key)") }
         let t = try job.segmentTask(segment, tail: { latents($0, "tail") }, anchors: { latents($0, "anchors") })
         let (d, blobs) = SegmentDescription.make(t)
-        return WireMessage(.assign, Assign(lease: lease, model: model, segment: d, anchors: nil), blobs: blobs)
+        return .assign(Assign(lease: lease, model: model, segment: d, anchors: nil), blobs: blobs)
     }
 }
