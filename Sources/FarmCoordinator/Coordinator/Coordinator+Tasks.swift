@@ -57,7 +57,12 @@ extension Coordinator {
         running[key] = nil
         session.leases[key] = nil
         for t in ready { queue.push(t) }
-        if try store.allSegmentsDone(job: key.job), let job = try store.job(key.job), job.state == .running {
+        // Tasks still to finish, counted in memory once loaded (a query per completion would cost more than the rest).
+        let left: Int
+        if let n = unfinished[key.job] { left = n - 1 } else { left = try store.unfinishedTasks(job: key.job) }
+        unfinished[key.job] = left
+        if left == 0, let job = try store.job(key.job), job.state == .running {
+            unfinished[key.job] = nil
             try store.setJob(key.job, state: .assembling, now: Self.wall)
             assembly.submit(key.job)
         }
@@ -91,6 +96,7 @@ extension Coordinator {
     func stopJob(_ job: String, state: JobState, reason: String?) throws -> Int {
         let leases = try store.stopJob(job, state: state, reason: reason, now: Self.wall)
         queue.remove(job: job)
+        unfinished[job] = nil
         for (task, attempt, _) in leases {
             if let holder = running.removeValue(forKey: task) {
                 sessions[holder.identity]?.leases[task] = nil

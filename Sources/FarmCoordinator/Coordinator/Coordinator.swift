@@ -14,6 +14,8 @@ public final class Coordinator: @unchecked Sendable {
     var running: [TaskKey: (attempt: Int, identity: Data)] = [:]
     var queue = ReadyQueue()
     var contexts: [String: JobContext] = [:]
+    /// Tasks of a job not yet done, once known (see `result`).
+    var unfinished: [String: Int] = [:]
     var tailCache: [String: Latents] = [:]
     var uploads: [Lease: [String: Data]] = [:]
     var pendingProgress: [TaskKey: (attempt: Int, step: Int, steps: Int)] = [:]

@@ -161,6 +161,15 @@ extension FarmStore {
         }
     }
 
+    /// How many of the job's tasks are not done.
+    public func unfinishedTasks(job: String) throws -> Int {
+        try read { db in
+            try Int.fetchOne(db.cachedStatement(sql: """
+                SELECT COUNT(*) FROM tasks WHERE job_id = ? AND state IN ('waiting', 'ready', 'running', 'cancelled')
+                """), arguments: [job]) ?? 0
+        }
+    }
+
     /// True when every segment of the job is done.
     public func allSegmentsDone(job: String) throws -> Bool {
         try read { db in
