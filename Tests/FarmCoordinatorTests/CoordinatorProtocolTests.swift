@@ -141,6 +141,23 @@ import Testing
         #expect(status.attempts?.map(\.outcome) == ["failed", "failed", "failed"])
     }
 
+    @Test func aClientsBadRequestIsRefusedToThatRequest() throws {
+        let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint, timeoutMillis: 3_000)
+        for request in [{ _ = try client.status(job: "nope") }, { _ = try client.cancel(job: "nope") },
+                        { _ = try client.fetch(job: "nope", to: URL(fileURLWithPath: "/tmp/never.mp4")) }] {
+            do {
+                try request()
+                Issue.record("a request about a job that does not exist succeeded")
+            } catch let FarmClient.ClientError.refused(r) {
+                #expect(r.kind == .invalid && r.message.contains("nope"))
+            } catch {
+                Issue.record("expected a refusal, got \(error)")
+            }
+        }
+    }
+
     @Test func cancellingAJobStopsItsRunningTasksOnWorkers() throws {
         let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
         defer { coordinator.stop(); coordinator.wait() }

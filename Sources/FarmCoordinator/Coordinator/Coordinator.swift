@@ -122,8 +122,16 @@ public final class Coordinator: @unchecked Sendable {
     /// Decodes one received message and routes it; anything malformed is refused and counted.
     func handle(_ frames: [Data]) {
         guard let identity = frames.first else { return }
+        let message: WireMessage
         do {
-            let message = try WireMessage(frames: Array(frames.dropFirst()))
+            message = try WireMessage(frames: Array(frames.dropFirst()))
+        } catch {
+            refuse(identity, error, sequence: 0)
+            return
+        }
+        // Refusals carry the request's sequence, so a client matches them to what it asked.
+        let sequence = message.sequence
+        do {
             switch message.command {
             case .resultPart, .progress, .heartbeat, .status, .fetch, .workers:
                 try route(message, from: identity)  // these change memory only (or only read): no savepoint
@@ -132,11 +140,11 @@ public final class Coordinator: @unchecked Sendable {
                 try store.atomically { try route(message, from: identity) }
             }
         } catch let error as WireError {
-            refuse(identity, error, sequence: 0)
+            refuse(identity, error, sequence: sequence)
         } catch let error as SpecError {
-            refuse(identity, WireError(.invalid, error.description), sequence: 0, issues: error.issues.map(\.description))
+            refuse(identity, WireError(.invalid, error.description), sequence: sequence, issues: error.issues.map(\.description))
         } catch {
-            refuse(identity, WireError(.invalid, "\(error)"), sequence: 0)
+            refuse(identity, WireError(.invalid, "\(error)"), sequence: sequence)
         }
     }
 

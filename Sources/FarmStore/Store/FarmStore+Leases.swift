@@ -86,7 +86,7 @@ extension FarmStore {
                 try db.cachedStatement(sql: "INSERT OR REPLACE INTO outputs (job_id, key, name, hash) VALUES (?, ?, ?, ?)")
                     .execute(arguments: [task.job, task.key, o.name, o.hash])
             }
-            try db.cachedStatement(sql: "UPDATE tasks SET state = 'done', worker = NULL WHERE job_id = ? AND key = ?")
+            try db.cachedStatement(sql: "UPDATE tasks SET state = 'done' WHERE job_id = ? AND key = ?")  // keeps who did it
                 .execute(arguments: [task.job, task.key])
             try db.cachedStatement(sql: "UPDATE attempts SET outcome = 'done', ended_at = ? WHERE job_id = ? AND key = ? AND number = ?")
                 .execute(arguments: [now, task.job, task.key, attempt])
