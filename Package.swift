@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries, each behind a thin system-library target imported by exactly one Swift module.
@@ -52,16 +54,25 @@ let package = Package(
         ),
         .target(
             name: "FarmCoordinator",
-            dependencies: ["FarmCore", "FarmWire", "FarmStore", "FarmMedia"],
+            dependencies: [
+                "FarmCore", "FarmWire", "FarmStore", "FarmMedia",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
-        .target(name: "FarmWorker", dependencies: ["FarmCore", "FarmWire"], swiftSettings: swiftSettings),
+        .target(
+            name: "FarmWorker",
+            dependencies: ["FarmCore", "FarmWire", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "FarmTesting", dependencies: ["FarmCore"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "reelfarm",
             dependencies: [
                 "FarmCore", "FarmRender", "FarmMedia", "FarmTestCard", "FarmInference",
                 "FarmWire", "FarmStore", "FarmCoordinator", "FarmWorker",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

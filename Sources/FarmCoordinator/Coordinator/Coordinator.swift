@@ -47,9 +47,11 @@ public final class Coordinator: @unchecked Sendable {
     public func start() throws -> String {
         let thread = Thread { [self] in
             do { try run() } catch {
-                lock.withLock { if boundEndpoint == nil { startError = error } }
-                bound.signal()
-                FileHandle.standardError.write(Data("reelfarm coordinator: \(error)\n".utf8))
+                let starting = lock.withLock {
+                    if boundEndpoint == nil { startError = error }
+                    return boundEndpoint == nil
+                }
+                if starting { bound.signal() } else { log("loop stopped: \(error)") }  // start errors go to the caller
             }
         }
         thread.name = "reelfarm-coordinator"
@@ -61,7 +63,7 @@ public final class Coordinator: @unchecked Sendable {
 
     /// Asks the loop to finish its current iteration and exit.
     public func stop() { lock.withLock { stopping = true } }
-    var isStopping: Bool { lock.withLock { stopping } }
+    public var isStopping: Bool { lock.withLock { stopping } }
     private let finished = DispatchSemaphore(value: 0)
 
     /// Waits until the loop has exited.

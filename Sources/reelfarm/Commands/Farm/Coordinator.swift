@@ -4,9 +4,11 @@ import FarmCore
 import FarmMedia
 import FarmRender
 import Foundation
+import Logging
+import ServiceLifecycle
 
 extension ReelFarm {
-    struct Coordinator: ParsableCommand {
+    struct Coordinator: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the farm's coordinator: durable job state in SQLite, tasks to workers over ZeroMQ.",
             discussion: """
@@ -19,7 +21,7 @@ extension ReelFarm {
         @Option(help: "ZeroMQ endpoint to bind (port * picks a free one).") var bind: String?
         @Option(help: "Config file (YAML with keys data, bind).") var config: String?
 
-        func run() throws {
+        func run() async throws {
             MediaLog.setLevel(.errors)
             let env = ProcessInfo.processInfo.environment
             let file = try config.map(ConfigFile.load) ?? [:]
@@ -30,19 +32,18 @@ extension ReelFarm {
                 geometry: { model throws(SpecError) in try EngineRegistry.engine(for: model).geometry },
                 assembler: MP4FilmAssembler())
             configuration.images = { spec throws(SpecError) in try StoryboardImages.load(spec) }
-            let coordinator: FarmCoordinator.Coordinator
-            let bound: String
             do {
-                coordinator = try FarmCoordinator.Coordinator(configuration: configuration)
-                bound = try coordinator.start()
+                let service = CoordinatorService(coordinator: try FarmCoordinator.Coordinator(configuration: configuration)) {
+                    printError("reelfarm coordinator: listening on \($0), data in \(dataDir)")
+                }
+                // SIGTERM and SIGINT stop the loop after its current iteration; the store stays consistent.
+                let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
+                                         logger: Logger(label: "reelfarm.coordinator"))
+                try await group.run()
             } catch {
-                printError("reelfarm coordinator: cannot start with data \(dataDir) on \(endpoint): \(error)")
+                printError("reelfarm coordinator: data \(dataDir), endpoint \(endpoint): \(error)")
                 throw ExitCode.failure
             }
-            printError("reelfarm coordinator: listening on \(bound), data in \(dataDir)")
-            let signals = onTerminationSignals { coordinator.stop() }
-            coordinator.wait()
-            _ = signals
             printError("reelfarm coordinator: stopped")
         }
     }

@@ -26,14 +26,3 @@ func clientCall<T>(_ body: () throws -> T) throws -> T {
         throw ExitCode.failure
     }
 }
-
-/// Calls `handler` on SIGTERM and SIGINT (instead of dying), from a queue of its own.
-func onTerminationSignals(_ handler: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
-    [SIGTERM, SIGINT].map { sig in
-        signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        source.setEventHandler(handler: handler)
-        source.resume()
-        return source
-    }
-}

@@ -4,9 +4,11 @@ import FarmMedia
 import FarmRender
 import FarmWorker
 import Foundation
+import Logging
+import ServiceLifecycle
 
 extension ReelFarm {
-    struct Worker: ParsableCommand {
+    struct Worker: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a worker: register with the coordinator, run segments, return results.",
             discussion: "SIGTERM drains: running tasks finish (new ones are handed back), then the worker exits.")
@@ -29,7 +31,7 @@ extension ReelFarm {
             }
         }
 
-        func run() throws {
+        func run() async throws {
             MediaLog.setLevel(.errors)
             let config = WorkerConfiguration(
                 coordinator: farm.endpoint, name: name, slots: slots, engines: engine.isEmpty ? EngineRegistry.names : engine,
@@ -40,15 +42,16 @@ extension ReelFarm {
                     return stepDelayMs > 0 ? DelayedEngine(engine, stepDelay: Double(stepDelayMs) / 1000) : engine
                 }, encoder: H264ChunkEncoder())
             let worker = FarmWorker.Worker(configuration: config)
-            let signals = onTerminationSignals { worker.drain() }
             printError("reelfarm worker \(name): \(slots) slots, coordinator \(farm.endpoint)")
+            // SIGTERM and SIGINT drain: running tasks finish (new ones are handed back), then bye.
+            let group = ServiceGroup(services: [WorkerService(worker: worker)], gracefulShutdownSignals: [.sigterm, .sigint],
+                                     logger: Logger(label: "reelfarm.worker"))
             do {
-                try worker.run()
+                try await group.run()
             } catch {
                 printError("reelfarm worker \(name): \(error)")
                 throw ExitCode.failure
             }
-            _ = signals
         }
     }
 }
