@@ -169,13 +169,4 @@ extension FarmStore {
                 """), arguments: [job]) ?? 0
         }
     }
-
-    /// True when every segment of the job is done.
-    public func allSegmentsDone(job: String) throws -> Bool {
-        try read { db in
-            try Bool.fetchOne(db.cachedStatement(sql: """
-                SELECT NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = ? AND state IN ('waiting', 'ready', 'running', 'cancelled'))
-                """), arguments: [job]) ?? false
-        }
-    }
 }

@@ -144,17 +144,6 @@ public final class FarmStore: @unchecked Sendable {
         }
     }
 
-    /// Counts of a job's tasks by state.
-    public func taskCounts(job: String) throws -> [String: Int] {
-        try read { db in
-            var out: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM tasks WHERE job_id = ? GROUP BY state", arguments: [job]) {
-                out[row["state"]] = row["n"]
-            }
-            return out
-        }
-    }
-
     static func job(_ r: Row) -> JobRecord {
         JobRecord(id: r["id"], title: r["title"], source: r["source"], storyboard: r["storyboard"], priority: r["priority"],
                   state: JobState(rawValue: r["state"]) ?? .failed, error: r["error"], film: r["film"], filmSize: r["film_size"],
