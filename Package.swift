@@ -86,7 +86,8 @@ let package = Package(
         ),
         .testTarget(name: "FarmMediaTests", dependencies: ["FarmMedia", "FarmCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FarmWireTests", dependencies: ["FarmWire", "FarmCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "FarmStoreTests", dependencies: ["FarmStore", "FarmCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "FarmStoreTests", dependencies: ["FarmStore", "FarmCore", .product(name: "GRDB", package: "GRDB.swift")],
+                    swiftSettings: swiftSettings),
         .testTarget(
             name: "FarmCoordinatorTests",
             dependencies: ["FarmCoordinator", "FarmWorker", "FarmWire", "FarmStore", "FarmCore", "FarmRender", "FarmTesting", "reelfarm"],

@@ -17,19 +17,62 @@ import Testing
     }
 
     /// Runs an assigned segment with the real engine and returns the parts and result a worker would send.
-    func answer(_ assign: WireMessage, lease override: Lease? = nil) throws -> [WireMessage] {
+    func answer(_ assign: WireMessage, lease override: Lease? = nil, inline: Bool = false) throws -> [WireMessage] {
         let a = try assign.payload(Assign.self)
         let lease = override ?? a.lease
         let task = try a.segment!.task(blobs: assign.blobs)
         let art = try SegmentRunner(engine: TestCardEngine(), encoder: H264ChunkEncoder()).run(task) { _, _ in }
         var out: [WireMessage] = []
         var digests: [OutputDigest] = []
-        for (name, data) in [("chunk", art.chunk.data), ("audio", PCMCodec.encode(art.audio)), ("tail", LatentsCodec.encode(art.tail))] {
-            out.append(WireMessage(.resultPart, ResultPart(lease: lease, output: name, offset: 0, total: data.count), blobs: [data]))
-            digests.append(OutputDigest(output: name, size: data.count, sha256: Digest.sha256(data)))
+        let outputs = [("chunk", art.chunk.data), ("audio", PCMCodec.encode(art.audio)), ("tail", LatentsCodec.encode(art.tail))]
+        for (i, (name, data)) in outputs.enumerated() {
+            if !inline {
+                out.append(WireMessage(.resultPart, ResultPart(lease: lease, output: name, offset: 0, total: data.count), blobs: [data]))
+            }
+            digests.append(OutputDigest(output: name, size: data.count, sha256: Digest.sha256(data), blob: inline ? i : nil))
         }
-        out.append(WireMessage(.result, TaskResult(lease: lease, outputs: digests)))
+        out.append(WireMessage(.result, TaskResult(lease: lease, outputs: digests), blobs: inline ? outputs.map(\.1) : []))
         return out
+    }
+
+    /// Outputs sent inside the `result` are checked like pieces: a blob the result does not account for, or bytes
+    /// that do not match their digest, are refused; the honest answer is accepted and the film is the local one.
+    @Test func inlineOutputsAreCheckedLikePieces() throws {
+        let dir = try temporaryDirectory()
+        let (coordinator, endpoint) = try inProcessCoordinator(dir)
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let one = """
+            title: one
+            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
+            model: {engine: testcard, window: 33, overlap: 9, steps: 1, seed: 3, schedule: chain}
+            shots: [{id: a, frames: 20, prompt: p}]
+            """
+        let job = try client.submit(storyboard: one, source: "one.yaml", priority: 0).job
+        let peer = try RawPeer(endpoint)
+        try peer.send(hello("inline"))
+        let first = try #require(try peer.next([.assign]))
+        let honest = try #require(try answer(first, inline: true).last)
+        // One blob too many: refused, and the lease stays (nothing was recorded).
+        var extra = honest
+        extra.blobs.append(Data([1]))
+        try peer.send(extra)
+        #expect(try peer.next([.refused]).map { try $0.payload(Refusal.self).kind } == .badPayload)
+        // The audio bytes altered: refused, and the attempt ends as failed.
+        var altered = honest
+        altered.blobs[1][0] ^= 0xFF
+        try peer.send(altered)
+        let refusal = try #require(try peer.next([.refused]))
+        #expect(try refusal.payload(Refusal.self).message.contains("audio"))
+        let second = try #require(try peer.next([.assign]))
+        #expect(try second.payload(Assign.self).lease.attempt == 2)
+        for m in try answer(second, inline: true) { try peer.send(m) }
+        let status = try waitFor(client, job: job, seconds: 30)
+        #expect(status.jobs.first?.state == "done")
+        #expect(status.attempts?.map(\.outcome) == ["failed", "done"])
+        let film = dir.appendingPathComponent("film.mp4")
+        _ = try client.fetch(job: job, to: film)
+        #expect(try Data(contentsOf: film) == localFilm(one))
     }
 
     @Test func aStaleAttemptsLateResultIsRefused() throws {

@@ -1,6 +1,7 @@
 import FarmCore
-import FarmStore
+@testable import FarmStore
 import Foundation
+import GRDB
 import Testing
 
 @Suite struct FarmStoreTests {
@@ -19,7 +20,7 @@ import Testing
     }
 
     @Test func migrationsAreNumberedAndApplied() throws {
-        #expect(try store().appliedMigrations() == ["0001_initial", "0002_task_state_index", "0003_job_base_directory"])
+        #expect(try store().appliedMigrations() == ["0001_initial", "0002_task_state_index", "0003_job_base_directory", "0004_hot_path_layout"])
     }
 
     @Test func dependenciesReleaseTasksInOrder() throws {
@@ -28,7 +29,7 @@ import Testing
         #expect(Set(ready.map(\.task.key)) == ["s/0", "u/0"])
         let a = TaskKey(job: "j1", key: "s/0")
         #expect(try s.dispatch([(a, "w1")], now: 2) == [1])
-        let next = try s.complete(a, attempt: 1, outputs: [("chunk", "abc", 3)], now: 3)
+        let next = try s.complete(a, attempt: 1, outputs: [("chunk", "abc", 3)], priority: 0, now: 3)
         #expect(next.map(\.task.key) == ["s/1"])
         #expect(try s.outputs(job: "j1")["s/0"]?["chunk"] == "abc")
         #expect(try s.job("j1")?.state == .running)
@@ -42,11 +43,9 @@ import Testing
         // Worker w1 is lost; the task goes to w2 as attempt 2.
         #expect(try s.endLease(a, attempt: 1, outcome: "lost", reason: "silent", maxFailures: 3, now: 3) != .stale)
         #expect(try s.dispatch([(a, "w2")], now: 4) == [2])
-        #expect(throws: StaleLease.self) { try s.complete(a, attempt: 1, outputs: [], now: 5) }
-        #expect(try s.checkLease(a, attempt: 1) != nil)
-        #expect(try s.checkLease(a, attempt: 2) == nil)
-        _ = try s.complete(a, attempt: 2, outputs: [], now: 6)
-        #expect(throws: StaleLease.self) { try s.complete(a, attempt: 2, outputs: [], now: 7) }
+        #expect(throws: StaleLease.self) { try s.complete(a, attempt: 1, outputs: [], priority: 0, now: 5) }
+        _ = try s.complete(a, attempt: 2, outputs: [], priority: 0, now: 6)
+        #expect(throws: StaleLease.self) { try s.complete(a, attempt: 2, outputs: [], priority: 0, now: 7) }
         let history = try s.attempts(job: "j1").filter { $0.key == "s/0" }
         #expect(history.map(\.outcome) == ["lost", "done"])
         #expect(history.map(\.worker) == ["w1", "w2"])
@@ -80,7 +79,7 @@ import Testing
             _ = try s.insert(job(), now: 1)
             let a = TaskKey(job: "j1", key: "s/0"), u = TaskKey(job: "j1", key: "u/0")
             _ = try s.dispatch([(a, "w"), (u, "w")], now: 2)
-            _ = try s.complete(a, attempt: 1, outputs: [], now: 3)
+            _ = try s.complete(a, attempt: 1, outputs: [], priority: 0, now: 3)
         }
         let s = try FarmStore(directory: dir)
         #expect(try s.recoverAfterRestart(now: 4) >= 1)
@@ -89,6 +88,38 @@ import Testing
         #expect(tasks["u/0"]?.state == "ready")
         #expect(Set(try s.readyTasks().map(\.task.key)) == ["s/1", "u/0"])
         #expect(try s.attempts(job: "j1").first { $0.key == "u/0" }?.outcome == "coordinator-restart")
+    }
+
+    /// A data directory written before 0004 keeps its jobs, leases and history, and the open lease still completes.
+    @Test func hotPathLayoutMigrationKeepsEverything() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        do {
+            let pool = try DatabasePool(path: dir.appendingPathComponent("reelfarm.sqlite").path)
+            try Migrations.migrator.migrate(pool, upTo: "0003_job_base_directory")
+            try pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO jobs (id, title, source, storyboard, priority, state, created_at) VALUES ('j1', 't', 's', 'x', 2, 'running', 1);
+                    INSERT INTO tasks (job_id, key, kind, shot, position, frames, state, deps_left, remaining, attempts, failures, worker)
+                        VALUES ('j1', 's/0', 'segment', 0, 0, 10, 'done', 0, 20, 1, 0, 'w1'),
+                               ('j1', 's/1', 'segment', 0, 1, 10, 'running', 0, 10, 2, 1, 'w2');
+                    INSERT INTO task_deps (job_id, key, dep) VALUES ('j1', 's/1', 's/0');
+                    INSERT INTO attempts (job_id, key, number, worker, started_at, ended_at, outcome)
+                        VALUES ('j1', 's/0', 1, 'w1', 2, 3, 'done'), ('j1', 's/1', 1, 'w1', 3, 4, 'lost');
+                    INSERT INTO attempts (job_id, key, number, worker, started_at) VALUES ('j1', 's/1', 2, 'w2', 5);
+                    INSERT INTO artifacts (hash, size, created_at) VALUES ('abc', 3, 3);
+                    INSERT INTO outputs (job_id, key, name, hash) VALUES ('j1', 's/0', 'tail', 'abc');
+                    """)
+            }
+        }
+        let s = try FarmStore(directory: dir)
+        #expect(try s.appliedMigrations().last == "0004_hot_path_layout")
+        #expect(try s.tasks(job: "j1").map(\.state) == ["done", "running"])
+        #expect(try s.output(job: "j1", key: "s/0", name: "tail") == "abc")
+        _ = try s.complete(TaskKey(job: "j1", key: "s/1"), attempt: 2, outputs: [], priority: 2, now: 6)
+        let history = try s.attempts(job: "j1")
+        #expect(history.map(\.outcome) == ["done", "lost", "done"])
+        #expect(history.map(\.worker) == ["w1", "w1", "w2"])
     }
 
     @Test func artifactsAreContentAddressed() throws {

@@ -53,6 +53,9 @@ import Testing
             WireMessage(.reply, Submitted(job: "j1", tasks: 3, frames: 100)),
             WireMessage(.filmPart, FilmPart(job: "j1", offset: 0, total: 5), blobs: [Data([0, 0, 0, 1, 2])]),
             WireMessage(.refused, Refusal(kind: .stale, message: "lease is stale", issues: ["x"])),
+            // A result whose output travels inline.
+            WireMessage(.result, TaskResult(lease: lease, outputs: [OutputDigest(output: "tail", size: 2, sha256: Digest.sha256(Data([4, 5])), blob: 0)]),
+                        blobs: [Data([4, 5])]),
         ]
     }
 
@@ -73,6 +76,10 @@ import Testing
         let messages = Self.everyMessage
         #expect(try WireMessage(frames: messages[0].frames).payload(Hello.self).slots == 2)
         #expect(try WireMessage(frames: messages[2].frames).payload(TaskProgress.self) == TaskProgress(lease: Self.lease, step: 3, steps: 8))
+        let inline = try WireMessage(frames: messages.last!.frames)
+        #expect(try inline.payload(TaskResult.self).outputs.first?.blob == 0)
+        #expect(String(decoding: inline.meta, as: UTF8.self).contains("\"blob\":0"))
+        #expect(!String(decoding: messages[4].meta, as: UTF8.self).contains("blob"))
         let assign = try WireMessage(frames: messages[8].frames)
         let task = try assign.payload(Assign.self).segment!.task(blobs: assign.blobs)
         #expect(task == Self.segmentTask)

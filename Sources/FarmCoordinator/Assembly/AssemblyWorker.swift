@@ -79,6 +79,7 @@ extension Coordinator {
             case .success(let film):
                 try store.setJob(outcome.job, state: .done, film: film.hash, filmSize: film.size, now: Self.wall)
                 contexts[outcome.job] = nil
+                priorities[outcome.job] = nil
                 log("job \(outcome.job) done: film \(film.hash.prefix(12)) (\(film.size) bytes)")
             case .failure(let error):
                 try store.setJob(outcome.job, state: .failed, error: "assembly failed: \(error)", now: Self.wall)

@@ -32,6 +32,8 @@ public struct DispatchBenchmark: Sendable {
         public var roundTripsPerSecond: Double
         /// Microseconds to encode one `assign` and to decode one `result`, for the breakdown.
         public var codecMicros: (assign: Double, result: Double)
+        /// The coordinator loop's time while the tasks ran.
+        public var loop: LoopStats
         public var dispatchesPerSecond: Double { Double(tasks) / seconds }
         func percentile(_ p: Double) -> Double {
             let s = latencies.sorted()
@@ -47,6 +49,12 @@ public struct DispatchBenchmark: Sendable {
                 String(format: "ratio              %.2f dispatches per raw round trip", dispatchesPerSecond / roundTripsPerSecond),
                 String(format: "codec cost         %.1f µs to encode an assign, %.1f µs to decode a result (JSON metadata)",
                        codecMicros.assign, codecMicros.result),
+                String(format: "coordinator loop   %d iterations, %.0f messages each; per task: ", loop.iterations,
+                       Double(loop.messages) / Double(max(1, loop.iterations)))
+                    + LoopStats.Phase.allCases.map {
+                        String(format: "%@ %.1f µs", $0.name, Double(loop.nanos[$0.rawValue]) / 1000 / Double(tasks))
+                    }.joined(separator: ", ")
+                    + String(format: " (busy %.0f%% of the run)", Double(loop.nanos.reduce(0, +)) / 1e9 / seconds * 100),
             ].joined(separator: "\n")
         }
     }
@@ -88,7 +96,10 @@ public struct DispatchBenchmark: Sendable {
         let job = try client.submit(storyboard: text, source: "bench", priority: 0).job
         let total = shots * segmentsPerShot
         let deadline = Date().addingTimeInterval(600)
-        while recorder.count < total && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        while recorder.count == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
+        let before = coordinator.loopStats
+        while recorder.count < total && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        let loop = coordinator.loopStats.since(before)
         stop.set()
         for _ in threads { Thread.sleep(forTimeInterval: 0.01) }
         let received = recorder.all()
@@ -99,7 +110,7 @@ public struct DispatchBenchmark: Sendable {
         let latencies = received.compactMap { r in ready[r.key].map { max(0, r.at - $0) } }
         let first = received.map(\.at).min()!, last = received.map(\.at).max()!
         return Result(tasks: total, seconds: last - first, latencies: latencies, roundTripsPerSecond: rtt,
-                      codecMicros: try Self.codecCost())
+                      codecMicros: try Self.codecCost(), loop: loop)
     }
 
     /// Times the JSON codec on the two messages every task costs the coordinator most.
@@ -170,11 +181,9 @@ public struct DispatchBenchmark: Sendable {
                     recorder.add(String(a.lease.task.split(separator: ":", maxSplits: 1)[1]), now)
                     let steps = a.segment?.tailLatents ?? 1
                     let tail = LatentsCodec.encode(Latents(video: LatentTensor(shape: [steps, 8, 1, 1]), audio: LatentTensor(shape: [steps, 0])))
-                    try s.send(WireMessage(.resultPart, ResultPart(lease: a.lease, output: "tail", offset: 0, total: tail.count),
-                                           blobs: [tail]).frames)
                     try s.send(WireMessage(.result, TaskResult(lease: a.lease, outputs: [
-                        OutputDigest(output: "tail", size: tail.count, sha256: Digest.sha256(tail)),
-                    ])).frames)
+                        OutputDigest(output: "tail", size: tail.count, sha256: Digest.sha256(tail), blob: 0),
+                    ]), blobs: [tail]).frames)
                 }
             }
         } catch {

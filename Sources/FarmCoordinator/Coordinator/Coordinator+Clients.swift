@@ -28,6 +28,7 @@ extension Coordinator {
         let ready = try store.insert(NewJob(id: id, title: spec.title, source: s.source, storyboard: s.storyboard,
                                             priority: s.priority, tasks: tasks, baseDirectory: s.baseDirectory), now: Self.wall)
         contexts[id] = job
+        priorities[id] = s.priority
         unfinished[id] = tasks.count
         for t in ready { queue.push(t) }
         send(identity, WireMessage(.reply, Submitted(job: id, tasks: tasks.count, frames: job.plan.totalFrames), sequence: sequence))

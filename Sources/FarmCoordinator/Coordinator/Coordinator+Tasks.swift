@@ -36,12 +36,20 @@ extension Coordinator {
     }
 
     /// A finished task: its outputs are checked against their digests, stored, and its dependents become ready.
-    func result(_ r: TaskResult, from identity: Data) throws {
+    func result(_ r: TaskResult, blobs: [Data], from identity: Data) throws {
         let (session, key) = try holder(of: r.lease, from: identity)
+        guard r.outputs.allSatisfy({ d in d.blob.map { blobs.indices.contains($0) } ?? true }),
+              Set(r.outputs.compactMap(\.blob)).count == r.outputs.compactMap(\.blob).count,
+              Set(r.outputs.compactMap(\.blob)).count == blobs.count else {
+            throw WireError(.badPayload, "result names blobs \(r.outputs.compactMap(\.blob)) but carries \(blobs.count)")
+        }
         let received = uploads.removeValue(forKey: r.lease) ?? [:]
         var outputs: [(name: String, hash: String, size: Int)] = []
         for digest in r.outputs {
-            let data = received[digest.output] ?? Data()
+            if digest.blob != nil, received[digest.output] != nil {
+                throw WireError(.badPayload, "output \(digest.output) came both inline and in pieces")
+            }
+            let data = digest.blob.map { blobs[$0] } ?? received[digest.output] ?? Data()
             let hash = ArtifactStore.digest(data)
             guard data.count == digest.size, hash == digest.sha256 else {
                 let why = "output \(digest.output) arrived as \(data.count) bytes \(hash.prefix(12)), announced \(digest.size) bytes \(digest.sha256.prefix(12))"
@@ -53,7 +61,8 @@ extension Coordinator {
             outputs.append((digest.output, hash, data.count))
         }
         // The store first: if it refuses, memory still agrees with it.
-        let ready = try store.complete(key, attempt: r.lease.attempt, outputs: outputs, now: Self.wall)
+        let ready = try store.complete(key, attempt: r.lease.attempt, outputs: outputs, priority: try priority(of: key.job),
+                                       now: Self.wall)
         running[key] = nil
         session.leases[key] = nil
         for t in ready { queue.push(t) }
@@ -105,6 +114,7 @@ extension Coordinator {
             }
         }
         contexts[job] = nil
+        priorities[job] = nil
         log("job \(job) \(state.rawValue)\(reason.map { ": \($0)" } ?? "")")
         return leases.count
     }

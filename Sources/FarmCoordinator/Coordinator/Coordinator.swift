@@ -14,6 +14,7 @@ public final class Coordinator: @unchecked Sendable {
     var running: [TaskKey: (attempt: Int, identity: Data)] = [:]
     var queue = ReadyQueue()
     var contexts: [String: JobContext] = [:]
+    var priorities: [String: Int] = [:]
     /// Tasks of a job not yet done, once known (see `result`).
     var unfinished: [String: Int] = [:]
     var tailCache: [String: Latents] = [:]
@@ -22,6 +23,10 @@ public final class Coordinator: @unchecked Sendable {
     /// Refused messages by reason, for `reelfarm workers` and the negative tests.
     var refusedCounts: [String: Int] = [:]
     var outbox: [(Data, WireMessage)] = []
+    /// Where the loop's time goes (the loop's own copy, and the last one it published for other threads).
+    private var stats = LoopStats()
+    private var publishedStats = LoopStats()
+    public var loopStats: LoopStats { lock.withLock { publishedStats } }
     let assembly: AssemblyWorker
     private let lock = NSLock()
     private var stopping = false
@@ -84,15 +89,27 @@ public final class Coordinator: @unchecked Sendable {
         while !isStopping {
             var incoming: [[Data]] = []
             if try socket.poll(milliseconds: 20) {
+                let t0 = LoopStats.now
                 while incoming.count < 512, let frames = try socket.receive(dontWait: true) { incoming.append(frames) }
+                stats.add(.receive, since: t0)
             }
             // One transaction per iteration; replies and assignments leave only after it committed, so whatever a
             // peer is told is already durable.
+            var t0 = LoopStats.now
             try store.batch {
                 for frames in incoming { handle(frames) }
+                stats.add(.handle, since: t0)
+                t0 = LoopStats.now
                 try tick()
+                stats.add(.tick, since: t0)
+                t0 = LoopStats.now
             }
+            stats.add(.commit, since: t0)
+            t0 = LoopStats.now
             flushOutbox()
+            stats.add(.send, since: t0)
+            stats.count(iteration: incoming.count)
+            lock.withLock { publishedStats = stats }
         }
         socket.close()
     }
@@ -156,7 +173,7 @@ public final class Coordinator: @unchecked Sendable {
         case .heartbeat: try heartbeat(try m.payload(Heartbeat.self), from: identity)
         case .progress: try progress(try m.payload(TaskProgress.self), from: identity)
         case .resultPart: try resultPart(try m.payload(ResultPart.self), blobs: m.blobs, from: identity)
-        case .result: try result(try m.payload(TaskResult.self), from: identity)
+        case .result: try result(try m.payload(TaskResult.self), blobs: m.blobs, from: identity)
         case .failed: try failed(try m.payload(TaskFailed.self), from: identity)
         case .bye: try bye(try m.payload(Bye.self), from: identity)
         case .submit: try submit(try m.payload(Submit.self), sequence: m.sequence, from: identity)
@@ -191,4 +208,34 @@ public final class Coordinator: @unchecked Sendable {
     }
 
     func log(_ text: String) { config.log(text) }
+}
+
+/// Time the coordinator loop spends in each phase, for `reelfarm bench dispatch`'s breakdown. Written by the loop
+/// thread only; read after the loop has stopped (or approximately while it runs).
+public struct LoopStats: Sendable {
+    public enum Phase: Int, CaseIterable, Sendable {
+        case receive, handle, tick, commit, send
+        public var name: String { ["receive", "decide", "dispatch", "commit", "send"][rawValue] }
+    }
+
+    public private(set) var nanos = [UInt64](repeating: 0, count: Phase.allCases.count)
+    public private(set) var iterations = 0
+    public private(set) var messages = 0
+
+    static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// What happened between `earlier` and this snapshot.
+    public func since(_ earlier: LoopStats) -> LoopStats {
+        var d = self
+        for i in nanos.indices { d.nanos[i] = nanos[i] &- earlier.nanos[i] }
+        d.iterations = iterations - earlier.iterations
+        d.messages = messages - earlier.messages
+        return d
+    }
+
+    mutating func add(_ phase: Phase, since start: UInt64) { nanos[phase.rawValue] &+= Self.now &- start }
+    mutating func count(iteration messages: Int) {
+        if messages > 0 { iterations += 1 }
+        self.messages += messages
+    }
 }

@@ -56,7 +56,16 @@ extension Coordinator {
         let c = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: record.source,
                                images: config.images(spec))
         contexts[job] = c
+        priorities[job] = record.priority
         return c
+    }
+
+    /// A job's priority (fixed at submit), for the tasks its completions make ready.
+    func priority(of job: String) throws -> Int {
+        if let p = priorities[job] { return p }
+        let p = try store.job(job)?.priority ?? 0
+        priorities[job] = p
+        return p
     }
 
     /// The `assign` message for a lease: the engine task with its pinned latents read from the artifact store.

@@ -7,8 +7,84 @@ enum Migrations {
         m.registerMigration("0001_initial") { db in try db.execute(sql: initial) }
         m.registerMigration("0002_task_state_index") { db in try db.execute(sql: taskStateIndex) }
         m.registerMigration("0003_job_base_directory") { db in try db.execute(sql: jobBaseDirectory) }
+        m.registerMigration("0004_hot_path_layout") { db in try db.execute(sql: hotPathLayout) }
         return m
     }
+
+    /// 0004: the layout the dispatch path wants. SQLite writes every page a commit touches to the WAL, so a task's
+    /// changes should touch as few b-tree pages as possible:
+    /// - `tasks`, `task_deps` and `outputs` become `WITHOUT ROWID` tables (one b-tree each, keyed by their primary
+    ///   key, instead of a rowid table plus an index), and `tasks` loses its two state indexes (a state change
+    ///   rewrote entries in both; the queries that used them read one job's tasks by primary-key prefix instead);
+    /// - `attempts` becomes append-only by rowid (`id`), so the leases of one loop iteration land on the same few
+    ///   pages; the task's open attempt is `tasks.lease_id`, and `attempts_job` lists a job's history.
+    static let hotPathLayout = """
+        CREATE TABLE tasks_0004 (
+            job_id TEXT NOT NULL REFERENCES jobs(id),
+            key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            shot INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            frames INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            deps_left INTEGER NOT NULL,
+            remaining INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            worker TEXT,
+            step INTEGER NOT NULL DEFAULT 0,
+            steps INTEGER NOT NULL DEFAULT 0,
+            ready_at REAL,
+            error TEXT,
+            lease_id INTEGER,               -- attempts.id of the current attempt (running) or of the one that finished it (done)
+            PRIMARY KEY (job_id, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE attempts_0004 (
+            id INTEGER PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            worker TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            ended_at REAL,
+            outcome TEXT,
+            error TEXT
+        );
+        INSERT INTO attempts_0004 (job_id, key, number, worker, started_at, ended_at, outcome, error)
+            SELECT job_id, key, number, worker, started_at, ended_at, outcome, error FROM attempts ORDER BY started_at, job_id, key, number;
+        INSERT INTO tasks_0004 (job_id, key, kind, shot, position, frames, state, deps_left, remaining, attempts, failures,
+                                worker, step, steps, ready_at, error, lease_id)
+            SELECT t.job_id, t.key, t.kind, t.shot, t.position, t.frames, t.state, t.deps_left, t.remaining, t.attempts,
+                   t.failures, t.worker, t.step, t.steps, t.ready_at, t.error,
+                   (SELECT a.id FROM attempts_0004 a WHERE a.job_id = t.job_id AND a.key = t.key AND a.number = t.attempts)
+            FROM tasks t;
+        DROP TABLE tasks;
+        DROP TABLE attempts;
+        ALTER TABLE tasks_0004 RENAME TO tasks;
+        ALTER TABLE attempts_0004 RENAME TO attempts;
+        CREATE INDEX attempts_job ON attempts(job_id);
+
+        CREATE TABLE task_deps_0004 (
+            job_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            dep TEXT NOT NULL,
+            PRIMARY KEY (job_id, dep, key)
+        ) WITHOUT ROWID;
+        INSERT INTO task_deps_0004 SELECT job_id, key, dep FROM task_deps;
+        DROP TABLE task_deps;
+        ALTER TABLE task_deps_0004 RENAME TO task_deps;
+
+        CREATE TABLE outputs_0004 (
+            job_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            name TEXT NOT NULL,
+            hash TEXT NOT NULL REFERENCES artifacts(hash),
+            PRIMARY KEY (job_id, key, name)
+        ) WITHOUT ROWID;
+        INSERT INTO outputs_0004 SELECT job_id, key, name, hash FROM outputs;
+        DROP TABLE outputs;
+        ALTER TABLE outputs_0004 RENAME TO outputs;
+        """
 
     /// 0003: where a job's storyboard resolves relative paths (weights, keyframe and reference images).
     static let jobBaseDirectory = "ALTER TABLE jobs ADD COLUMN base_directory TEXT;"

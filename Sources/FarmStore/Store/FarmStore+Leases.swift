@@ -8,10 +8,11 @@ extension FarmStore {
         try write { db in
             try db.execute(sql: """
                 UPDATE attempts SET outcome = 'coordinator-restart', ended_at = ?
-                WHERE outcome IS NULL
+                WHERE id IN (SELECT lease_id FROM tasks WHERE state = 'running')
                 """, arguments: [now])
-            try db.execute(sql: "UPDATE tasks SET state = 'ready', worker = NULL, step = 0, ready_at = ? WHERE state = 'running'",
-                           arguments: [now])
+            try db.execute(sql: """
+                UPDATE tasks SET state = 'ready', worker = NULL, step = 0, ready_at = ?, lease_id = NULL WHERE state = 'running'
+                """, arguments: [now])
             let requeued = db.changesCount
             try db.execute(sql: "UPDATE workers SET state = 'gone' WHERE state != 'gone'")
             return requeued
@@ -36,18 +37,23 @@ extension FarmStore {
         guard !batch.isEmpty else { return [] }
         return try write { db in
             var numbers: [Int] = []
-            let update = try db.cachedStatement(sql: """
-                UPDATE tasks SET state = 'running', attempts = attempts + 1, worker = ?, step = 0
-                WHERE job_id = ? AND key = ? AND state = 'ready' RETURNING attempts
+            // The attempt row first (appended: consecutive leases share pages), only if the task is still ready.
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO attempts (job_id, key, number, worker, started_at)
+                SELECT job_id, key, attempts + 1, ?, ? FROM tasks WHERE job_id = ? AND key = ? AND state = 'ready'
+                RETURNING id, number
                 """)
-            let insert = try db.cachedStatement(sql: "INSERT INTO attempts (job_id, key, number, worker, started_at) VALUES (?, ?, ?, ?, ?)")
+            let update = try db.cachedStatement(sql: """
+                UPDATE tasks SET state = 'running', attempts = ?, worker = ?, step = 0, lease_id = ? WHERE job_id = ? AND key = ?
+                """)
             var jobs = Set<String>()
             for (task, worker) in batch {
-                guard let n = try Int.fetchOne(update, arguments: [worker, task.job, task.key]) else {
+                guard let row = try Row.fetchOne(insert, arguments: [worker, now, task.job, task.key]) else {
                     numbers.append(0)  // not ready any more (cancelled): no lease
                     continue
                 }
-                try insert.execute(arguments: [task.job, task.key, n, worker, now])
+                let id: Int64 = row[0], n: Int = row[1]
+                try update.execute(arguments: [n, worker, id, task.job, task.key])
                 numbers.append(n)
                 jobs.insert(task.job)
             }
@@ -56,40 +62,29 @@ extension FarmStore {
         }
     }
 
-    /// The current lease of a task, to refuse stale messages.
-    public func checkLease(_ task: TaskKey, attempt: Int) throws -> StaleLease? {
-        try read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT state, attempts FROM tasks WHERE job_id = ? AND key = ?",
-                                             arguments: [task.job, task.key]) else {
-                return StaleLease(task: task, attempt: attempt, current: 0, state: "unknown")
-            }
-            let state: String = row["state"], current: Int = row["attempts"]
-            return state == "running" && current == attempt ? nil : StaleLease(task: task, attempt: attempt, current: current, state: state)
-        }
-    }
-
     /// Records a finished task under its lease, its outputs (already in the artifact store), and readies the tasks
     /// that waited only for it.
     /// - Throws: ``StaleLease`` when `attempt` is not the task's current running lease; nothing changes then.
     public func complete(_ task: TaskKey, attempt: Int, outputs: [(name: String, hash: String, size: Int)],
-                         now: Double) throws -> [ReadyTask] {
+                         priority: Int, now: Double) throws -> [ReadyTask] {
         try write { db in
-            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT tasks.state, tasks.attempts, jobs.priority FROM tasks JOIN jobs ON jobs.id = tasks.job_id WHERE tasks.job_id = ? AND tasks.key = ?"),
-                                       arguments: [task.job, task.key])
-            guard let row, row[0] == "running", row[1] == attempt else {
+            // The lease check and the state change are one statement; worker and lease_id stay as who did it.
+            guard let lease = try Int64.fetchOne(db.cachedStatement(sql: """
+                UPDATE tasks SET state = 'done'
+                WHERE job_id = ? AND key = ? AND state = 'running' AND attempts = ? RETURNING lease_id
+                """), arguments: [task.job, task.key, attempt]) else {
+                let row = try Row.fetchOne(db, sql: "SELECT state, attempts FROM tasks WHERE job_id = ? AND key = ?",
+                                           arguments: [task.job, task.key])
                 throw StaleLease(task: task, attempt: attempt, current: row?[1] ?? 0, state: row?[0] ?? "unknown")
             }
-            let priority: Int = row[2]
             for o in outputs {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO artifacts (hash, size, created_at) VALUES (?, ?, ?)")
                     .execute(arguments: [o.hash, o.size, now])
                 try db.cachedStatement(sql: "INSERT OR REPLACE INTO outputs (job_id, key, name, hash) VALUES (?, ?, ?, ?)")
                     .execute(arguments: [task.job, task.key, o.name, o.hash])
             }
-            try db.cachedStatement(sql: "UPDATE tasks SET state = 'done' WHERE job_id = ? AND key = ?")  // keeps who did it
-                .execute(arguments: [task.job, task.key])
-            try db.cachedStatement(sql: "UPDATE attempts SET outcome = 'done', ended_at = ? WHERE job_id = ? AND key = ? AND number = ?")
-                .execute(arguments: [now, task.job, task.key, attempt])
+            try db.cachedStatement(sql: "UPDATE attempts SET outcome = 'done', ended_at = ? WHERE id = ?")
+                .execute(arguments: [now, lease])
             // Dependents whose last dependency this was become ready.
             let ready = try Row.fetchAll(db.cachedStatement(sql: """
                 UPDATE tasks SET deps_left = deps_left - 1,
@@ -116,21 +111,24 @@ extension FarmStore {
     public func endLease(_ task: TaskKey, attempt: Int, outcome: String, reason: String, maxFailures: Int,
                          now: Double) throws -> Requeue {
         try write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT state, attempts, failures, remaining FROM tasks WHERE job_id = ? AND key = ?",
-                                             arguments: [task.job, task.key]),
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT state, attempts, failures, remaining, lease_id FROM tasks WHERE job_id = ? AND key = ?
+                """, arguments: [task.job, task.key]),
                   row["state"] == "running", row["attempts"] == attempt else { return .stale }
             let counts = outcome != "handed-back"
             let failures: Int = row["failures"] + (counts ? 1 : 0)
-            try db.execute(sql: "UPDATE attempts SET outcome = ?, error = ?, ended_at = ? WHERE job_id = ? AND key = ? AND number = ?",
-                           arguments: [outcome, reason, now, task.job, task.key, attempt])
+            try db.execute(sql: "UPDATE attempts SET outcome = ?, error = ?, ended_at = ? WHERE id = ?",
+                           arguments: [outcome, reason, now, row["lease_id"] as Int64?])
             if failures >= maxFailures {
                 let message = "task \(task.key) failed \(failures) times; last: \(reason)"
-                try db.execute(sql: "UPDATE tasks SET state = 'cancelled', failures = ?, error = ?, worker = NULL WHERE job_id = ? AND key = ?",
-                               arguments: [failures, reason, task.job, task.key])
+                try db.execute(sql: """
+                    UPDATE tasks SET state = 'cancelled', failures = ?, error = ?, worker = NULL, lease_id = NULL
+                    WHERE job_id = ? AND key = ?
+                    """, arguments: [failures, reason, task.job, task.key])
                 return .jobFailed(reason: message)
             }
             try db.execute(sql: """
-                UPDATE tasks SET state = 'ready', failures = ?, error = ?, worker = NULL, step = 0, ready_at = ?
+                UPDATE tasks SET state = 'ready', failures = ?, error = ?, worker = NULL, step = 0, ready_at = ?, lease_id = NULL
                 WHERE job_id = ? AND key = ?
                 """, arguments: [failures, reason, now, task.job, task.key])
             let priority = try Int.fetchOne(db, sql: "SELECT priority FROM jobs WHERE id = ?", arguments: [task.job]) ?? 0
@@ -143,9 +141,14 @@ extension FarmStore {
         try write { db in
             let running = try Row.fetchAll(db, sql: "SELECT key, attempts, worker FROM tasks WHERE job_id = ? AND state = 'running'",
                                            arguments: [id]).map { (TaskKey(job: id, key: $0["key"]), $0["attempts"] as Int, $0["worker"] as String? ?? "") }
-            try db.execute(sql: "UPDATE attempts SET outcome = 'cancelled', ended_at = ? WHERE job_id = ? AND outcome IS NULL", arguments: [now, id])
-            try db.execute(sql: "UPDATE tasks SET state = 'cancelled', worker = NULL WHERE job_id = ? AND state IN ('waiting', 'ready', 'running')",
-                           arguments: [id])
+            try db.execute(sql: """
+                UPDATE attempts SET outcome = 'cancelled', ended_at = ?
+                WHERE id IN (SELECT lease_id FROM tasks WHERE job_id = ? AND state = 'running')
+                """, arguments: [now, id])
+            try db.execute(sql: """
+                UPDATE tasks SET state = 'cancelled', worker = NULL, lease_id = NULL
+                WHERE job_id = ? AND state IN ('waiting', 'ready', 'running')
+                """, arguments: [id])
             try db.execute(sql: "UPDATE jobs SET state = ?, error = COALESCE(?, error), finished_at = ? WHERE id = ?",
                            arguments: [state.rawValue, reason, now, id])
             return running

@@ -110,10 +110,13 @@ public struct OutputDigest: Codable, Sendable, Equatable {
     public var output: String
     public var size: Int
     public var sha256: String
-    public init(output: String, size: Int, sha256: String) {
+    /// The index of the `result` blob that carries this output whole; `nil` when it came as `result_part` pieces.
+    public var blob: Int?
+    public init(output: String, size: Int, sha256: String, blob: Int? = nil) {
         self.output = output
         self.size = size
         self.sha256 = sha256
+        self.blob = blob
     }
 }
 

@@ -142,6 +142,14 @@ public final class Worker: @unchecked Sendable {
         case .success(let outputs):
             var messages: [WireMessage] = []
             var digests: [OutputDigest] = []
+            // Small outputs travel inside the result (one message per task); larger ones in pieces first.
+            if outputs.reduce(0, { $0 + $1.1.count }) <= WireMessage.pieceBytes {
+                for (i, (name, data)) in outputs.enumerated() {
+                    digests.append(OutputDigest(output: name, size: data.count, sha256: Digest.sha256(data), blob: i))
+                }
+                enqueue(WireMessage(.result, TaskResult(lease: lease, outputs: digests), blobs: outputs.map(\.1)))
+                return
+            }
             for (name, data) in outputs {
                 var offset = 0
                 repeat {
