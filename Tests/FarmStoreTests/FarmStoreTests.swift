@@ -43,6 +43,7 @@ import Testing
         // Worker w1 is lost; the task goes to w2 as attempt 2.
         #expect(try s.endLease(a, attempt: 1, outcome: "lost", reason: "silent", maxFailures: 3, now: 3) != .stale)
         #expect(try s.dispatch([(a, "w2")], now: 4) == [2])
+        #expect(try s.attempts(job: "j1").filter { $0.key == "s/0" }.map(\.outcome) == ["lost", nil])
         #expect(throws: StaleLease.self) { try s.complete(a, attempt: 1, outputs: [], priority: 0, now: 5) }
         _ = try s.complete(a, attempt: 2, outputs: [], priority: 0, now: 6)
         #expect(throws: StaleLease.self) { try s.complete(a, attempt: 2, outputs: [], priority: 0, now: 7) }

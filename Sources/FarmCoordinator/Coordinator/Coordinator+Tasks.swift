@@ -36,6 +36,10 @@ extension Coordinator {
     }
 
     /// A finished task: its outputs are checked against their digests, stored, and its dependents become ready.
+    ///
+    /// Runs without a savepoint of its own (one per result costs more than the rest of recording it): everything that
+    /// can be refused is checked before the store changes, and a store failure after that ends the whole iteration
+    /// (``CoordinatorFailure``) instead of committing half a result.
     func result(_ r: TaskResult, blobs: [Data], from identity: Data) throws {
         let (session, key) = try holder(of: r.lease, from: identity)
         guard r.outputs.allSatisfy({ d in d.blob.map { blobs.indices.contains($0) } ?? true }),
@@ -53,7 +57,7 @@ extension Coordinator {
             let hash = ArtifactStore.digest(data)
             guard data.count == digest.size, hash == digest.sha256 else {
                 let why = "output \(digest.output) arrived as \(data.count) bytes \(hash.prefix(12)), announced \(digest.size) bytes \(digest.sha256.prefix(12))"
-                try endLease(key, attempt: r.lease.attempt, worker: session, outcome: "failed", reason: why)
+                try store.atomically { try endLease(key, attempt: r.lease.attempt, worker: session, outcome: "failed", reason: why) }
                 refuse(identity, WireError(.badPayload, why), sequence: 0)
                 return
             }
@@ -61,8 +65,15 @@ extension Coordinator {
             outputs.append((digest.output, hash, data.count))
         }
         // The store first: if it refuses, memory still agrees with it.
-        let ready = try store.complete(key, attempt: r.lease.attempt, outputs: outputs, priority: try priority(of: key.job),
+        let ready: [ReadyTask]
+        do {
+            ready = try store.complete(key, attempt: r.lease.attempt, outputs: outputs, priority: try priority(of: key.job),
                                        now: Self.wall)
+        } catch let stale as StaleLease {
+            throw WireError(.stale, stale.description)  // checked before anything changed
+        } catch {
+            throw CoordinatorFailure("recording the result of \(r.lease): \(error)")
+        }
         running[key] = nil
         session.leases[key] = nil
         for t in ready { queue.push(t) }
@@ -72,7 +83,9 @@ extension Coordinator {
         unfinished[key.job] = left
         if left == 0, let job = try store.job(key.job), job.state == .running {
             unfinished[key.job] = nil
-            try store.setJob(key.job, state: .assembling, now: Self.wall)
+            do { try store.setJob(key.job, state: .assembling, now: Self.wall) } catch {
+                throw CoordinatorFailure("recording that job \(key.job) is assembling: \(error)")
+            }
             assembly.submit(key.job)
         }
     }

@@ -97,7 +97,7 @@ public final class Coordinator: @unchecked Sendable {
             // peer is told is already durable.
             var t0 = LoopStats.now
             try store.batch {
-                for frames in incoming { handle(frames) }
+                for frames in incoming { try handle(frames) }
                 stats.add(.handle, since: t0)
                 t0 = LoopStats.now
                 try tick()
@@ -139,7 +139,8 @@ public final class Coordinator: @unchecked Sendable {
     }
 
     /// Decodes one received message and routes it; anything malformed is refused and counted.
-    func handle(_ frames: [Data]) {
+    /// - Throws: ``CoordinatorFailure`` only: the store failed mid-message, and the iteration must not commit.
+    func handle(_ frames: [Data]) throws {
         guard let identity = frames.first else { return }
         let message: WireMessage
         do {
@@ -154,10 +155,14 @@ public final class Coordinator: @unchecked Sendable {
             switch message.command {
             case .resultPart, .progress, .heartbeat, .status, .fetch, .workers:
                 try route(message, from: identity)  // these change memory only (or only read): no savepoint
+            case .result:
+                try route(message, from: identity)  // checks before it writes; see `result`
             default:
                 // A message changes the store all or nothing.
                 try store.atomically { try route(message, from: identity) }
             }
+        } catch let failure as CoordinatorFailure {
+            throw failure
         } catch let error as WireError {
             refuse(identity, error, sequence: sequence)
         } catch let error as SpecError {
@@ -238,4 +243,11 @@ public struct LoopStats: Sendable {
         if messages > 0 { iterations += 1 }
         self.messages += messages
     }
+}
+
+/// The store failed in the middle of recording a message: the loop iteration's transaction is rolled back and the
+/// coordinator stops (a restart resumes from the last commit; nothing a peer was told is lost).
+struct CoordinatorFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -4,6 +4,8 @@ import Foundation
 /// Content-addressed files under `<data>/artifacts`: a file's name is the SHA-256 of its bytes.
 public struct ArtifactStore: Sendable {
     public let root: URL
+    /// Hashes whose files are known to exist (files are never removed), so repeated outputs skip the file system.
+    private let known = KnownHashes()
 
     public init(root: URL) throws {
         self.root = root
@@ -31,12 +33,15 @@ public struct ArtifactStore: Sendable {
     @discardableResult
     public func put(_ data: Data, hash known: String? = nil) throws -> String {
         let hash = known ?? Self.digest(data)
+        if self.known.contains(hash) { return hash }
         let target = url(hash)
-        if FileManager.default.fileExists(atPath: target.path) { return hash }
-        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let temporary = target.appendingPathExtension("tmp-\(UUID().uuidString)")
-        try data.write(to: temporary)
-        try moveIntoPlace(temporary, target)
+        if !FileManager.default.fileExists(atPath: target.path) {
+            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let temporary = target.appendingPathExtension("tmp-\(UUID().uuidString)")
+            try data.write(to: temporary)
+            try moveIntoPlace(temporary, target)
+        }
+        self.known.insert(hash)
         return hash
     }
 
@@ -56,6 +61,21 @@ public struct ArtifactStore: Sendable {
     private func moveIntoPlace(_ from: URL, _ to: URL) throws {
         if rename(from.path, to.path) != 0 {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: to.path])
+        }
+    }
+}
+
+/// A bounded set of artifact hashes whose files exist.
+final class KnownHashes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var hashes = Set<String>()
+    private let limit = 65_536
+
+    func contains(_ hash: String) -> Bool { lock.withLock { hashes.contains(hash) } }
+    func insert(_ hash: String) {
+        lock.withLock {
+            if hashes.count >= limit { hashes.removeAll(keepingCapacity: true) }  // a bound, not an LRU: a miss costs one stat
+            hashes.insert(hash)
         }
     }
 }

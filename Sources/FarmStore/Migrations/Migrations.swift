@@ -11,13 +11,15 @@ enum Migrations {
         return m
     }
 
-    /// 0004: the layout the dispatch path wants. SQLite writes every page a commit touches to the WAL, so a task's
-    /// changes should touch as few b-tree pages as possible:
-    /// - `tasks`, `task_deps` and `outputs` become `WITHOUT ROWID` tables (one b-tree each, keyed by their primary
-    ///   key, instead of a rowid table plus an index), and `tasks` loses its two state indexes (a state change
-    ///   rewrote entries in both; the queries that used them read one job's tasks by primary-key prefix instead);
-    /// - `attempts` becomes append-only by rowid (`id`), so the leases of one loop iteration land on the same few
-    ///   pages; the task's open attempt is `tasks.lease_id`, and `attempts_job` lists a job's history.
+    /// 0004: the layout the dispatch path wants. SQLite writes every page a commit touches to the WAL and every
+    /// statement costs a few microseconds, so a task's life should touch few b-tree pages in few statements:
+    /// - `tasks` and `task_deps` become `WITHOUT ROWID` tables (one b-tree each, keyed by their primary key, instead
+    ///   of a rowid table plus an index), and `tasks` loses its two state indexes (a state change rewrote entries in
+    ///   both; the queries that used them read one job's tasks by primary-key prefix instead);
+    /// - the open attempt (the lease) lives in its task's row (`attempts` = its number, `worker`, `started_at`);
+    ///   `attempts` keeps the ended ones, appended by rowid (one iteration's rows share pages) with an index by job;
+    /// - a task's outputs are columns of its row (`chunk`, `audio`, `tail`, `anchors`: artifact hashes), set by the
+    ///   same statement that marks it done; the `outputs` table goes.
     static let hotPathLayout = """
         CREATE TABLE tasks_0004 (
             job_id TEXT NOT NULL REFERENCES jobs(id),
@@ -31,14 +33,29 @@ enum Migrations {
             remaining INTEGER NOT NULL,
             attempts INTEGER NOT NULL DEFAULT 0,
             failures INTEGER NOT NULL DEFAULT 0,
-            worker TEXT,
+            worker TEXT,                    -- who holds the lease (running) or did the task (done)
+            started_at REAL,                -- when the current (or finishing) attempt started
             step INTEGER NOT NULL DEFAULT 0,
             steps INTEGER NOT NULL DEFAULT 0,
             ready_at REAL,
             error TEXT,
-            lease_id INTEGER,               -- attempts.id of the current attempt (running) or of the one that finished it (done)
+            chunk TEXT REFERENCES artifacts(hash) DEFERRABLE INITIALLY DEFERRED,   -- outputs: artifact hashes
+            audio TEXT REFERENCES artifacts(hash) DEFERRABLE INITIALLY DEFERRED,
+            tail TEXT REFERENCES artifacts(hash) DEFERRABLE INITIALLY DEFERRED,
+            anchors TEXT REFERENCES artifacts(hash) DEFERRABLE INITIALLY DEFERRED,
             PRIMARY KEY (job_id, key)
         ) WITHOUT ROWID;
+        INSERT INTO tasks_0004 (job_id, key, kind, shot, position, frames, state, deps_left, remaining, attempts, failures,
+                                worker, started_at, step, steps, ready_at, error, chunk, audio, tail, anchors)
+            SELECT t.job_id, t.key, t.kind, t.shot, t.position, t.frames, t.state, t.deps_left, t.remaining, t.attempts,
+                   t.failures, t.worker,
+                   (SELECT a.started_at FROM attempts a WHERE a.job_id = t.job_id AND a.key = t.key AND a.number = t.attempts),
+                   t.step, t.steps, t.ready_at, t.error,
+                   (SELECT hash FROM outputs o WHERE o.job_id = t.job_id AND o.key = t.key AND o.name = 'chunk'),
+                   (SELECT hash FROM outputs o WHERE o.job_id = t.job_id AND o.key = t.key AND o.name = 'audio'),
+                   (SELECT hash FROM outputs o WHERE o.job_id = t.job_id AND o.key = t.key AND o.name = 'tail'),
+                   (SELECT hash FROM outputs o WHERE o.job_id = t.job_id AND o.key = t.key AND o.name = 'anchors')
+            FROM tasks t;
         CREATE TABLE attempts_0004 (
             id INTEGER PRIMARY KEY,
             job_id TEXT NOT NULL,
@@ -46,20 +63,16 @@ enum Migrations {
             number INTEGER NOT NULL,
             worker TEXT NOT NULL,
             started_at REAL NOT NULL,
-            ended_at REAL,
-            outcome TEXT,
+            ended_at REAL NOT NULL,
+            outcome TEXT NOT NULL,          -- done | failed | lost | cancelled | handed-back | coordinator-restart
             error TEXT
         );
         INSERT INTO attempts_0004 (job_id, key, number, worker, started_at, ended_at, outcome, error)
-            SELECT job_id, key, number, worker, started_at, ended_at, outcome, error FROM attempts ORDER BY started_at, job_id, key, number;
-        INSERT INTO tasks_0004 (job_id, key, kind, shot, position, frames, state, deps_left, remaining, attempts, failures,
-                                worker, step, steps, ready_at, error, lease_id)
-            SELECT t.job_id, t.key, t.kind, t.shot, t.position, t.frames, t.state, t.deps_left, t.remaining, t.attempts,
-                   t.failures, t.worker, t.step, t.steps, t.ready_at, t.error,
-                   (SELECT a.id FROM attempts_0004 a WHERE a.job_id = t.job_id AND a.key = t.key AND a.number = t.attempts)
-            FROM tasks t;
+            SELECT job_id, key, number, worker, started_at, ended_at, outcome, error FROM attempts
+            WHERE outcome IS NOT NULL ORDER BY ended_at, job_id, key, number;
         DROP TABLE tasks;
         DROP TABLE attempts;
+        DROP TABLE outputs;
         ALTER TABLE tasks_0004 RENAME TO tasks;
         ALTER TABLE attempts_0004 RENAME TO attempts;
         CREATE INDEX attempts_job ON attempts(job_id);
@@ -73,17 +86,6 @@ enum Migrations {
         INSERT INTO task_deps_0004 SELECT job_id, key, dep FROM task_deps;
         DROP TABLE task_deps;
         ALTER TABLE task_deps_0004 RENAME TO task_deps;
-
-        CREATE TABLE outputs_0004 (
-            job_id TEXT NOT NULL,
-            key TEXT NOT NULL,
-            name TEXT NOT NULL,
-            hash TEXT NOT NULL REFERENCES artifacts(hash),
-            PRIMARY KEY (job_id, key, name)
-        ) WITHOUT ROWID;
-        INSERT INTO outputs_0004 SELECT job_id, key, name, hash FROM outputs;
-        DROP TABLE outputs;
-        ALTER TABLE outputs_0004 RENAME TO outputs;
         """
 
     /// 0003: where a job's storyboard resolves relative paths (weights, keyframe and reference images).

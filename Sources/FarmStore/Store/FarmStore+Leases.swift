@@ -2,17 +2,16 @@ import Foundation
 import GRDB
 
 extension FarmStore {
-    /// After a coordinator restart: tasks that were running go back to the queue (their open attempts close as
+    /// After a coordinator restart: tasks that were running go back to the queue (their attempts close as
     /// `coordinator-restart`); finished work stays finished.
     public func recoverAfterRestart(now: Double) throws -> Int {
         try write { db in
             try db.execute(sql: """
-                UPDATE attempts SET outcome = 'coordinator-restart', ended_at = ?
-                WHERE id IN (SELECT lease_id FROM tasks WHERE state = 'running')
+                INSERT INTO attempts (job_id, key, number, worker, started_at, ended_at, outcome)
+                SELECT job_id, key, attempts, worker, started_at, ?, 'coordinator-restart' FROM tasks WHERE state = 'running'
                 """, arguments: [now])
-            try db.execute(sql: """
-                UPDATE tasks SET state = 'ready', worker = NULL, step = 0, ready_at = ?, lease_id = NULL WHERE state = 'running'
-                """, arguments: [now])
+            try db.execute(sql: "UPDATE tasks SET state = 'ready', worker = NULL, step = 0, ready_at = ? WHERE state = 'running'",
+                           arguments: [now])
             let requeued = db.changesCount
             try db.execute(sql: "UPDATE workers SET state = 'gone' WHERE state != 'gone'")
             return requeued
@@ -32,29 +31,21 @@ extension FarmStore {
         }
     }
 
-    /// Leases tasks to workers, all in one transaction; returns each lease's attempt number.
+    /// Leases tasks to workers, all in one transaction; returns each lease's attempt number (0: the task was not
+    /// ready any more, no lease). The lease is the task row itself: its attempt number, worker and start time.
     public func dispatch(_ batch: [(task: TaskKey, worker: String)], now: Double) throws -> [Int] {
         guard !batch.isEmpty else { return [] }
         return try write { db in
+            let lease = try hot(db)[.lease]
             var numbers: [Int] = []
-            // The attempt row first (appended: consecutive leases share pages), only if the task is still ready.
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO attempts (job_id, key, number, worker, started_at)
-                SELECT job_id, key, attempts + 1, ?, ? FROM tasks WHERE job_id = ? AND key = ? AND state = 'ready'
-                RETURNING id, number
-                """)
-            let update = try db.cachedStatement(sql: """
-                UPDATE tasks SET state = 'running', attempts = ?, worker = ?, step = 0, lease_id = ? WHERE job_id = ? AND key = ?
-                """)
             var jobs = Set<String>()
             for (task, worker) in batch {
-                guard let row = try Row.fetchOne(insert, arguments: [worker, now, task.job, task.key]) else {
-                    numbers.append(0)  // not ready any more (cancelled): no lease
+                guard try lease.bind(.text(worker), .real(now), .text(task.job), .text(task.key)).step() else {
+                    numbers.append(0)
                     continue
                 }
-                let id: Int64 = row[0], n: Int = row[1]
-                try update.execute(arguments: [n, worker, id, task.job, task.key])
-                numbers.append(n)
+                numbers.append(lease.int(0))
+                try lease.run()
                 jobs.insert(task.job)
             }
             for j in jobs { try db.execute(sql: "UPDATE jobs SET state = 'running' WHERE id = ? AND state = 'queued'", arguments: [j]) }
@@ -62,40 +53,42 @@ extension FarmStore {
         }
     }
 
+    /// The names a task's outputs go by; each is a column of its row.
+    public static let outputNames: Set<String> = ["chunk", "audio", "tail", "anchors"]
+
     /// Records a finished task under its lease, its outputs (already in the artifact store), and readies the tasks
-    /// that waited only for it.
+    /// that waited only for it. Checks the lease before it changes anything.
     /// - Throws: ``StaleLease`` when `attempt` is not the task's current running lease; nothing changes then.
     public func complete(_ task: TaskKey, attempt: Int, outputs: [(name: String, hash: String, size: Int)],
                          priority: Int, now: Double) throws -> [ReadyTask] {
-        try write { db in
-            // The lease check and the state change are one statement; worker and lease_id stay as who did it.
-            guard let lease = try Int64.fetchOne(db.cachedStatement(sql: """
-                UPDATE tasks SET state = 'done'
-                WHERE job_id = ? AND key = ? AND state = 'running' AND attempts = ? RETURNING lease_id
-                """), arguments: [task.job, task.key, attempt]) else {
+        var columns: [String: String] = [:]
+        for o in outputs {
+            guard Self.outputNames.contains(o.name) else { throw StoreError("unknown output \(o.name) of \(task)") }
+            columns[o.name] = o.hash
+        }
+        return try write { db in
+            let hot = hot(db)
+            let value = { (name: String) in columns[name].map(HotValue.text) ?? .null }
+            let done = try hot[.complete].bind(value("chunk"), value("audio"), value("tail"), value("anchors"),
+                                               .text(task.job), .text(task.key), .int(attempt))
+            guard try done.step() else {
                 let row = try Row.fetchOne(db, sql: "SELECT state, attempts FROM tasks WHERE job_id = ? AND key = ?",
                                            arguments: [task.job, task.key])
                 throw StaleLease(task: task, attempt: attempt, current: row?[1] ?? 0, state: row?[0] ?? "unknown")
             }
-            for o in outputs {
-                try db.cachedStatement(sql: "INSERT OR IGNORE INTO artifacts (hash, size, created_at) VALUES (?, ?, ?)")
-                    .execute(arguments: [o.hash, o.size, now])
-                try db.cachedStatement(sql: "INSERT OR REPLACE INTO outputs (job_id, key, name, hash) VALUES (?, ?, ?, ?)")
-                    .execute(arguments: [task.job, task.key, o.name, o.hash])
+            let worker = done.text(0), started = done.real(1)
+            try done.run()
+            try hot[.recordAttempt].bind(.text(task.job), .text(task.key), .int(attempt), .text(worker), .real(started), .real(now),
+                                         .text("done"), .null).run()
+            for o in outputs { try hot[.recordArtifact].bind(.text(o.hash), .int(o.size), .real(now)).run() }
+            let release = try hot[.releaseDependents].bind(.real(now), .text(task.job), .text(task.job), .text(task.key))
+            var ready: [ReadyTask] = []
+            while try release.step() {
+                guard release.int(2) == 1 else { continue }
+                ready.append(ReadyTask(task: TaskKey(job: task.job, key: release.text(0)), priority: priority,
+                                       remaining: release.int(1), readyAt: now))
             }
-            try db.cachedStatement(sql: "UPDATE attempts SET outcome = 'done', ended_at = ? WHERE id = ?")
-                .execute(arguments: [now, lease])
-            // Dependents whose last dependency this was become ready.
-            let ready = try Row.fetchAll(db.cachedStatement(sql: """
-                UPDATE tasks SET deps_left = deps_left - 1,
-                    state = CASE WHEN deps_left = 1 THEN 'ready' ELSE state END,
-                    ready_at = CASE WHEN deps_left = 1 THEN ? ELSE ready_at END
-                WHERE job_id = ? AND key IN (SELECT key FROM task_deps WHERE job_id = ? AND dep = ?)
-                RETURNING key, remaining, state
-                """), arguments: [now, task.job, task.job, task.key])
-            return ready.filter { $0[2] == "ready" }.map {
-                ReadyTask(task: TaskKey(job: task.job, key: $0[0]), priority: priority, remaining: $0[1], readyAt: now)
-            }
+            return ready
         }
     }
 
@@ -112,23 +105,21 @@ extension FarmStore {
                          now: Double) throws -> Requeue {
         try write { db in
             guard let row = try Row.fetchOne(db, sql: """
-                SELECT state, attempts, failures, remaining, lease_id FROM tasks WHERE job_id = ? AND key = ?
+                SELECT state, attempts, failures, remaining, worker, started_at FROM tasks WHERE job_id = ? AND key = ?
                 """, arguments: [task.job, task.key]),
                   row["state"] == "running", row["attempts"] == attempt else { return .stale }
             let counts = outcome != "handed-back"
             let failures: Int = row["failures"] + (counts ? 1 : 0)
-            try db.execute(sql: "UPDATE attempts SET outcome = ?, error = ?, ended_at = ? WHERE id = ?",
-                           arguments: [outcome, reason, now, row["lease_id"] as Int64?])
+            try hot(db)[.recordAttempt].bind(.text(task.job), .text(task.key), .int(attempt), .text(row["worker"] ?? ""),
+                                             .real(row["started_at"] ?? now), .real(now), .text(outcome), .text(reason)).run()
             if failures >= maxFailures {
                 let message = "task \(task.key) failed \(failures) times; last: \(reason)"
-                try db.execute(sql: """
-                    UPDATE tasks SET state = 'cancelled', failures = ?, error = ?, worker = NULL, lease_id = NULL
-                    WHERE job_id = ? AND key = ?
-                    """, arguments: [failures, reason, task.job, task.key])
+                try db.execute(sql: "UPDATE tasks SET state = 'cancelled', failures = ?, error = ?, worker = NULL WHERE job_id = ? AND key = ?",
+                               arguments: [failures, reason, task.job, task.key])
                 return .jobFailed(reason: message)
             }
             try db.execute(sql: """
-                UPDATE tasks SET state = 'ready', failures = ?, error = ?, worker = NULL, step = 0, ready_at = ?, lease_id = NULL
+                UPDATE tasks SET state = 'ready', failures = ?, error = ?, worker = NULL, step = 0, ready_at = ?
                 WHERE job_id = ? AND key = ?
                 """, arguments: [failures, reason, now, task.job, task.key])
             let priority = try Int.fetchOne(db, sql: "SELECT priority FROM jobs WHERE id = ?", arguments: [task.job]) ?? 0
@@ -142,12 +133,11 @@ extension FarmStore {
             let running = try Row.fetchAll(db, sql: "SELECT key, attempts, worker FROM tasks WHERE job_id = ? AND state = 'running'",
                                            arguments: [id]).map { (TaskKey(job: id, key: $0["key"]), $0["attempts"] as Int, $0["worker"] as String? ?? "") }
             try db.execute(sql: """
-                UPDATE attempts SET outcome = 'cancelled', ended_at = ?
-                WHERE id IN (SELECT lease_id FROM tasks WHERE job_id = ? AND state = 'running')
+                INSERT INTO attempts (job_id, key, number, worker, started_at, ended_at, outcome)
+                SELECT job_id, key, attempts, worker, started_at, ?, 'cancelled' FROM tasks WHERE job_id = ? AND state = 'running'
                 """, arguments: [now, id])
             try db.execute(sql: """
-                UPDATE tasks SET state = 'cancelled', worker = NULL, lease_id = NULL
-                WHERE job_id = ? AND state IN ('waiting', 'ready', 'running')
+                UPDATE tasks SET state = 'cancelled', worker = NULL WHERE job_id = ? AND state IN ('waiting', 'ready', 'running')
                 """, arguments: [id])
             try db.execute(sql: "UPDATE jobs SET state = ?, error = COALESCE(?, error), finished_at = ? WHERE id = ?",
                            arguments: [state.rawValue, reason, now, id])

@@ -18,6 +18,8 @@ public final class FarmStore: @unchecked Sendable {
         var config = Configuration()
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB: the hot tables stay in memory
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         db = try DatabasePool(path: directory.appendingPathComponent("reelfarm.sqlite").path, configuration: config)
@@ -45,6 +47,16 @@ public final class FarmStore: @unchecked Sendable {
             return .commit
         }
         return result!
+    }
+
+    private var hotStatements: HotStatements?
+
+    /// The hot-path statements of the writer connection `db`.
+    func hot(_ db: Database) -> HotStatements {
+        if let h = hotStatements, h.connection == ObjectIdentifier(db) { return h }
+        let h = HotStatements(db)
+        hotStatements = h
+        return h
     }
 
     func write<T>(_ f: (Database) throws -> T) throws -> T {
@@ -119,7 +131,12 @@ public final class FarmStore: @unchecked Sendable {
 
     public func attempts(job: String) throws -> [AttemptRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE job_id = ? ORDER BY key, number", arguments: [job]).map {
+            // Ended attempts, and the open one of each running task (its lease, kept in the task's row).
+            try Row.fetchAll(db, sql: """
+                SELECT key, number, worker, outcome, error FROM attempts WHERE job_id = ?
+                UNION ALL SELECT key, attempts, worker, NULL, NULL FROM tasks WHERE job_id = ? AND state = 'running'
+                ORDER BY key, number
+                """, arguments: [job, job]).map {
                 AttemptRecord(key: $0["key"], number: $0["number"], worker: $0["worker"], outcome: $0["outcome"], error: $0["error"])
             }
         }
@@ -129,8 +146,10 @@ public final class FarmStore: @unchecked Sendable {
     public func outputs(job: String) throws -> [String: [String: String]] {
         try read { db in
             var out: [String: [String: String]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT key, name, hash FROM outputs WHERE job_id = ?", arguments: [job]) {
-                out[row["key"], default: [:]][row["name"]] = row["hash"]
+            for row in try Row.fetchAll(db, sql: "SELECT key, chunk, audio, tail, anchors FROM tasks WHERE job_id = ?", arguments: [job]) {
+                for name in ["chunk", "audio", "tail", "anchors"] {
+                    if let hash: String = row[name] { out[row["key"], default: [:]][name] = hash }
+                }
             }
             return out
         }
@@ -138,10 +157,11 @@ public final class FarmStore: @unchecked Sendable {
 
     /// The artifact hash of one output of one task, if it has been stored.
     public func output(job: String, key: String, name: String) throws -> String? {
-        try read { db in
-            try String.fetchOne(db.cachedStatement(sql: "SELECT hash FROM outputs WHERE job_id = ? AND key = ? AND name = ?"),
-                                arguments: [job, key, name])
-        }
+        guard let column = ["chunk", "audio", "tail", "anchors"].firstIndex(of: name) else { return nil }
+        guard let db = current else { return try outputs(job: job)[key]?[name] }
+        let s = try hot(db)[.outputs].bind(.text(job), .text(key))
+        guard try s.step(), !s.isNull(Int32(column)) else { return nil }
+        return s.text(Int32(column))
     }
 
     static func job(_ r: Row) -> JobRecord {

@@ -193,3 +193,9 @@ public struct StaleLease: Error, CustomStringConvertible, Sendable {
     public var state: String
     public var description: String { "\(task)#\(attempt) is stale (task is \(state) under attempt \(current))" }
 }
+
+/// A request the store cannot carry out, with what and why.
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

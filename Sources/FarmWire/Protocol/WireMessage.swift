@@ -33,6 +33,14 @@ public struct WireMessage: Sendable, Equatable {
 
     /// Decodes the metadata as `P`.
     public func payload<P: Decodable>(_ type: P.Type) throws(WireError) -> P {
+        if let fast = P.self as? any WireReadable.Type {
+            let value = try WireValue.parse(meta)
+            do {
+                return try fast.init(wire: value) as! P
+            } catch {
+                throw WireError(.badPayload, "\(command) metadata does not decode as \(P.self): \(error.message)")
+            }
+        }
         do {
             return try WireJSON.decoder.decode(P.self, from: meta)
         } catch {
