@@ -105,11 +105,12 @@ public final class Coordinator: @unchecked Sendable {
                 t0 = LoopStats.now
             }
             stats.add(.commit, since: t0)
+            stats.count(iteration: incoming.count)
+            // Published before the sends, so a peer that hears of this iteration finds it counted.
+            lock.withLock { publishedStats = stats }
             t0 = LoopStats.now
             flushOutbox()
             stats.add(.send, since: t0)
-            stats.count(iteration: incoming.count)
-            lock.withLock { publishedStats = stats }
         }
         socket.close()
     }

@@ -39,10 +39,10 @@ enum Migrations {
             steps INTEGER NOT NULL DEFAULT 0,
             ready_at REAL,
             error TEXT,
-            chunk TEXT REFERENCES artifacts(hash) DEFERRABLE INITIALLY DEFERRED,   -- outputs: artifact hashes
-            audio TEXT REFERENCES artifacts(hash) DEFERRABLE INITIALLY DEFERRED,
-            tail TEXT REFERENCES artifacts(hash) DEFERRABLE INITIALLY DEFERRED,
-            anchors TEXT REFERENCES artifacts(hash) DEFERRABLE INITIALLY DEFERRED,
+            chunk TEXT,   -- outputs: artifact hashes (rows of `artifacts`)
+            audio TEXT,
+            tail TEXT,
+            anchors TEXT,
             PRIMARY KEY (job_id, key)
         ) WITHOUT ROWID;
         INSERT INTO tasks_0004 (job_id, key, kind, shot, position, frames, state, deps_left, remaining, attempts, failures,

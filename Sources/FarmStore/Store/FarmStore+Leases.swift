@@ -81,12 +81,17 @@ extension FarmStore {
             try hot[.recordAttempt].bind(.text(task.job), .text(task.key), .int(attempt), .text(worker), .real(started), .real(now),
                                          .text("done"), .null).run()
             for o in outputs { try hot[.recordArtifact].bind(.text(o.hash), .int(o.size), .real(now)).run() }
-            let release = try hot[.releaseDependents].bind(.real(now), .text(task.job), .text(task.job), .text(task.key))
+            let dependents = try hot[.dependents].bind(.text(task.job), .text(task.key))
+            var keys: [String] = []
+            while try dependents.step() { keys.append(dependents.text(0)) }
             var ready: [ReadyTask] = []
-            while try release.step() {
-                guard release.int(2) == 1 else { continue }
-                ready.append(ReadyTask(task: TaskKey(job: task.job, key: release.text(0)), priority: priority,
-                                       remaining: release.int(1), readyAt: now))
+            let release = try hot[.releaseDependent]
+            for key in keys {
+                guard try release.bind(.real(now), .text(task.job), .text(key)).step() else { continue }
+                if release.int(1) == 1 {
+                    ready.append(ReadyTask(task: TaskKey(job: task.job, key: key), priority: priority, remaining: release.int(0), readyAt: now))
+                }
+                try release.run()
             }
             return ready
         }

@@ -77,7 +77,7 @@ final class HotStatements {
     }
 
     enum Query: Int {
-        case lease, complete, recordAttempt, recordArtifact, releaseDependents, outputs
+        case lease, complete, recordAttempt, recordArtifact, dependents, releaseDependent, outputs
     }
 
     subscript(_ q: Query) -> HotStatement {
@@ -104,13 +104,14 @@ final class HotStatements {
             INSERT INTO attempts (job_id, key, number, worker, started_at, ended_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
         .recordArtifact: "INSERT OR IGNORE INTO artifacts (hash, size, created_at) VALUES (?, ?, ?)",
-        // Dependents whose last dependency this was become ready.
-        .releaseDependents: """
+        // A dependent of a finished task; it becomes ready when this was its last dependency. (One statement per
+        // dependent: `key IN (SELECT …)` would build a temporary b-tree each time.)
+        .dependents: "SELECT key FROM task_deps WHERE job_id = ? AND dep = ?",
+        .releaseDependent: """
             UPDATE tasks SET deps_left = deps_left - 1,
                 state = CASE WHEN deps_left = 1 THEN 'ready' ELSE state END,
                 ready_at = CASE WHEN deps_left = 1 THEN ? ELSE ready_at END
-            WHERE job_id = ? AND key IN (SELECT key FROM task_deps WHERE job_id = ? AND dep = ?)
-            RETURNING key, remaining, state = 'ready'
+            WHERE job_id = ? AND key = ? RETURNING remaining, state = 'ready'
             """,
         .outputs: "SELECT chunk, audio, tail, anchors FROM tasks WHERE job_id = ? AND key = ?",
     ]
