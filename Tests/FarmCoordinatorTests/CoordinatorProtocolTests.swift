@@ -218,4 +218,58 @@ import Testing
         for m in try answer(assign) { try w.send(m) }
         #expect(try w.next([.refused]).map { try $0.payload(Refusal.self).kind } == .stale)
     }
+
+    /// Counts the denoising steps an engine has completed, across threads.
+    final class StepCounter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var steps = 0
+        func add() { lock.withLock { steps += 1 } }
+        var count: Int { lock.withLock { steps } }
+    }
+
+    struct CountingEngine: Engine {
+        let inner: any Engine
+        let counter: StepCounter
+        var name: String { inner.name }
+        var geometry: EngineGeometry { inner.geometry }
+        func generate(_ task: SegmentTask, progress: ProgressHandler) throws -> SegmentResult {
+            try inner.generate(task) { step, steps in
+                counter.add()
+                try progress(step, steps)
+            }
+        }
+        func anchors(_ task: AnchorTask, progress: ProgressHandler) throws -> Latents { try inner.anchors(task, progress: progress) }
+    }
+
+    /// A real worker stops a cancelled task's engine at its next step rather than computing to the end.
+    @Test func cancelStopsTheEngineMidGeneration() throws {
+        let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
+        defer { coordinator.stop(); coordinator.wait() }
+        let counter = StepCounter()
+        let worker = Worker(configuration: WorkerConfiguration(
+            coordinator: endpoint, name: "slow", slots: 1, engines: ["testcard"], device: "cpu", tags: [],
+            memoryBytes: 1 << 30, maxFramePixels: 1 << 22,
+            engineFactory: { _ in DelayedEngine(CountingEngine(inner: TestCardEngine(), counter: counter), stepDelay: 0.05) },
+            encoder: H264ChunkEncoder()))
+        let thread = Thread { try? worker.run() }
+        thread.start()
+        defer { worker.stop() }
+        let client = try FarmClient(endpoint: endpoint)
+        let slow = """
+            title: slow
+            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
+            model: {engine: testcard, window: 33, overlap: 9, steps: 100, seed: 3, schedule: chain}
+            shots: [{id: a, frames: 20, prompt: p}]
+            """
+        let job = try client.submit(storyboard: slow, source: "slow.yaml", priority: 0).job
+        let deadline = Date().addingTimeInterval(10)
+        while counter.count < 3, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(counter.count >= 3, "the task never started")
+        #expect(try client.cancel(job: job).stoppedTasks == 1)
+        Thread.sleep(forTimeInterval: 0.5)  // the cancel reaches the worker, the engine ends its current step
+        let stopped = counter.count
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(counter.count == stopped, "the engine kept generating after the cancel")
+        #expect(stopped < 50, "\(stopped) of 100 steps ran")
+    }
 }

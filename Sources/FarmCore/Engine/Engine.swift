@@ -128,8 +128,9 @@ public struct AnchorTask: Hashable, Sendable {
     }
 }
 
-/// Reports denoising progress: step `done` of `total`.
-public typealias ProgressHandler = @Sendable (_ done: Int, _ total: Int) -> Void
+/// Reports denoising progress: step `done` of `total`. It throws to stop the work (a cancelled task): engines call it
+/// after every step and let its error end `generate`/`anchors`.
+public typealias ProgressHandler = @Sendable (_ done: Int, _ total: Int) throws -> Void
 
 /// A generator of picture and sound. The test card, the MMDiT core and a remote worker all conform.
 public protocol Engine: Sendable {

@@ -43,7 +43,7 @@ extension MMDiTEngine {
             held = latents.slice(latents.count - 1..<latents.count)
             startAt += frames.count == task.frames.count - startAt ? frames.count : frames.count - 1
             chunk += 1
-            progress(min(startAt, task.frames.count), task.frames.count)
+            try progress(min(startAt, task.frames.count), task.frames.count)
         }
         return result!
     }

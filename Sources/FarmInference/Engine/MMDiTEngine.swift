@@ -95,7 +95,7 @@ public struct MMDiTEngine: Engine {
             let latent = codec.encode(rgb: image, width: f.width, height: f.height)
             cond.references.replaceSubrange(r * latent.count..<(r + 1) * latent.count, with: latent)
         }
-        let sampled = FlowSampler(model: model, steps: max(task.steps, 1)).sample(cond) { progress($0, $1) }
+        let sampled = try FlowSampler(model: model, steps: max(task.steps, 1)).sample(cond) { try progress($0, $1) }
         let latents = Latents(
             video: LatentTensor(shape: [steps, c.videoChannels, layout.height, layout.width], values: sampled.video),
             audio: LatentTensor(shape: [steps, c.audioChannels, c.audioTokensPerStep], values: sampled.audio))

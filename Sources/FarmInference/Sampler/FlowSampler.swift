@@ -40,8 +40,10 @@ public struct FlowSampler: Sendable {
     }
 
     /// Runs the sampler.
-    /// - Parameter progress: called after each step with (done, total).
-    public func sample(_ cond: Conditioning, progress: (Int, Int) -> Void = { _, _ in }) -> SampledLatents {
+    public func sample(_ cond: Conditioning) -> SampledLatents { sample(cond, progress: { _, _ in }) }
+
+    /// Samples, calling `progress` after every step; an error it throws stops sampling (a cancelled task).
+    public func sample(_ cond: Conditioning, progress: (Int, Int) throws -> Void) rethrows -> SampledLatents {
         let lay = cond.layout
         let c = model.config
         precondition(lay.config == c, "FlowSampler: layout is for another configuration")
@@ -107,7 +109,7 @@ public struct FlowSampler: Sendable {
             for n in 0..<nVideo { xv.base[n] += dt * velV.base[n] }
             for n in 0..<nAudio { xa.base[n] += dt * velA.base[n] }
             hold()
-            progress(i + 1, steps)
+            try progress(i + 1, steps)
         }
         return SampledLatents(video: xv.array(), audio: xa.array())
     }

@@ -17,7 +17,7 @@ public struct DelayedEngine: Engine {
 
     public func generate(_ task: SegmentTask, progress: ProgressHandler) throws -> SegmentResult {
         try inner.generate(task) { step, steps in
-            progress(step, steps)
+            try progress(step, steps)
             Thread.sleep(forTimeInterval: stepDelay)
         }
     }

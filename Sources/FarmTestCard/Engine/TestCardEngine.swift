@@ -52,7 +52,7 @@ public struct TestCardEngine: Engine {
                 }
                 states.append(current)
             }
-            progress(step, max(task.steps, 1))
+            try progress(step, max(task.steps, 1))
         }
         let latents = Self.latents(states)
         let painter = TestCardPainter(format: format, shot: task.shot.index)
@@ -88,7 +88,7 @@ public struct TestCardEngine: Engine {
             while state.frame < f { state.step(box: box, clock: format.clock, increment: increment) }
             out.append(state)
         }
-        progress(1, 1)
+        try progress(1, 1)
         return Self.latents(out)
     }
 

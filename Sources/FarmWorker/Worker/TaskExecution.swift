@@ -28,3 +28,9 @@ enum TaskExecution {
         }
     }
 }
+
+/// Thrown from a task's progress handler once its lease was cancelled: the engine stops at that step.
+struct TaskCancelled: Error, CustomStringConvertible {
+    var lease: Lease
+    var description: String { "lease \(lease) was cancelled" }
+}

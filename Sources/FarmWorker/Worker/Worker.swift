@@ -114,6 +114,8 @@ public final class Worker: @unchecked Sendable {
             do {
                 let engine = try engine(for: assign.model)
                 outcome = TaskExecution.run(assign, blobs: blobs, engine: engine, encoder: config.encoder) { step, steps in
+                    // A cancelled lease stops the engine at its next step instead of running to the end.
+                    if self.lock.withLock({ self.running[lease] ?? true }) { throw TaskCancelled(lease: lease) }
                     self.enqueue(WireMessage(.progress, TaskProgress(lease: lease, step: step, steps: steps)))
                 }
             } catch {
