@@ -219,6 +219,38 @@ import Testing
         #expect(try w.next([.refused]).map { try $0.payload(Refusal.self).kind } == .stale)
     }
 
+    /// A lease whose assign the worker never got (its heartbeats, alive and regular, do not list it) is lost after the
+    /// liveness limit and handed out again; one the heartbeats list is kept.
+    @Test func aLeaseTheWorkersHeartbeatsDoNotListIsLost() throws {
+        let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let two = """
+            title: two
+            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
+            model: {engine: testcard, window: 33, overlap: 9, steps: 1, seed: 3, schedule: chain}
+            shots: [{id: a, frames: 20, prompt: p}, {id: b, frames: 20, prompt: p}]
+            """
+        let job = try client.submit(storyboard: two, source: "two.yaml", priority: 0).job
+        let w = try RawPeer(endpoint)
+        try w.send(hello("forgetful", slots: 2))
+        let first = try #require(try w.next([.assign])), second = try #require(try w.next([.assign]))
+        let kept = try first.payload(Assign.self).lease, forgotten = try second.payload(Assign.self).lease
+        // Alive and beating, but only `kept` is reported.
+        var again: WireMessage?
+        let deadline = Date().addingTimeInterval(8)
+        while again == nil, Date() < deadline {
+            try w.send(WireMessage(.heartbeat, Heartbeat(running: [kept])))
+            again = try w.next([.assign], seconds: 0.5)
+        }
+        let reassigned = try #require(again, "the forgotten lease was never handed out again")
+        #expect(try reassigned.payload(Assign.self).lease == Lease(task: forgotten.task, attempt: 2))
+        let attempts = try #require(try client.status(job: job).attempts)
+        let forgottenKey = String(forgotten.task.split(separator: ":")[1]), keptKey = String(kept.task.split(separator: ":")[1])
+        #expect(attempts.filter { $0.key == forgottenKey }.map(\.outcome) == ["lost", nil])
+        #expect(attempts.filter { $0.key == keptKey }.map(\.outcome) == [nil])
+    }
+
     /// Counts the denoising steps an engine has completed, across threads.
     final class StepCounter: @unchecked Sendable {
         private let lock = NSLock()

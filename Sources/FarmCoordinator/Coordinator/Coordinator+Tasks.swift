@@ -61,7 +61,16 @@ extension Coordinator {
                 refuse(identity, WireError(.badPayload, why), sequence: 0)
                 return
             }
-            try store.artifacts.put(data, hash: hash)
+            do {
+                try store.artifacts.put(data, hash: hash)
+            } catch {
+                // The coordinator's disk, not the worker: the attempt fails (a retry may find room; three end the job
+                // with this reason) rather than leaving the lease waiting for a result already received.
+                let why = "cannot store output \(digest.output) of \(r.lease): \(error)"
+                try store.atomically { try endLease(key, attempt: r.lease.attempt, worker: session, outcome: "failed", reason: why) }
+                refuse(identity, WireError(.invalid, why), sequence: 0)
+                return
+            }
             outputs.append((digest.output, hash, data.count))
         }
         // The store first: if it refuses, memory still agrees with it.
@@ -76,6 +85,7 @@ extension Coordinator {
         }
         running[key] = nil
         session.leases[key] = nil
+        session.leasedAt[key] = nil
         for t in ready { queue.push(t) }
         // Tasks still to finish, counted in memory once loaded (a query per completion would cost more than the rest).
         let left: Int
@@ -94,6 +104,7 @@ extension Coordinator {
         let (session, key) = try holder(of: f.lease, from: identity)
         running[key] = nil
         session.leases[key] = nil
+        session.leasedAt[key] = nil
         uploads[f.lease] = nil
         if f.handedBack { session.draining = true }  // a worker hands work back only while draining
         try endLease(key, attempt: f.lease.attempt, worker: session, outcome: f.handedBack ? "handed-back" : "failed", reason: f.reason)
@@ -103,6 +114,7 @@ extension Coordinator {
     func endLease(_ key: TaskKey, attempt: Int, worker: WorkerSession, outcome: String, reason: String) throws {
         running[key] = nil
         worker.leases[key] = nil
+        worker.leasedAt[key] = nil
         if outcome != "handed-back" {
             _ = try store.recordFailure(worker: worker.id, job: key.job)
         }
@@ -122,6 +134,7 @@ extension Coordinator {
         for (task, attempt, _) in leases {
             if let holder = running.removeValue(forKey: task) {
                 sessions[holder.identity]?.leases[task] = nil
+                sessions[holder.identity]?.leasedAt[task] = nil
                 send(holder.identity, WireMessage(.cancelTask, CancelTask(lease: Lease(task: task.id, attempt: attempt),
                                                                           reason: reason ?? "job \(state.rawValue)")))
             }

@@ -20,6 +20,7 @@ extension Coordinator {
                sessions[current.identity] == nil {
                 running[key] = (lease.attempt, identity)
                 session.leases[key] = lease.attempt
+                session.leasedAt[key] = now
             } else {
                 drop.append(lease)
             }
@@ -34,10 +35,27 @@ extension Coordinator {
         log("worker \(id) joined: \(h.slots) slots, engines \(h.engines.joined(separator: ",")), \(h.device)")
     }
 
-    /// A worker's heartbeat; an unknown peer is told to say hello again.
+    /// A worker's heartbeat; an unknown peer is told to say hello again. It lists every lease the worker works on:
+    /// a lease held longer than the liveness limit that it does not list is lost (its `assign` never arrived, or
+    /// the worker dropped it) and the task goes back to the queue, instead of waiting for a result that will not come.
     func heartbeat(_ beat: Heartbeat, from identity: Data) throws {
         let session = try known(identity)
-        session.lastSeen = Self.clock
+        let now = Self.clock
+        session.lastSeen = now
+        let limit = Double(config.deadAfterMillis) / 1000
+        let reported = Set(beat.running)
+        let missing = session.leases.filter { key, attempt in
+            now - (session.leasedAt[key] ?? now) > limit && !reported.contains(Lease(task: key.id, attempt: attempt))
+        }
+        guard !missing.isEmpty else { return }
+        try store.atomically {
+            for (key, attempt) in missing {
+                try endLease(key, attempt: attempt, worker: session, outcome: "lost",
+                             reason: "worker \(session.id) no longer reports lease \(Lease(task: key.id, attempt: attempt))")
+                uploads[Lease(task: key.id, attempt: attempt)] = nil
+            }
+        }
+        log("worker \(session.id) no longer reports \(missing.count) lease(s); back in the queue")
     }
 
     func known(_ identity: Data) throws -> WorkerSession {

@@ -155,7 +155,9 @@ public final class Coordinator: @unchecked Sendable {
         do {
             switch message.command {
             case .resultPart, .progress, .heartbeat, .status, .fetch, .workers:
-                try route(message, from: identity)  // these change memory only (or only read): no savepoint
+                // These change memory only (or only read), or take a savepoint only when they write (a heartbeat
+                // that drops a lease): none of their own each time.
+                try route(message, from: identity)
             case .result:
                 try route(message, from: identity)  // checks before it writes; see `result`
             default:

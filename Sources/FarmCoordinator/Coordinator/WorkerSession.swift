@@ -9,6 +9,9 @@ final class WorkerSession {
     var hello: Hello
     var lastSeen: Double
     var leases: [TaskKey: Int] = [:]
+    /// When each lease was handed to (or confirmed by) this worker, monotonic seconds: a lease its heartbeats do not
+    /// list once it is older than the liveness limit is lost.
+    var leasedAt: [TaskKey: Double] = [:]
     var draining = false
 
     init(identity: Data, id: String, hello: Hello, now: Double) {

@@ -36,9 +36,11 @@ extension Coordinator {
         for t in skipped { queue.push(t) }
         guard !batch.isEmpty else { return }
         let numbers = try store.dispatch(batch.map { ($0.task, $0.session.id) }, now: Self.wall)
+        let now = Self.clock
         for ((task, session), attempt) in zip(batch, numbers) where attempt > 0 {
             running[task] = (attempt, session.identity)
             session.leases[task] = attempt
+            session.leasedAt[task] = now
             do {
                 send(session.identity, try assignment(task, attempt: attempt))
             } catch {

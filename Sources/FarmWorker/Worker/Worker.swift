@@ -50,7 +50,10 @@ public final class Worker: @unchecked Sendable {
             let now = Self.clock
             if now - lastBeat >= Double(config.heartbeatMillis) / 1000 {
                 lastBeat = now
-                send(WireMessage(.heartbeat, Heartbeat(running: lock.withLock { Array(running.keys) })))
+                // Listed and queued in one step, behind any result already queued: the coordinator never sees a
+                // heartbeat without a lease before that lease's result.
+                lock.withLock { outbox.append(WireMessage(.heartbeat, Heartbeat(running: Array(running.keys)))) }
+                flush()
             }
             if now - lastHeard > Double(config.coordinatorSilenceMillis) / 1000 {
                 log("coordinator silent for \(Int(now - lastHeard)) s; reconnecting to \(config.coordinator)")
@@ -138,8 +141,18 @@ public final class Worker: @unchecked Sendable {
 
     /// Queues a finished task's outputs (in pieces) and its result, unless it was cancelled meanwhile.
     private func finish(_ lease: Lease, _ outcome: TaskExecution.Outcome) {
-        let cancelled = lock.withLock { running.removeValue(forKey: lease) ?? true }
-        guard !cancelled else { return }
+        let messages = Self.report(lease, outcome)
+        // The lease leaves `running` in the same step as its report enters the outbox (see the heartbeat); a
+        // cancelled lease's report is dropped.
+        lock.withLock {
+            let cancelled = running.removeValue(forKey: lease) ?? true
+            if !cancelled { outbox += messages }
+        }
+    }
+
+    /// The messages that report a finished task: its outputs (inline when small, else in pieces) and its result,
+    /// or the failure.
+    private static func report(_ lease: Lease, _ outcome: TaskExecution.Outcome) -> [WireMessage] {
         switch outcome {
         case .success(let outputs):
             var messages: [WireMessage] = []
@@ -149,8 +162,7 @@ public final class Worker: @unchecked Sendable {
                 for (i, (name, data)) in outputs.enumerated() {
                     digests.append(OutputDigest(output: name, size: data.count, sha256: Digest.sha256(data), blob: i))
                 }
-                enqueue(WireMessage(.result, TaskResult(lease: lease, outputs: digests), blobs: outputs.map(\.1)))
-                return
+                return [WireMessage(.result, TaskResult(lease: lease, outputs: digests), blobs: outputs.map(\.1))]
             }
             for (name, data) in outputs {
                 var offset = 0
@@ -163,9 +175,9 @@ public final class Worker: @unchecked Sendable {
                 digests.append(OutputDigest(output: name, size: data.count, sha256: Digest.sha256(data)))
             }
             messages.append(WireMessage(.result, TaskResult(lease: lease, outputs: digests)))
-            lock.withLock { outbox += messages }
+            return messages
         case .failure(let error):
-            enqueue(WireMessage(.failed, TaskFailed(lease: lease, reason: "\(error)")))
+            return [WireMessage(.failed, TaskFailed(lease: lease, reason: "\(error)"))]
         }
     }
 
