@@ -93,7 +93,10 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(
             name: "FarmCoordinatorTests",
-            dependencies: ["FarmCoordinator", "FarmWorker", "FarmWire", "FarmStore", "FarmCore", "FarmRender", "FarmTesting", "reelfarm"],
+            dependencies: [
+                "FarmCoordinator", "FarmWorker", "FarmWire", "FarmStore", "FarmCore", "FarmRender", "FarmTesting", "reelfarm",
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
