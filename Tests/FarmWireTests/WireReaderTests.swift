@@ -73,6 +73,49 @@ import Testing
         }
     }
 
+    /// SplitMix64, so every run sees the same random documents.
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+        mutating func text() -> String {
+            let alphabet: [Character] = ["a", "Z", "0", "/", ":", "\"", "\\", "\n", "\t", "\u{01}", "é", "🎬", "{", "]", " "]
+            return String((0..<below(12)).map { _ in alphabet[below(alphabet.count)] })
+        }
+    }
+
+    /// Results with random strings and numbers, encoded by the real encoder, read back the same; and every document
+    /// cut short or with one byte changed is accepted or refused exactly as `JSONDecoder` does.
+    @Test func randomResultsAndTheirMutationsAgreeWithJSONDecoder() throws {
+        var r = Random(state: 42)
+        for _ in 0..<300 {
+            let outputs = (0..<r.below(4)).map { i in
+                OutputDigest(output: r.text(), size: r.below(1 << 30) - 1000, sha256: r.text(), blob: r.below(2) == 0 ? nil : i)
+            }
+            let result = TaskResult(lease: Lease(task: r.text(), attempt: r.below(1_000_000)), outputs: outputs)
+            let message = WireMessage(.result, result)
+            #expect(try message.payload(TaskResult.self) == result)
+            var bytes = [UInt8](message.meta)
+            if r.below(2) == 0 {
+                bytes = Array(bytes.prefix(r.below(bytes.count)))
+            } else {
+                bytes[r.below(bytes.count)] = [UInt8(ascii: "\""), UInt8(ascii: "}"), UInt8(ascii: "1"), UInt8(ascii: ","), 0x80, 0][r.below(6)]
+            }
+            // On the bytes themselves: a String would turn invalid UTF-8 into replacement characters.
+            let fast = try? WireMessage(command: .result, meta: Data(bytes)).payload(TaskResult.self)
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            let slow = try? decoder.decode(TaskResult.self, from: Data(bytes))
+            #expect(fast == slow, "\(String(decoding: bytes, as: UTF8.self))")
+        }
+    }
+
     @Test func bothValidAndBrokenDocumentsAreExercised() {
         let results = Self.documents.filter { $0.type == "result" }.map { both(TaskResult.self, $0.json).fast }
         #expect(results.contains { $0 != nil } && results.contains { $0 == nil })

@@ -200,28 +200,34 @@ public enum WireValue: Equatable, Sendable {
 
     // MARK: Typed access, each failure naming the key
 
+    /// The value of `key` in this object; `type` names the message in the error.
+    /// - Throws: `bad-payload` when this is not an object or the key is missing or null.
     public func field(_ key: String, of type: String) throws(WireError) -> WireValue {
         guard case .object(let fields) = self else { throw WireError(.badPayload, "\(type) metadata is not an object") }
         guard let v = fields[key], v != .null else { throw WireError(.badPayload, "\(type) metadata lacks \"\(key)\"") }
         return v
     }
 
+    /// The value of `key`, or nil when it is missing or null.
     public func optionalField(_ key: String, of type: String) throws(WireError) -> WireValue? {
         guard case .object(let fields) = self else { throw WireError(.badPayload, "\(type) metadata is not an object") }
         guard let v = fields[key], v != .null else { return nil }
         return v
     }
 
+    /// The integer at `key` (a number with an integral value, as `JSONDecoder` reads an `Int`).
     public func int(_ key: String, of type: String) throws(WireError) -> Int {
         guard case .number(_, let exact?) = try field(key, of: type) else { throw WireError(.badPayload, "\(type).\(key) is not an integer") }
         return exact
     }
 
+    /// The string at `key`.
     public func string(_ key: String, of type: String) throws(WireError) -> String {
         guard case .string(let s) = try field(key, of: type) else { throw WireError(.badPayload, "\(type).\(key) is not a string") }
         return s
     }
 
+    /// The array at `key`.
     public func array(_ key: String, of type: String) throws(WireError) -> [WireValue] {
         guard case .array(let a) = try field(key, of: type) else { throw WireError(.badPayload, "\(type).\(key) is not an array") }
         return a
