@@ -114,6 +114,15 @@ import Testing
         #expect(try Data(contentsOf: film) == localFilm(text))
     }
 
+    /// The dispatch benchmark runs end to end on a small job and reports every figure (no timing is judged here).
+    @Test func dispatchBenchmarkReportsItsFigures() throws {
+        let out = try ProcessRunner.run(reelfarm, ["bench", "dispatch", "--shots", "20", "--segments", "5", "--workers", "2", "--slots", "8"])
+        #expect(out.status == 0, "\(out.stderr)")
+        for line in ["tasks              100 no-op segments", "dispatch rate", "ready → started", "raw ZeroMQ", "ratio", "coordinator loop"] {
+            #expect(out.stdout.contains(line), "missing \(line) in \(out.stdout)")
+        }
+    }
+
     @Test func aBadStoryboardIsRefusedWithTheFieldNamedAndNothingQueued() throws {
         let dir = try temporaryDirectory()
         let (coordinator, endpoint) = try inProcessCoordinator(dir)
