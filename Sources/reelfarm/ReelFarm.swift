@@ -9,7 +9,7 @@ struct ReelFarm: AsyncParsableCommand {
         subcommands: [
             Sample.self, Plan.self, Render.self, Verify.self, Demo.self,
             Coordinator.self, Worker.self, Submit.self, Status.self, Watch.self, Fetch.self, Cancel.self, Workers.self,
-            Bench.self, Model.self,
+            Bench.self, Model.self, Keys.self,
         ]
     )
 }

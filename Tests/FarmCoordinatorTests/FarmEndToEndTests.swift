@@ -114,6 +114,51 @@ import Testing
         #expect(try Data(contentsOf: film) == localFilm(text))
     }
 
+    /// A farm with CURVE and an authorized-keys list: the listed worker renders the film (the same bytes as one
+    /// machine), a worker with an unlisted key never joins, and a client without the coordinator's key gets a
+    /// clear error instead of an answer.
+    @Test func anEncryptedFarmAdmitsListedKeysOnly() throws {
+        let dir = try temporaryDirectory()
+        let keys = dir.appendingPathComponent("keys")
+        for name in ["w1", "intruder", "client"] {
+            let made = try ProcessRunner.run(reelfarm, ["keys", "new", keys.appendingPathComponent(name).path])
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        let authorized = dir.appendingPathComponent("authorized")
+        let listed = try ["w1", "client"].map { try CurveKeyPair.readKey(keys.appendingPathComponent("\($0).pub")) }
+        try Data(("# peers\n" + listed.joined(separator: "\n") + "\n").utf8).write(to: authorized)
+        let data = dir.appendingPathComponent("data")
+        let farm = try LocalFarm(executable: reelfarm, dataDirectory: data)
+        defer { farm.shutdown() }
+        try farm.startCoordinator(extra: ["--authorized-keys", authorized.path])
+        let serverKeyFile = data.appendingPathComponent("curve/coordinator.pub")
+        try farm.startWorker(name: "w1", extra: ["--coordinator-key", serverKeyFile.path, "--key", keys.appendingPathComponent("w1.key").path])
+        try farm.startWorker(name: "intruder", extra: ["--coordinator-key", serverKeyFile.path,
+                                                       "--key", keys.appendingPathComponent("intruder.key").path])
+        let security = CurveClientSecurity(serverKey: try CurveKeyPair.readKey(serverKeyFile),
+                                           keys: try CurveKeyPair(secretKey: try CurveKeyPair.readKey(keys.appendingPathComponent("client.key"))))
+        let client = try FarmClient(endpoint: farm.endpoint, security: security)
+        let text = Storyboards.threeShots()
+        let job = try client.submit(storyboard: text, source: "three.yaml", priority: 0).job
+        let status = try waitFor(client, job: job)
+        #expect(status.jobs.first?.state == "done", "\(farm.log("coordinator"))")
+        #expect(Set(status.attempts?.map(\.worker) ?? []).allSatisfy { $0.hasPrefix("w1") })
+        #expect(try client.workers().workers.map(\.name) == ["w1"])
+        let film = dir.appendingPathComponent("film.mp4")
+        _ = try client.fetch(job: job, to: film)
+        #expect(try Data(contentsOf: film) == localFilm(text))
+        // Without the coordinator's key: refused inside libzmq, so the CLI times out and says what to check.
+        let plain = try ProcessRunner.run(reelfarm, ["status", "--coordinator", farm.endpoint, "--timeout", "1"])
+        #expect(plain.status != 0 && plain.stderr.contains("--coordinator-key"), "\(plain.stderr)")
+        // With the key but an unlisted one of its own (a fresh key): no answer either.
+        let unlisted = try ProcessRunner.run(reelfarm, ["status", "--coordinator", farm.endpoint, "--timeout", "1",
+                                                        "--coordinator-key", serverKeyFile.path])
+        #expect(unlisted.status != 0 && unlisted.stderr.contains("authorized"), "\(unlisted.stderr)")
+        let allowed = try ProcessRunner.run(reelfarm, ["status", "--coordinator", farm.endpoint, "--coordinator-key", serverKeyFile.path,
+                                                       "--key", keys.appendingPathComponent("client.key").path])
+        #expect(allowed.status == 0 && allowed.stdout.contains(job), "\(allowed.stderr)")
+    }
+
     /// The dispatch benchmark runs end to end on a small job and reports every figure (no timing is judged here).
     @Test func dispatchBenchmarkReportsItsFigures() throws {
         let out = try ProcessRunner.run(reelfarm, ["bench", "dispatch", "--shots", "20", "--segments", "5", "--workers", "2", "--slots", "8"])
@@ -121,6 +166,9 @@ import Testing
         for line in ["tasks              100 no-op segments", "dispatch rate", "ready → started", "raw ZeroMQ", "ratio", "coordinator loop"] {
             #expect(out.stdout.contains(line), "missing \(line) in \(out.stdout)")
         }
+        let curve = try ProcessRunner.run(reelfarm, ["bench", "dispatch", "--shots", "10", "--segments", "3", "--workers", "2", "--curve"])
+        #expect(curve.status == 0 && curve.stdout.contains("30 no-op segments") && curve.stdout.contains("CURVE on every socket"),
+                "\(curve.stdout)\n\(curve.stderr)")
     }
 
     @Test func aBadStoryboardIsRefusedWithTheFieldNamedAndNothingQueued() throws {

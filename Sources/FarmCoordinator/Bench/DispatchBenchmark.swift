@@ -16,6 +16,8 @@ public struct DispatchBenchmark: Sendable {
     public var workers: Int
     public var slots: Int
     public var pingPongs: Int
+    /// CURVE on every socket (the round-trip measurement too).
+    public var curve = false
 
     public init(shots: Int = 1_000, segmentsPerShot: Int = 20, workers: Int = 4, slots: Int = 256, pingPongs: Int = 20_000) {
         self.shots = shots
@@ -34,6 +36,7 @@ public struct DispatchBenchmark: Sendable {
         public var codecMicros: (assign: Double, result: Double)
         /// The coordinator loop's time while the tasks ran.
         public var loop: LoopStats
+        public var curve: Bool
         public var dispatchesPerSecond: Double { Double(tasks) / seconds }
         func percentile(_ p: Double) -> Double {
             let s = latencies.sorted()
@@ -42,7 +45,8 @@ public struct DispatchBenchmark: Sendable {
 
         public var description: String {
             [
-                String(format: "tasks              %d no-op segments (chains of dependent tasks), durable SQLite state", tasks),
+                String(format: "tasks              %d no-op segments (chains of dependent tasks), durable SQLite state", tasks)
+                    + (curve ? ", CURVE on every socket" : ""),
                 String(format: "dispatch rate      %.0f dispatches/s (%.2f s for all)", dispatchesPerSecond, seconds),
                 String(format: "ready → started    p50 %.3f ms, p99 %.3f ms", percentile(0.5) * 1000, percentile(0.99) * 1000),
                 String(format: "raw ZeroMQ         %.0f round trips/s (DEALER↔ROUTER, tcp loopback, one at a time)", roundTripsPerSecond),
@@ -60,7 +64,9 @@ public struct DispatchBenchmark: Sendable {
     }
 
     public func run(log: (String) -> Void) throws -> Result {
-        let rtt = try Self.pingPong(count: pingPongs)
+        let server = curve ? try CurveKeyPair.generate() : nil
+        let security = server.map { CurveClientSecurity(serverKey: $0.publicKey) }
+        let rtt = try Self.pingPong(count: pingPongs, server: server)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reelfarm-bench-dispatch-\(getpid())")
         try? FileManager.default.removeItem(at: dir)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -68,6 +74,7 @@ public struct DispatchBenchmark: Sendable {
             dataDirectory: dir, bind: "tcp://127.0.0.1:*",
             geometry: { _ in EngineGeometry(latentChannels: 8, maxWindow: 1025) }, assembler: NoFilm())
         config.log = { _ in }
+        config.curve = server
         let coordinator = try Coordinator(configuration: config)
         let endpoint = try coordinator.start()
         defer { coordinator.stop(); coordinator.wait() }
@@ -76,7 +83,9 @@ public struct DispatchBenchmark: Sendable {
         var threads: [Thread] = []
         let stop = Flag()
         for i in 0..<workers {
-            let t = Thread { Self.noopWorker(endpoint: endpoint, name: "bench-\(i)", slots: slots, recorder: recorder, stop: stop) }
+            let t = Thread {
+                Self.noopWorker(endpoint: endpoint, name: "bench-\(i)", slots: slots, security: security, recorder: recorder, stop: stop)
+            }
             t.start()
             threads.append(t)
         }
@@ -91,7 +100,7 @@ public struct DispatchBenchmark: Sendable {
             """
         for s in 0..<shots { text += "  - {id: s\(s), frames: \(frames), prompt: p}\n" }
         Thread.sleep(forTimeInterval: 0.3)  // let the workers register
-        let client = try FarmClient(endpoint: endpoint, timeoutMillis: 60_000)
+        let client = try FarmClient(endpoint: endpoint, timeoutMillis: 60_000, security: security)
         log("bench dispatch: submitting \(shots) shots × \(segmentsPerShot) segments")
         let job = try client.submit(storyboard: text, source: "bench", priority: 0).job
         let total = shots * segmentsPerShot
@@ -110,7 +119,7 @@ public struct DispatchBenchmark: Sendable {
         let latencies = received.compactMap { r in ready[r.key].map { max(0, r.at - $0) } }
         let first = received.map(\.at).min()!, last = received.map(\.at).max()!
         return Result(tasks: total, seconds: last - first, latencies: latencies, roundTripsPerSecond: rtt,
-                      codecMicros: try Self.codecCost(), loop: loop)
+                      codecMicros: try Self.codecCost(), loop: loop, curve: curve)
     }
 
     /// Times the JSON codec on the two messages every task costs the coordinator most.
@@ -158,11 +167,12 @@ public struct DispatchBenchmark: Sendable {
     }
 
     /// A worker that answers every task at once with a zero tail of the right size.
-    static func noopWorker(endpoint: String, name: String, slots: Int, recorder: Recorder, stop: Flag) {
+    static func noopWorker(endpoint: String, name: String, slots: Int, security: CurveClientSecurity?, recorder: Recorder, stop: Flag) {
         do {
             let zmq = ZMQContext()
             let s = try ZMQSocket(zmq, .dealer)
             try s.setHighWaterMark(1_000_000)
+            try security?.apply(to: s)
             try s.connect(endpoint)
             try s.send(WireMessage(.hello, Hello(name: name, engines: ["noop"], device: "cpu", slots: slots, memoryBytes: 1 << 30,
                                                  maxFramePixels: 1 << 22, tags: [], running: [])).frames)
@@ -201,13 +211,14 @@ public struct DispatchBenchmark: Sendable {
 
     /// Sequential DEALER → ROUTER → DEALER round trips over tcp loopback, per second. The ROUTER lives on a thread
     /// of its own (each socket is owned by one thread).
-    static func pingPong(count: Int) throws -> Double {
+    static func pingPong(count: Int, server: CurveKeyPair?) throws -> Double {
         let zmq = ZMQContext()
         let ready = DispatchSemaphore(value: 0)
         let endpoint = Box()
         let echo = Thread {
             do {
                 let router = try ZMQSocket(zmq, .router)
+                if let server { try router.makeCurveServer(server) }
                 try router.bind("tcp://127.0.0.1:*")
                 endpoint.set(try router.lastEndpoint)
                 ready.signal()
@@ -223,6 +234,7 @@ public struct DispatchBenchmark: Sendable {
         echo.start()
         ready.wait()
         let dealer = try ZMQSocket(zmq, .dealer)
+        if let server { try CurveClientSecurity(serverKey: server.publicKey).apply(to: dealer) }
         try dealer.connect(endpoint.value)
         let payload = WireMessage(.heartbeat, Heartbeat()).frames
         try dealer.send(payload)  // warm the connection

@@ -76,7 +76,15 @@ public final class Coordinator: @unchecked Sendable {
 
     private func run() throws {
         defer { finished.signal() }
+        var authenticator: CurveAuthenticator?
+        if let keys = config.authorizedKeys {
+            guard config.curve != nil else { throw CurveKeyError("authorized keys need CURVE (a coordinator key pair)") }
+            authenticator = CurveAuthenticator(context: zmq, authorized: keys)
+            try authenticator?.start()
+        }
+        defer { authenticator?.stop() }
         socket = try ZMQSocket(zmq, .router)
+        if let keys = config.curve { try socket.makeCurveServer(keys) }
         try socket.setMaxMessageSize(Int64(WireMessage.maxMessageBytes + 4096))
         try socket.setHighWaterMark(100_000)
         try socket.setRouterMandatory(true)

@@ -1,4 +1,5 @@
 import FarmCore
+import FarmWire
 import Foundation
 
 /// How a coordinator runs. Precedence (documented in the README): command-line flag, then environment
@@ -20,6 +21,10 @@ public struct CoordinatorConfiguration: Sendable {
     public var assembler: any FilmAssembler
     /// Decodes a storyboard's keyframe and reference images (paths already absolute) at the film's size.
     public var images: @Sendable (JobSpec) throws(SpecError) -> [String: StillImage] = { _ in [:] }
+    /// CURVE: encrypt the endpoint with this key pair (peers need its public key). `nil`: plain TCP.
+    public var curve: CurveKeyPair?
+    /// With `curve`, admit only peers whose public key is listed; `nil` admits any peer that knows the server key.
+    public var authorizedKeys: Set<String>?
     /// Where the coordinator's log lines go (stderr by default).
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("reelfarm coordinator: \($0)\n".utf8)) }
 

@@ -24,10 +24,10 @@ public final class LocalFarm {
     }
 
     /// Starts the coordinator on `bind` (a free port when it ends in `*`) and waits until it listens.
-    public func startCoordinator(bind: String = "tcp://127.0.0.1:*", timeout: Double = 20) throws {
+    public func startCoordinator(bind: String = "tcp://127.0.0.1:*", extra: [String] = [], timeout: Double = 20) throws {
         let file = dataDirectory.appendingPathComponent("endpoint")
         try? FileManager.default.removeItem(at: file)
-        let p = try launch(["coordinator", "--data", dataDirectory.path, "--bind", bind], log: "coordinator")
+        let p = try launch(["coordinator", "--data", dataDirectory.path, "--bind", bind] + extra, log: "coordinator")
         coordinator = p
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {

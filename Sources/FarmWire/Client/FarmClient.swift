@@ -12,15 +12,17 @@ public final class FarmClient {
     /// What went wrong talking to the coordinator.
     public enum ClientError: Error, CustomStringConvertible {
         /// No reply within the timeout.
-        case unreachable(endpoint: String, seconds: Double)
+        case unreachable(endpoint: String, seconds: Double, secured: Bool)
         /// The coordinator refused the request.
         case refused(Refusal)
         case protocolError(String)
 
         public var description: String {
             switch self {
-            case .unreachable(let e, let s):
-                return "coordinator at \(e) did not answer within \(s) s (is it running? set --coordinator or REELFARM_COORDINATOR)"
+            case .unreachable(let e, let s, let secured):
+                return "coordinator at \(e) did not answer within \(s) s (is it running? set --coordinator or REELFARM_COORDINATOR"
+                    + (secured ? "; is --coordinator-key its public key, and is this peer's key authorized?"
+                               : "; a coordinator using CURVE needs --coordinator-key") + ")"
             case .refused(let r):
                 return ([r.message] + r.issues.map { "  \($0)" }).joined(separator: "\n")
             case .protocolError(let m):
@@ -29,12 +31,17 @@ public final class FarmClient {
         }
     }
 
-    public init(endpoint: String, timeoutMillis: Int = 5_000) throws {
+    /// - Parameter security: CURVE towards a coordinator that uses it (its public key); `nil` for plain TCP.
+    public init(endpoint: String, timeoutMillis: Int = 5_000, security: CurveClientSecurity? = nil) throws {
         self.endpoint = endpoint
         self.timeoutMillis = timeoutMillis
+        self.secured = security != nil
         socket = try ZMQSocket(zmq, .dealer)
+        try security?.apply(to: socket)
         try socket.connect(endpoint)
     }
+
+    private let secured: Bool
 
     /// Sends `message` and waits for the reply carrying the same sequence number.
     public func request(_ message: WireMessage) throws -> WireMessage {
@@ -51,7 +58,7 @@ public final class FarmClient {
             if reply.command == .refused { throw ClientError.refused(try reply.payload(Refusal.self)) }
             return reply
         }
-        throw ClientError.unreachable(endpoint: endpoint, seconds: Double(timeoutMillis) / 1000)
+        throw ClientError.unreachable(endpoint: endpoint, seconds: Double(timeoutMillis) / 1000, secured: secured)
     }
 
     func call<P: Decodable>(_ command: Command, _ payload: some Encodable, expecting: P.Type) throws -> P {

@@ -23,12 +23,13 @@ public final class ZMQContext: @unchecked Sendable {
 public final class ZMQSocket {
     /// The socket types reelfarm uses.
     public enum Kind: Int32 {
-        case router, dealer, pair
+        case router, dealer, pair, rep
         var raw: Int32 {
             switch self {
             case .router: return ZMQ_ROUTER
             case .dealer: return ZMQ_DEALER
             case .pair: return ZMQ_PAIR
+            case .rep: return ZMQ_REP
             }
         }
     }
@@ -53,7 +54,7 @@ public final class ZMQSocket {
         handle = nil
     }
 
-    private var socket: UnsafeMutableRawPointer {
+    var socket: UnsafeMutableRawPointer {
         get throws(ZMQError) {
             guard let handle else { throw ZMQError(operation: "socket closed", code: 88 /* ENOTSOCK */) }
             return handle

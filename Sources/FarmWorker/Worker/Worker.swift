@@ -68,6 +68,7 @@ public final class Worker: @unchecked Sendable {
         socket?.close()
         let s = try ZMQSocket(zmq, .dealer)
         try s.setHighWaterMark(100_000)
+        try config.security?.apply(to: s)
         try s.connect(config.coordinator)
         socket = s
         lastHeard = Self.clock

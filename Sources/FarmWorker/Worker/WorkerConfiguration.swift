@@ -1,4 +1,5 @@
 import FarmCore
+import FarmWire
 import Foundation
 
 /// How a worker runs and what it offers the farm.
@@ -19,6 +20,8 @@ public struct WorkerConfiguration: Sendable {
     /// Re-register when the coordinator has been silent this long.
     public var coordinatorSilenceMillis = 3_000
     public var heartbeatMillis = 1_000
+    /// CURVE towards a coordinator that uses it; `nil`: plain TCP.
+    public var security: CurveClientSecurity?
 
     public init(coordinator: String, name: String, slots: Int, engines: [String], device: String, tags: [String],
                 memoryBytes: Int64, maxFramePixels: Int, engineFactory: @escaping @Sendable (ModelSpec) throws -> any Engine,

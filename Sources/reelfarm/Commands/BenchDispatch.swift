@@ -11,6 +11,7 @@ extension ReelFarm.Bench {
         @Option(help: "Segments per shot (each waits for the one before).") var segments: Int = 20
         @Option(help: "In-process no-op workers.") var workers: Int = 4
         @Option(help: "Slots per worker.") var slots: Int = 256
+        @Flag(help: "Encrypt every socket with CURVE (coordinator key pair, one per worker).") var curve = false
 
         func validate() throws {
             guard (1...10_000).contains(shots), segments >= 1, workers >= 1, slots >= 1 else {
@@ -19,7 +20,8 @@ extension ReelFarm.Bench {
         }
 
         func run() throws {
-            let bench = DispatchBenchmark(shots: shots, segmentsPerShot: segments, workers: workers, slots: slots)
+            var bench = DispatchBenchmark(shots: shots, segmentsPerShot: segments, workers: workers, slots: slots)
+            bench.curve = curve
             print(try bench.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }.description)
         }
     }

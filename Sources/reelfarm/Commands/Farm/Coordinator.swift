@@ -3,6 +3,7 @@ import FarmCoordinator
 import FarmCore
 import FarmMedia
 import FarmRender
+import FarmWire
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -12,14 +13,18 @@ extension ReelFarm {
         static let configuration = CommandConfiguration(
             abstract: "Run the farm's coordinator: durable job state in SQLite, tasks to workers over ZeroMQ.",
             discussion: """
-                Settings come from, in order: these flags, then REELFARM_DATA and REELFARM_BIND, then the file given by \
-                --config (YAML: data, bind), then the defaults (./reelfarm-data, tcp://127.0.0.1:7700). \
-                The bound endpoint is written to DATA/endpoint.
+                Settings come from, in order: these flags, then REELFARM_DATA, REELFARM_BIND, REELFARM_CURVE (1) and \
+                REELFARM_AUTHORIZED_KEYS, then the file given by --config (YAML: data, bind, curve, authorized_keys), then \
+                the defaults (./reelfarm-data, tcp://127.0.0.1:7700, no CURVE). The bound endpoint is written to \
+                DATA/endpoint. With CURVE the key pair lives in DATA/curve/coordinator.key (secret) and \
+                DATA/curve/coordinator.pub (give this to workers and clients: --coordinator-key).
                 """)
 
         @Option(help: "Data directory (SQLite store, artifacts, films).") var data: String?
         @Option(help: "ZeroMQ endpoint to bind (port * picks a free one).") var bind: String?
-        @Option(help: "Config file (YAML with keys data, bind).") var config: String?
+        @Option(help: "Config file (YAML with keys data, bind, curve, authorized_keys).") var config: String?
+        @Flag(help: "Encrypt the endpoint with CURVE; peers need the coordinator's public key.") var curve = false
+        @Option(help: "With CURVE, admit only the public keys in this file (one per line).") var authorizedKeys: String?
 
         func run() async throws {
             MediaLog.setLevel(.errors)
@@ -32,6 +37,28 @@ extension ReelFarm {
                 geometry: { model throws(SpecError) in try EngineRegistry.engine(for: model).geometry },
                 assembler: MP4FilmAssembler())
             configuration.images = { spec throws(SpecError) in try StoryboardImages.load(spec) }
+            let authorized = authorizedKeys ?? env["REELFARM_AUTHORIZED_KEYS"] ?? file["authorized_keys"]
+            if curve || env["REELFARM_CURVE"] == "1" || file["curve"] == "true" || authorized != nil {
+                do {
+                    let base = URL(fileURLWithPath: dataDir).appendingPathComponent("curve/coordinator")
+                    configuration.curve = try CurveKeyPair.loadOrCreate(at: base)
+                    if let authorized {
+                        guard let text = try? String(contentsOfFile: authorized, encoding: .utf8) else {
+                            throw CurveKeyError("authorized keys \(authorized): cannot be read")
+                        }
+                        let keys = CurveKeyPair.keyLines(text)
+                        if let bad = keys.first(where: { !CurveKeyPair.isKey($0) }) {
+                            throw CurveKeyError("authorized keys \(authorized): \"\(bad)\" is not a CURVE public key")
+                        }
+                        configuration.authorizedKeys = Set(keys)
+                    }
+                    printError("reelfarm coordinator: CURVE on; public key \(configuration.curve!.publicKey) (\(base.path).pub)"
+                               + (configuration.authorizedKeys.map { ", \($0.count) authorized peer key(s)" } ?? ""))
+                } catch {
+                    printError("reelfarm coordinator: \(error)")
+                    throw ExitCode.failure
+                }
+            }
             do {
                 let service = CoordinatorService(coordinator: try FarmCoordinator.Coordinator(configuration: configuration)) {
                     printError("reelfarm coordinator: listening on \($0), data in \(dataDir)")

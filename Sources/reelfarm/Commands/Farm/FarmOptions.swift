@@ -13,7 +13,29 @@ struct CoordinatorOption: ParsableArguments {
 
     @Option(help: "Seconds to wait for the coordinator's answer.") var timeout: Double = 5
 
-    func client() throws -> FarmClient { try FarmClient(endpoint: endpoint, timeoutMillis: Int(timeout * 1000)) }
+    @Option(help: "The coordinator's CURVE public key, or a file holding it, when it uses CURVE (default: $REELFARM_COORDINATOR_KEY).")
+    var coordinatorKey: String?
+
+    @Option(help: "This peer's CURVE secret key file, for a coordinator that admits listed keys only (default: $REELFARM_KEY; else a fresh key).")
+    var key: String?
+
+    /// CURVE towards the coordinator when its key is given; plain TCP otherwise.
+    var security: CurveClientSecurity? {
+        get throws {
+            let env = ProcessInfo.processInfo.environment
+            guard let server = coordinatorKey ?? env["REELFARM_COORDINATOR_KEY"] else { return nil }
+            do {
+                let own = try (key ?? env["REELFARM_KEY"]).map { try CurveKeyPair(secretKey: try CurveKeyPair.readKey(URL(fileURLWithPath: $0))) }
+                return CurveClientSecurity(serverKey: try CurveKeyPair.keyOrFile(server), keys: own)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+    }
+
+    func client() throws -> FarmClient {
+        try FarmClient(endpoint: endpoint, timeoutMillis: Int(timeout * 1000), security: try security)
+    }
 }
 
 /// Runs a client call; a refusal or an unreachable coordinator is a clear message and a non-zero exit.

@@ -41,7 +41,9 @@ extension ReelFarm {
                     let engine = try EngineRegistry.engine(for: model)
                     return stepDelayMs > 0 ? DelayedEngine(engine, stepDelay: Double(stepDelayMs) / 1000) : engine
                 }, encoder: H264ChunkEncoder())
-            let worker = FarmWorker.Worker(configuration: config)
+            var secured = config
+            secured.security = try farm.security
+            let worker = FarmWorker.Worker(configuration: secured)
             printError("reelfarm worker \(name): \(slots) slots, coordinator \(farm.endpoint)")
             // SIGTERM and SIGINT drain: running tasks finish (new ones are handed back), then bye.
             let group = ServiceGroup(services: [WorkerService(worker: worker)], gracefulShutdownSignals: [.sigterm, .sigint],
