@@ -219,6 +219,61 @@ import Testing
         #expect(try w.next([.refused]).map { try $0.payload(Refusal.self).kind } == .stale)
     }
 
+    /// A job that failed runs again with `retry`: the segment finished before the failure is not recomputed, the
+    /// failed one runs again (the workers that failed it may take it again), and the film is the local one.
+    @Test func aFailedJobRetriedKeepsItsFinishedSegments() throws {
+        let dir = try temporaryDirectory()
+        let (coordinator, endpoint) = try inProcessCoordinator(dir)
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let two = """
+            title: two
+            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
+            model: {engine: testcard, window: 33, overlap: 9, steps: 1, seed: 3, schedule: chain}
+            shots: [{id: good, frames: 20, prompt: p}, {id: bad, frames: 20, prompt: p}]
+            """
+        let job = try client.submit(storyboard: two, source: "two.yaml", priority: 0).job
+        let x = try RawPeer(endpoint), y = try RawPeer(endpoint)
+        try x.send(hello("x", slots: 2))
+        try y.send(hello("y", slots: 2))
+        // `good/0` is done honestly; `bad/0` fails on whichever peer gets it until the job fails.
+        var failures = 0
+        let deadline = Date().addingTimeInterval(20)
+        while try client.status(job: job).jobs.first?.state != "failed", Date() < deadline {
+            for peer in [x, y] {
+                guard let m = try peer.next([.assign], seconds: 0.2) else { continue }
+                let lease = try m.payload(Assign.self).lease
+                if lease.task.hasSuffix(":good/0") {
+                    for r in try answer(m) { try peer.send(r) }
+                } else {
+                    failures += 1
+                    try peer.send(WireMessage(.failed, TaskFailed(lease: lease, reason: "out of GPU memory #\(failures)")))
+                }
+            }
+        }
+        #expect(failures == 3)
+        // Only a failed or cancelled job can be retried.
+        #expect(throws: FarmClient.ClientError.self) { try client.retry(job: "jnope") }
+        #expect(try client.retry(job: job).requeuedTasks == 1)
+        #expect(throws: FarmClient.ClientError.self) { try client.retry(job: job) }
+        var again: (RawPeer, WireMessage)?
+        for _ in 0..<20 where again == nil {
+            for peer in [x, y] where again == nil {
+                if let m = try peer.next([.assign], seconds: 0.1) { again = (peer, m) }
+            }
+        }
+        let (holder, assign) = try #require(again, "the failed task was not handed out again")
+        #expect(try assign.payload(Assign.self).lease.attempt == 4)
+        for r in try answer(assign) { try holder.send(r) }
+        let status = try waitFor(client, job: job, seconds: 30)
+        #expect(status.jobs.first?.state == "done")
+        #expect(status.attempts?.filter { $0.key == "good/0" }.map(\.outcome) == ["done"])
+        #expect(status.attempts?.filter { $0.key == "bad/0" }.map(\.outcome) == ["failed", "failed", "failed", "done"])
+        let film = dir.appendingPathComponent("film.mp4")
+        _ = try client.fetch(job: job, to: film)
+        #expect(try Data(contentsOf: film) == localFilm(two))
+    }
+
     /// A lease whose assign the worker never got (its heartbeats, alive and regular, do not list it) is lost after the
     /// liveness limit and handed out again; one the heartbeats list is kept.
     @Test func aLeaseTheWorkersHeartbeatsDoNotListIsLost() throws {

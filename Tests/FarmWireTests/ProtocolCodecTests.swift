@@ -50,6 +50,7 @@ import Testing
             WireMessage(.cancelJob, JobQuery(job: "j1")),
             WireMessage(.fetch, JobQuery(job: "j1", offset: 1 << 20)),
             WireMessage(.workers, JobQuery(job: nil)),
+            WireMessage(.retryJob, JobQuery(job: "j1")),
             WireMessage(.reply, Submitted(job: "j1", tasks: 3, frames: 100)),
             WireMessage(.filmPart, FilmPart(job: "j1", offset: 0, total: 5), blobs: [Data([0, 0, 0, 1, 2])]),
             WireMessage(.refused, Refusal(kind: .stale, message: "lease is stale", issues: ["x"])),
@@ -80,6 +81,9 @@ import Testing
         #expect(try inline.payload(TaskResult.self).outputs.first?.blob == 0)
         #expect(String(decoding: inline.meta, as: UTF8.self).contains("\"blob\":0"))
         #expect(!String(decoding: messages[4].meta, as: UTF8.self).contains("blob"))
+        let retried = WireMessage(.reply, Retried(job: "j1", requeuedTasks: 2))
+        #expect(String(decoding: retried.meta, as: UTF8.self) == #"{"job":"j1","requeued_tasks":2}"#)
+        #expect(try WireMessage(frames: retried.frames).payload(Retried.self) == Retried(job: "j1", requeuedTasks: 2))
         let assign = try WireMessage(frames: messages[8].frames)
         let task = try assign.payload(Assign.self).segment!.task(blobs: assign.blobs)
         #expect(task == Self.segmentTask)

@@ -68,6 +68,21 @@ extension Coordinator {
         send(identity, WireMessage(.reply, Cancelled(job: id, stoppedTasks: stopped), sequence: sequence))
     }
 
+    /// Runs a failed or cancelled job again from what it finished: done tasks stay done (never recomputed), the
+    /// others start over with fresh failure counts, and workers excluded from the job may take it again.
+    func retryJob(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
+        guard let id = q.job, let job = try store.job(id) else { throw WireError(.invalid, "no job \(q.job ?? "(none)")") }
+        guard job.state == .failed || job.state == .cancelled else {
+            throw WireError(.invalid, "job \(id) is \(job.state.rawValue); only a failed or cancelled job can be retried")
+        }
+        let retry = try store.retryJob(id, now: Self.wall)
+        unfinished[id] = nil  // counted again from the store at the next completion
+        for t in retry.ready { queue.push(t) }
+        if retry.requeued == 0 { assembly.submit(id) }  // every task was done: the assembly failed, run it again
+        send(identity, WireMessage(.reply, Retried(job: id, requeuedTasks: retry.requeued), sequence: sequence))
+        log("job \(id) retried: \(retry.requeued) tasks to run again")
+    }
+
     /// Sends one piece of a finished film; the client asks again from the next offset.
     func fetch(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
         guard let id = q.job, let job = try store.job(id) else { throw WireError(.invalid, "no job \(q.job ?? "(none)")") }

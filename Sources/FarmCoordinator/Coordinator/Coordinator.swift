@@ -195,6 +195,7 @@ public final class Coordinator: @unchecked Sendable {
         case .submit: try submit(try m.payload(Submit.self), sequence: m.sequence, from: identity)
         case .status: try status(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .cancelJob: try cancelJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
+        case .retryJob: try retryJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .fetch: try fetch(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .workers: try workersReport(sequence: m.sequence, from: identity)
         case .welcome, .assign, .cancelTask, .reply, .filmPart, .refused:

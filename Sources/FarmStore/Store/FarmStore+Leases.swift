@@ -150,6 +150,36 @@ extension FarmStore {
         }
     }
 
+    /// Puts a failed or cancelled job back to work: its unfinished tasks wait for their unfinished dependencies
+    /// again (or are ready), failure counts and worker exclusions of the job are cleared, finished tasks stay.
+    /// - Returns: the tasks ready at once, and how many tasks will run again (0: all were done; the job assembles).
+    public func retryJob(_ id: String, now: Double) throws -> (ready: [ReadyTask], requeued: Int) {
+        try write { db in
+            try db.execute(sql: """
+                UPDATE tasks SET state = 'waiting', failures = 0, error = NULL, worker = NULL, step = 0
+                WHERE job_id = ? AND state != 'done'
+                """, arguments: [id])
+            let requeued = db.changesCount
+            try db.execute(sql: """
+                UPDATE tasks SET deps_left = (
+                    SELECT COUNT(*) FROM task_deps d JOIN tasks t ON t.job_id = d.job_id AND t.key = d.dep
+                    WHERE d.job_id = tasks.job_id AND d.key = tasks.key AND t.state != 'done')
+                WHERE job_id = ? AND state = 'waiting'
+                """, arguments: [id])
+            let priority = try Int.fetchOne(db, sql: "SELECT priority FROM jobs WHERE id = ?", arguments: [id]) ?? 0
+            let ready = try Row.fetchAll(db, sql: """
+                UPDATE tasks SET state = 'ready', ready_at = ? WHERE job_id = ? AND state = 'waiting' AND deps_left = 0
+                RETURNING key, remaining
+                """, arguments: [now, id]).map {
+                ReadyTask(task: TaskKey(job: id, key: $0["key"]), priority: priority, remaining: $0["remaining"], readyAt: now)
+            }
+            try db.execute(sql: "DELETE FROM worker_job_failures WHERE job_id = ?", arguments: [id])
+            try db.execute(sql: "UPDATE jobs SET state = ?, error = NULL, finished_at = NULL WHERE id = ?",
+                           arguments: [requeued == 0 ? JobState.assembling.rawValue : JobState.queued.rawValue, id])
+            return (ready, requeued)
+        }
+    }
+
     /// Denoising progress of a running lease (not worth a transaction each: callers batch them).
     public func progress(_ updates: [(task: TaskKey, attempt: Int, step: Int, steps: Int)]) throws {
         guard !updates.isEmpty else { return }

@@ -80,6 +80,11 @@ public final class FarmClient {
         try call(.cancelJob, JobQuery(job: job), expecting: Cancelled.self)
     }
 
+    /// Runs a failed or cancelled job again: finished tasks are kept, the others run again.
+    public func retry(job: String) throws -> Retried {
+        try call(.retryJob, JobQuery(job: job), expecting: Retried.self)
+    }
+
     public func workers() throws -> WorkersReport {
         try call(.workers, JobQuery(job: nil), expecting: WorkersReport.self)
     }

@@ -18,6 +18,7 @@ public enum Command: UInt8, CaseIterable, Sendable {
     case cancelJob = 34
     case fetch = 35
     case workers = 36
+    case retryJob = 37
     // Coordinator → client
     case reply = 48
     case filmPart = 49

@@ -126,6 +126,17 @@ public struct WorkersReport: Codable, Sendable, Equatable {
 }
 
 /// `reply` to `cancel_job`.
+/// The reply to `retry_job`: the job runs again from its finished tasks.
+public struct Retried: Codable, Sendable, Equatable {
+    public var job: String
+    /// Tasks to run again (every task that was not done).
+    public var requeuedTasks: Int
+    public init(job: String, requeuedTasks: Int) {
+        self.job = job
+        self.requeuedTasks = requeuedTasks
+    }
+}
+
 public struct Cancelled: Codable, Sendable, Equatable {
     public var job: String
     public var stoppedTasks: Int

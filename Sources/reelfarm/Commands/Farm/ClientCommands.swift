@@ -75,6 +75,19 @@ extension ReelFarm {
         }
     }
 
+    struct Retry: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a failed or cancelled job again; finished segments are kept, the rest run again.")
+        @Argument(help: "The job id.") var job: String
+        @OptionGroup var farm: CoordinatorOption
+
+        func run() throws {
+            let client = try farm.client()
+            let r = try clientCall { try client.retry(job: job) }
+            print("retrying \(r.job): \(r.requeuedTasks) tasks to run again")
+        }
+    }
+
     struct Workers: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the workers and the messages the coordinator refused.")
         @OptionGroup var farm: CoordinatorOption
