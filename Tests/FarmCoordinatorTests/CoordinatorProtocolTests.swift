@@ -16,6 +16,16 @@ import Testing
                                   maxFramePixels: 1 << 22, tags: [], running: running))
     }
 
+    /// A small test-card storyboard: one 20-frame segment per shot.
+    static func storyboard(_ title: String, shots: [String], steps: Int = 1) -> String {
+        """
+        title: \(title)
+        output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
+        model: {engine: testcard, window: 33, overlap: 9, steps: \(steps), seed: 3, schedule: chain}
+        shots: [\(shots.map { "{id: \($0), frames: 20, prompt: p}" }.joined(separator: ", "))]
+        """
+    }
+
     /// Runs an assigned segment with the real engine and returns the parts and result a worker would send.
     func answer(_ assign: WireMessage, lease override: Lease? = nil, inline: Bool = false) throws -> [WireMessage] {
         let a = try assign.payload(Assign.self)
@@ -42,12 +52,7 @@ import Testing
         let (coordinator, endpoint) = try inProcessCoordinator(dir)
         defer { coordinator.stop(); coordinator.wait() }
         let client = try FarmClient(endpoint: endpoint)
-        let one = """
-            title: one
-            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
-            model: {engine: testcard, window: 33, overlap: 9, steps: 1, seed: 3, schedule: chain}
-            shots: [{id: a, frames: 20, prompt: p}]
-            """
+        let one = Self.storyboard("one", shots: ["a"])
         let job = try client.submit(storyboard: one, source: "one.yaml", priority: 0).job
         let peer = try RawPeer(endpoint)
         try peer.send(hello("inline"))
@@ -79,12 +84,7 @@ import Testing
         let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
         defer { coordinator.stop(); coordinator.wait() }
         let client = try FarmClient(endpoint: endpoint)
-        let one = """
-            title: one
-            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
-            model: {engine: testcard, window: 33, overlap: 9, steps: 1, seed: 3, schedule: chain}
-            shots: [{id: a, frames: 20, prompt: p}]
-            """
+        let one = Self.storyboard("one", shots: ["a"])
         let job = try client.submit(storyboard: one, source: "one.yaml", priority: 0).job
         // Worker A takes the task, then goes silent past the 3 s limit.
         let a = try RawPeer(endpoint)
@@ -156,12 +156,7 @@ import Testing
         let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
         defer { coordinator.stop(); coordinator.wait() }
         let client = try FarmClient(endpoint: endpoint)
-        let one = """
-            title: one
-            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
-            model: {engine: testcard, window: 33, overlap: 9, steps: 1, seed: 3, schedule: chain}
-            shots: [{id: a, frames: 20, prompt: p}]
-            """
+        let one = Self.storyboard("one", shots: ["a"])
         let job = try client.submit(storyboard: one, source: "one.yaml", priority: 0).job
         let a = try RawPeer(endpoint)
         try a.send(hello("a"))
@@ -226,12 +221,7 @@ import Testing
         let (coordinator, endpoint) = try inProcessCoordinator(dir)
         defer { coordinator.stop(); coordinator.wait() }
         let client = try FarmClient(endpoint: endpoint)
-        let two = """
-            title: two
-            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
-            model: {engine: testcard, window: 33, overlap: 9, steps: 1, seed: 3, schedule: chain}
-            shots: [{id: good, frames: 20, prompt: p}, {id: bad, frames: 20, prompt: p}]
-            """
+        let two = Self.storyboard("two", shots: ["good", "bad"])
         let job = try client.submit(storyboard: two, source: "two.yaml", priority: 0).job
         let x = try RawPeer(endpoint), y = try RawPeer(endpoint)
         try x.send(hello("x", slots: 2))
@@ -280,12 +270,7 @@ import Testing
         let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
         defer { coordinator.stop(); coordinator.wait() }
         let client = try FarmClient(endpoint: endpoint)
-        let two = """
-            title: two
-            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
-            model: {engine: testcard, window: 33, overlap: 9, steps: 1, seed: 3, schedule: chain}
-            shots: [{id: a, frames: 20, prompt: p}, {id: b, frames: 20, prompt: p}]
-            """
+        let two = Self.storyboard("two", shots: ["a", "b"])
         let job = try client.submit(storyboard: two, source: "two.yaml", priority: 0).job
         let w = try RawPeer(endpoint)
         try w.send(hello("forgetful", slots: 2))
@@ -342,12 +327,7 @@ import Testing
         thread.start()
         defer { worker.stop() }
         let client = try FarmClient(endpoint: endpoint)
-        let slow = """
-            title: slow
-            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
-            model: {engine: testcard, window: 33, overlap: 9, steps: 100, seed: 3, schedule: chain}
-            shots: [{id: a, frames: 20, prompt: p}]
-            """
+        let slow = Self.storyboard("slow", shots: ["a"], steps: 100)
         let job = try client.submit(storyboard: slow, source: "slow.yaml", priority: 0).job
         let deadline = Date().addingTimeInterval(10)
         while counter.count < 3, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
