@@ -30,6 +30,12 @@ import Testing
         // Several workers took part.
         let workers = Set(status.attempts?.map(\.worker) ?? [])
         #expect(workers.count >= 2, "attempts by \(workers)")
+        // Once the film is stored, the segments' chunks, PCM and latents are deleted: only the film is left.
+        let artifacts = dir.appendingPathComponent("artifacts")
+        let files = (FileManager.default.enumerator(atPath: artifacts.path)?.allObjects as? [String] ?? [])
+            .filter { $0.contains("/") }  // "ab/abcd…": files, not their two-letter folders
+        let filmHash = Digest.sha256(try Data(contentsOf: film))
+        #expect(files.map { $0.split(separator: "/").last.map(String.init) } == [filmHash], "\(files)")
     }
 
     @Test func aWorkerKilledMidTaskDoesNotStopTheJob() throws {

@@ -123,6 +123,27 @@ import Testing
         #expect(history.map(\.worker) == ["w1", "w1", "w2"])
     }
 
+    /// A finished job releases its intermediates, except those another unfinished job also produced, and films.
+    @Test func releasedIntermediatesAreThoseNothingElseNeeds() throws {
+        let s = try store()
+        for id in ["j1", "j2"] { _ = try s.insert(job(id), now: 1) }
+        func finish(_ job: String, _ key: String, _ outputs: [(name: String, hash: String, size: Int)]) throws {
+            let t = TaskKey(job: job, key: key)
+            _ = try s.dispatch([(t, "w")], now: 2)
+            _ = try s.complete(t, attempt: 1, outputs: outputs, priority: 0, now: 3)
+        }
+        try finish("j1", "s/0", [("chunk", "shared", 1), ("audio", "only-j1", 1)])
+        try finish("j1", "u/0", [("chunk", "film-of-j2", 1)])
+        try finish("j2", "s/0", [("chunk", "shared", 1)])
+        try s.setJob("j1", state: .done, film: "film-of-j1", filmSize: 1, now: 4)
+        try s.setJob("j2", state: .failed, film: "film-of-j2", filmSize: 1, now: 4)  // retryable: keeps its outputs
+        #expect(try s.releaseIntermediates(job: "j1") == ["only-j1"])
+        #expect(try s.outputs(job: "j1").isEmpty)
+        #expect(try s.outputs(job: "j2")["s/0"]?["chunk"] == "shared")
+        try s.setJob("j2", state: .done, now: 5)
+        #expect(try s.releaseIntermediates(job: "j2") == ["shared"])
+    }
+
     @Test func artifactsAreContentAddressed() throws {
         let s = try store()
         let h = try s.artifacts.put(Data("hello".utf8))

@@ -80,7 +80,18 @@ extension Coordinator {
                 try store.setJob(outcome.job, state: .done, film: film.hash, filmSize: film.size, now: Self.wall)
                 contexts[outcome.job] = nil
                 priorities[outcome.job] = nil
-                log("job \(outcome.job) done: film \(film.hash.prefix(12)) (\(film.size) bytes)")
+                var freed: [String] = []
+                if !config.keepIntermediates {
+                    // Deleted after the commit (a crash in between leaves files nothing refers to, never the reverse).
+                    do {
+                        freed = try store.atomically { try store.releaseIntermediates(job: outcome.job) }
+                        afterCommit += freed
+                    } catch {
+                        log("job \(outcome.job): could not release its intermediate artifacts: \(error)")
+                    }
+                }
+                log("job \(outcome.job) done: film \(film.hash.prefix(12)) (\(film.size) bytes)"
+                    + (freed.isEmpty ? "" : "; \(freed.count) intermediate artifacts released"))
             case .failure(let error):
                 try store.setJob(outcome.job, state: .failed, error: "assembly failed: \(error)", now: Self.wall)
                 log("job \(outcome.job) failed in assembly: \(error)")

@@ -23,6 +23,8 @@ public final class Coordinator: @unchecked Sendable {
     /// Refused messages by reason, for `reelfarm workers` and the negative tests.
     var refusedCounts: [String: Int] = [:]
     var outbox: [(Data, WireMessage)] = []
+    /// Artifacts to delete once the iteration's transaction has committed.
+    var afterCommit: [String] = []
     /// Where the loop's time goes (the loop's own copy, and the last one it published for other threads).
     private var stats = LoopStats()
     private var publishedStats = LoopStats()
@@ -119,6 +121,8 @@ public final class Coordinator: @unchecked Sendable {
             t0 = LoopStats.now
             flushOutbox()
             stats.add(.send, since: t0)
+            for hash in afterCommit { store.artifacts.remove(hash) }
+            afterCommit.removeAll()
         }
         socket.close()
     }

@@ -21,6 +21,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var assembler: any FilmAssembler
     /// Decodes a storyboard's keyframe and reference images (paths already absolute) at the film's size.
     public var images: @Sendable (JobSpec) throws(SpecError) -> [String: StillImage] = { _ in [:] }
+    /// Keep a finished job's chunks, PCM and latents; by default they are deleted once its film is stored.
+    public var keepIntermediates = false
     /// CURVE: encrypt the endpoint with this key pair (peers need its public key). `nil`: plain TCP.
     public var curve: CurveKeyPair?
     /// With `curve`, admit only peers whose public key is listed; `nil` admits any peer that knows the server key.

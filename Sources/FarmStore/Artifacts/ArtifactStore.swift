@@ -58,6 +58,12 @@ public struct ArtifactStore: Sendable {
 
     public func read(_ hash: String) throws -> Data { try Data(contentsOf: url(hash)) }
 
+    /// Deletes an artifact's file (once nothing in the store refers to it).
+    public func remove(_ hash: String) {
+        known.remove(hash)
+        try? FileManager.default.removeItem(at: url(hash))
+    }
+
     private func moveIntoPlace(_ from: URL, _ to: URL) throws {
         if rename(from.path, to.path) != 0 {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: to.path])
@@ -72,6 +78,7 @@ final class KnownHashes: @unchecked Sendable {
     private let limit = 65_536
 
     func contains(_ hash: String) -> Bool { lock.withLock { hashes.contains(hash) } }
+    func remove(_ hash: String) { lock.withLock { _ = hashes.remove(hash) } }
     func insert(_ hash: String) {
         lock.withLock {
             if hashes.count >= limit { hashes.removeAll(keepingCapacity: true) }  // a bound, not an LRU: a miss costs one stat

@@ -155,6 +155,31 @@ public final class FarmStore: @unchecked Sendable {
         }
     }
 
+    /// Forgets the intermediate outputs (chunks, PCM, tails, anchors) of a finished job's tasks, and returns the
+    /// artifacts nothing refers to any more: not the film of any job, nor an output of a task of a job that may
+    /// still need it (any job not done: running, assembling, or failed/cancelled and so retryable). The caller
+    /// deletes their files once this has committed.
+    public func releaseIntermediates(job: String) throws -> [String] {
+        try write { db in
+            var candidates = Set<String>()
+            for row in try Row.fetchAll(db, sql: "SELECT chunk, audio, tail, anchors FROM tasks WHERE job_id = ?", arguments: [job]) {
+                for i in 0..<4 { if let h: String = row[i] { candidates.insert(h) } }
+            }
+            try db.execute(sql: "UPDATE tasks SET chunk = NULL, audio = NULL, tail = NULL, anchors = NULL WHERE job_id = ?",
+                           arguments: [job])
+            guard !candidates.isEmpty else { return [] }
+            var referenced = Set(try String.fetchAll(db, sql: "SELECT film FROM jobs WHERE film IS NOT NULL"))
+            for row in try Row.fetchAll(db, sql: """
+                SELECT t.chunk, t.audio, t.tail, t.anchors FROM jobs j JOIN tasks t ON t.job_id = j.id WHERE j.state != 'done'
+                """) {
+                for i in 0..<4 { if let h: String = row[i] { referenced.insert(h) } }
+            }
+            let freed = candidates.subtracting(referenced).sorted()
+            for h in freed { try db.execute(sql: "DELETE FROM artifacts WHERE hash = ?", arguments: [h]) }
+            return freed
+        }
+    }
+
     /// The artifact hash of one output of one task, if it has been stored.
     public func output(job: String, key: String, name: String) throws -> String? {
         guard let column = ["chunk", "audio", "tail", "anchors"].firstIndex(of: name) else { return nil }

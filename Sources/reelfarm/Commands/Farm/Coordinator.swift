@@ -13,8 +13,9 @@ extension ReelFarm {
         static let configuration = CommandConfiguration(
             abstract: "Run the farm's coordinator: durable job state in SQLite, tasks to workers over ZeroMQ.",
             discussion: """
-                Settings come from, in order: these flags, then REELFARM_DATA, REELFARM_BIND, REELFARM_CURVE (1) and \
-                REELFARM_AUTHORIZED_KEYS, then the file given by --config (YAML: data, bind, curve, authorized_keys), then \
+                Settings come from, in order: these flags, then REELFARM_DATA, REELFARM_BIND, REELFARM_CURVE (1), \
+                REELFARM_AUTHORIZED_KEYS and REELFARM_KEEP_INTERMEDIATES (1), then the file given by --config (YAML: data, \
+                bind, curve, authorized_keys, keep_intermediates), then \
                 the defaults (./reelfarm-data, tcp://127.0.0.1:7700, no CURVE). The bound endpoint is written to \
                 DATA/endpoint. With CURVE the key pair lives in DATA/curve/coordinator.key (secret) and \
                 DATA/curve/coordinator.pub (give this to workers and clients: --coordinator-key).
@@ -24,6 +25,8 @@ extension ReelFarm {
         @Option(help: "ZeroMQ endpoint to bind (port * picks a free one).") var bind: String?
         @Option(help: "Config file (YAML with keys data, bind, curve, authorized_keys).") var config: String?
         @Flag(help: "Encrypt the endpoint with CURVE; peers need the coordinator's public key.") var curve = false
+        @Flag(help: "Keep finished jobs' chunks, PCM and latents (deleted once the film is stored, by default).")
+        var keepIntermediates = false
         @Option(help: "With CURVE, admit only the public keys in this file (one per line).") var authorizedKeys: String?
 
         func run() async throws {
@@ -37,6 +40,8 @@ extension ReelFarm {
                 geometry: { model throws(SpecError) in try EngineRegistry.engine(for: model).geometry },
                 assembler: MP4FilmAssembler())
             configuration.images = { spec throws(SpecError) in try StoryboardImages.load(spec) }
+            configuration.keepIntermediates = keepIntermediates || env["REELFARM_KEEP_INTERMEDIATES"] == "1"
+                || file["keep_intermediates"] == "true"
             let authorized = authorizedKeys ?? env["REELFARM_AUTHORIZED_KEYS"] ?? file["authorized_keys"]
             if curve || env["REELFARM_CURVE"] == "1" || file["curve"] == "true" || authorized != nil {
                 do {
