@@ -86,6 +86,7 @@ extension Coordinator {
         running[key] = nil
         session.leases[key] = nil
         session.leasedAt[key] = nil
+        outputHashes[key.job, default: [:]][key.key] = Dictionary(outputs.map { ($0.name, $0.hash) }, uniquingKeysWith: { a, _ in a })
         for t in ready { queue.push(t) }
         // Tasks still to finish, counted in memory once loaded (a query per completion would cost more than the rest).
         let left: Int
@@ -141,6 +142,7 @@ extension Coordinator {
         }
         contexts[job] = nil
         priorities[job] = nil
+        outputHashes[job] = nil
         log("job \(job) \(state.rawValue)\(reason.map { ": \($0)" } ?? "")")
         return leases.count
     }

@@ -18,6 +18,9 @@ public final class Coordinator: @unchecked Sendable {
     /// Tasks of a job not yet done, once known (see `result`).
     var unfinished: [String: Int] = [:]
     var tailCache: [String: Latents] = [:]
+    /// Output hashes of tasks finished since this process started, by job (the next segment's assignment needs its
+    /// predecessor's tail at once); the store answers for the rest.
+    var outputHashes: [String: [String: [String: String]]] = [:]
     var uploads: [Lease: [String: Data]] = [:]
     var pendingProgress: [TaskKey: (attempt: Int, step: Int, steps: Int)] = [:]
     /// Refused messages by reason, for `reelfarm workers` and the negative tests.

@@ -74,7 +74,9 @@ extension Coordinator {
     func assignment(_ task: TaskKey, attempt: Int) throws -> WireMessage {
         guard let job = try context(task.job) else { throw WireError(.invalid, "job \(task.job) is not active") }
         func latents(_ key: String, _ name: String) -> Latents? {
-            guard let hash = try? store.output(job: task.job, key: key, name: name) else { return nil }
+            guard let hash = outputHashes[task.job]?[key]?[name] ?? (try? store.output(job: task.job, key: key, name: name)) else {
+                return nil
+            }
             if let cached = tailCache[hash] { return cached }
             guard let data = try? store.artifacts.read(hash), let l = try? LatentsCodec.decode(data) else { return nil }
             if tailCache.count >= 4_096 { tailCache.removeAll(keepingCapacity: true) }  // a bound, not an LRU: misses only re-read a file

@@ -20,6 +20,8 @@ public final class FarmStore: @unchecked Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
             try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB: the hot tables stay in memory
+            // Checkpoint every 32 MiB of WAL instead of 4 MiB: hot pages are copied back once per checkpoint, not 8 times.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 8192")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         db = try DatabasePool(path: directory.appendingPathComponent("reelfarm.sqlite").path, configuration: config)
