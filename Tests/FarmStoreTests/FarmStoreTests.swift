@@ -144,6 +144,23 @@ import Testing
         #expect(try s.releaseIntermediates(job: "j2") == ["shared"])
     }
 
+    /// Start-up removes artifact files nothing refers to, and keeps outputs and films.
+    @Test func theSweepKeepsWhatTheStoreRefersTo() throws {
+        let s = try store()
+        _ = try s.insert(job(), now: 1)
+        let output = try s.artifacts.put(Data("tail".utf8)), film = try s.artifacts.put(Data("film".utf8))
+        let orphan = try s.artifacts.put(Data("never committed".utf8))
+        try Data("half".utf8).write(to: s.artifacts.url(output).appendingPathExtension("tmp-1234"))
+        let a = TaskKey(job: "j1", key: "s/0")
+        _ = try s.dispatch([(a, "w")], now: 2)
+        _ = try s.complete(a, attempt: 1, outputs: [("tail", output, 4)], priority: 0, now: 3)
+        try s.setJob("j1", state: .done, film: film, filmSize: 4, now: 4)
+        #expect(try s.sweepArtifacts() == 2)
+        #expect(try s.artifacts.read(output) == Data("tail".utf8))
+        #expect(try s.artifacts.read(film) == Data("film".utf8))
+        #expect(!FileManager.default.fileExists(atPath: s.artifacts.url(orphan).path))
+    }
+
     @Test func artifactsAreContentAddressed() throws {
         let s = try store()
         let h = try s.artifacts.put(Data("hello".utf8))

@@ -133,6 +133,8 @@ public final class Coordinator: @unchecked Sendable {
     /// Restart: running tasks go back to the queue, jobs that were assembling assemble again.
     private func recover() throws {
         let requeued = try store.recoverAfterRestart(now: Self.wall)
+        let swept = try store.sweepArtifacts()
+        if swept > 0 { log("removed \(swept) artifact files nothing refers to") }
         for t in try store.readyTasks() { queue.push(t) }
         for job in try store.jobs() where job.state == .assembling { assembly.submit(job.id) }
         if requeued > 0 { log("recovered: \(requeued) running tasks back in the queue") }

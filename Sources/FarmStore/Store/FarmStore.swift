@@ -182,6 +182,29 @@ public final class FarmStore: @unchecked Sendable {
         }
     }
 
+    /// Deletes artifact files the store does not refer to: outputs of results that never committed, artifacts
+    /// released just before a crash, half-written temporary files. For start-up, before anything writes artifacts.
+    /// - Returns: how many files were deleted.
+    public func sweepArtifacts() throws -> Int {
+        let keep = try read { db in
+            Set(try String.fetchAll(db, sql: "SELECT hash FROM artifacts UNION SELECT film FROM jobs WHERE film IS NOT NULL"))
+        }
+        let fm = FileManager.default
+        var removed = 0
+        for folder in (try? fm.contentsOfDirectory(atPath: artifacts.root.path)) ?? [] {
+            let dir = artifacts.root.appendingPathComponent(folder)
+            for file in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] where !keep.contains(file) {
+                if file.contains(".") {
+                    try? fm.removeItem(at: dir.appendingPathComponent(file))  // a temporary file of an interrupted write
+                } else {
+                    artifacts.remove(file)
+                }
+                removed += 1
+            }
+        }
+        return removed
+    }
+
     /// The artifact hash of one output of one task, if it has been stored.
     public func output(job: String, key: String, name: String) throws -> String? {
         guard let column = ["chunk", "audio", "tail", "anchors"].firstIndex(of: name) else { return nil }
