@@ -166,6 +166,10 @@ import Testing
         let h = try s.artifacts.put(Data("hello".utf8))
         #expect(h == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
         #expect(try s.artifacts.put(Data("hello".utf8)) == h)
+        let big = Data((0..<(3 << 20) + 17).map { UInt8(truncatingIfNeeded: $0 &* 31) })  // more than one read block
+        let file = s.directory.appendingPathComponent("big.bin")
+        try big.write(to: file)
+        #expect(try ArtifactStore.digest(fileAt: file) == (ArtifactStore.digest(big), big.count))
         #expect(try s.artifacts.read(h) == Data("hello".utf8))
     }
 

@@ -50,10 +50,9 @@ final class AssemblyWorker: @unchecked Sendable {
                 }
                 let temporary = artifacts.root.deletingLastPathComponent().appendingPathComponent("film-\(job).mp4")
                 try assembler.assemble(chunks: chunks, audio: audio, format: spec.output, to: temporary)
-                let data = try Data(contentsOf: temporary)
-                let hash = ArtifactStore.digest(data)
+                let (hash, size) = try ArtifactStore.digest(fileAt: temporary)
                 try artifacts.adopt(temporary, hash: hash)
-                return (hash, data.count)
+                return (hash, size)
             }
             lock.withLock { done.append(Outcome(job: job, film: film)) }
         }

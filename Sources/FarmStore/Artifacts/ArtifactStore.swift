@@ -25,6 +25,25 @@ public struct ArtifactStore: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Hex SHA-256 and size of a file, read in 1 MiB blocks (a film need not fit in memory).
+    public static func digest(fileAt url: URL) throws -> (hash: String, size: Int) {
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        var sha = SHA256()
+        var size = 0
+        while let block = try handle.read(upToCount: 1 << 20), !block.isEmpty {
+            sha.update(data: block)
+            size += block.count
+        }
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for b in sha.finalize() {
+            out.append(hex[Int(b >> 4)])
+            out.append(hex[Int(b & 15)])
+        }
+        return (String(decoding: out, as: UTF8.self), size)
+    }
+
     public func url(_ hash: String) -> URL {
         root.appendingPathComponent(String(hash.prefix(2))).appendingPathComponent(hash)
     }
