@@ -15,10 +15,12 @@ public struct ArtifactStore: Sendable {
     private static let hex = Array("0123456789abcdef".utf8)
 
     /// Hex SHA-256 of `data`.
-    public static func digest(_ data: Data) -> String {
+    public static func digest(_ data: Data) -> String { hexString(SHA256.hash(data: data)) }
+
+    private static func hexString(_ digest: SHA256.Digest) -> String {
         var out = [UInt8]()
         out.reserveCapacity(64)
-        for b in SHA256.hash(data: data) {
+        for b in digest {
             out.append(hex[Int(b >> 4)])
             out.append(hex[Int(b & 15)])
         }
@@ -35,13 +37,7 @@ public struct ArtifactStore: Sendable {
             sha.update(data: block)
             size += block.count
         }
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for b in sha.finalize() {
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 15)])
-        }
-        return (String(decoding: out, as: UTF8.self), size)
+        return (hexString(sha.finalize()), size)
     }
 
     public func url(_ hash: String) -> URL {
