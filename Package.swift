@@ -95,7 +95,7 @@ let package = Package(
             name: "FarmCoordinatorTests",
             dependencies: [
                 "FarmCoordinator", "FarmWorker", "FarmWire", "FarmStore", "FarmCore", "FarmRender", "FarmTesting", "reelfarm",
-                .product(name: "Yams", package: "Yams"),
+                .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

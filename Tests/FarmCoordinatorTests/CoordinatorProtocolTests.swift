@@ -5,8 +5,10 @@ import FarmRender
 import FarmTestCard
 import FarmTesting
 import FarmWire
+import FarmStore
 import FarmWorker
 import Foundation
+import GRDB
 import Testing
 
 /// The coordinator's socket against hand-made peers: leases, refusals, and serving others through it all.
@@ -262,6 +264,49 @@ import Testing
         let film = dir.appendingPathComponent("film.mp4")
         _ = try client.fetch(job: job, to: film)
         #expect(try Data(contentsOf: film) == localFilm(two))
+    }
+
+    /// The store failing halfway through recording a result (the attempt row cannot be written) leaves nothing half
+    /// done: the loop's transaction is rolled back, the coordinator stops, and a restart on the same data finishes
+    /// the job with the task run again.
+    @Test func aStoreFailureMidResultCommitsNothingAndARestartFinishes() throws {
+        let dir = try temporaryDirectory()
+        let one = Self.storyboard("one", shots: ["a"])
+        let job: String
+        do {
+            let (coordinator, endpoint) = try inProcessCoordinator(dir)
+            defer { coordinator.stop(); coordinator.wait() }
+            job = try FarmClient(endpoint: endpoint).submit(storyboard: one, source: "one.yaml", priority: 0).job
+            let peer = try RawPeer(endpoint)
+            try peer.send(hello("p"))
+            let assign = try #require(try peer.next([.assign]))
+            // From outside, as a failing disk would: every insert into `attempts` now fails.
+            let db = try DatabaseQueue(path: dir.appendingPathComponent("reelfarm.sqlite").path)
+            try db.write { try $0.execute(sql: "CREATE TRIGGER broken BEFORE INSERT ON attempts BEGIN SELECT RAISE(ABORT, 'disk on fire'); END") }
+            for m in try answer(assign, inline: true) { try peer.send(m) }
+            let stopped = DispatchSemaphore(value: 0)
+            Thread { coordinator.wait(); stopped.signal() }.start()
+            #expect(stopped.wait(timeout: .now() + 10) == .success, "the coordinator kept running on a failing store")
+            try db.write { try $0.execute(sql: "DROP TRIGGER broken") }
+        }
+        // The task is still running under attempt 1: its `done` was rolled back with the failed attempt row.
+        let store = try FarmStore(directory: dir)
+        #expect(try store.tasks(job: job).map(\.state) == ["running"])
+        #expect(try store.attempts(job: job).map(\.outcome) == [nil])
+        let (coordinator, endpoint) = try inProcessCoordinator(dir)
+        defer { coordinator.stop(); coordinator.wait() }
+        let peer = try RawPeer(endpoint)
+        try peer.send(hello("p2"))
+        let again = try #require(try peer.next([.assign]))
+        #expect(try again.payload(Assign.self).lease.attempt == 2)
+        for m in try answer(again, inline: true) { try peer.send(m) }
+        let client = try FarmClient(endpoint: endpoint)
+        let status = try waitFor(client, job: job, seconds: 30)
+        #expect(status.jobs.first?.state == "done")
+        #expect(status.attempts?.map(\.outcome) == ["coordinator-restart", "done"])
+        let film = dir.appendingPathComponent("film.mp4")
+        _ = try client.fetch(job: job, to: film)
+        #expect(try Data(contentsOf: film) == localFilm(one))
     }
 
     /// A lease whose assign the worker never got (its heartbeats, alive and regular, do not list it) is lost after the

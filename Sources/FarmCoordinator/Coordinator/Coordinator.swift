@@ -76,8 +76,11 @@ public final class Coordinator: @unchecked Sendable {
     public var isStopping: Bool { lock.withLock { stopping } }
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Waits until the loop has exited.
-    public func wait() { finished.wait() }
+    /// Waits until the loop has exited (any number of callers, any number of times).
+    public func wait() {
+        finished.wait()
+        finished.signal()
+    }
 
     private func run() throws {
         defer { finished.signal() }
