@@ -175,6 +175,10 @@ import Testing
         let curve = try ProcessRunner.run(reelfarm, ["bench", "dispatch", "--shots", "10", "--segments", "3", "--workers", "2", "--curve"])
         #expect(curve.status == 0 && curve.stdout.contains("30 no-op segments") && curve.stdout.contains("CURVE on every socket"),
                 "\(curve.stdout)\n\(curve.stderr)")
+        let processes = try ProcessRunner.run(reelfarm, ["bench", "dispatch", "--shots", "10", "--segments", "3", "--workers", "2",
+                                                         "--worker-processes"])
+        #expect(processes.status == 0 && processes.stdout.contains("30 no-op segments") && processes.stdout.contains("dispatch rate"),
+                "\(processes.stdout)\n\(processes.stderr)")
     }
 
     @Test func aBadStoryboardIsRefusedWithTheFieldNamedAndNothingQueued() throws {

@@ -80,6 +80,7 @@ extension Coordinator {
                 contexts[outcome.job] = nil
                 priorities[outcome.job] = nil
                 outputHashes[outcome.job] = nil
+                dependents[outcome.job] = nil
                 var freed: [String] = []
                 if !config.keepIntermediates {
                     // Deleted after the commit (a crash in between leaves files nothing refers to, never the reverse).

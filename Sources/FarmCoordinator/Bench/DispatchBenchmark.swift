@@ -18,6 +18,8 @@ public struct DispatchBenchmark: Sendable {
     public var pingPongs: Int
     /// CURVE on every socket (the round-trip measurement too).
     public var curve = false
+    /// Run the no-op workers as processes of this executable (`reelfarm bench noop-worker`) instead of threads.
+    public var workerExecutable: URL?
 
     public init(shots: Int = 1_000, segmentsPerShot: Int = 20, workers: Int = 4, slots: Int = 256, pingPongs: Int = 20_000) {
         self.shots = shots
@@ -34,8 +36,9 @@ public struct DispatchBenchmark: Sendable {
         public var roundTripsPerSecond: Double
         /// Microseconds to encode one `assign` and to decode one `result`, for the breakdown.
         public var codecMicros: (assign: Double, result: Double)
-        /// The coordinator loop's time while the tasks ran.
+        /// The coordinator loop's time while the tasks ran, and the wall-clock seconds it covers.
         public var loop: LoopStats
+        public var loopSeconds: Double
         public var curve: Bool
         public var dispatchesPerSecond: Double { Double(tasks) / seconds }
         func percentile(_ p: Double) -> Double {
@@ -56,9 +59,9 @@ public struct DispatchBenchmark: Sendable {
                 String(format: "coordinator loop   %d iterations, %.0f messages each; per task: ", loop.iterations,
                        Double(loop.messages) / Double(max(1, loop.iterations)))
                     + LoopStats.Phase.allCases.map {
-                        String(format: "%@ %.1f µs", $0.name, Double(loop.nanos[$0.rawValue]) / 1000 / Double(tasks))
+                        String(format: "%@ %.1f µs", $0.name, Double(loop.nanos[$0.rawValue]) / 1000 / Double(max(1, loop.results)))
                     }.joined(separator: ", ")
-                    + String(format: " (busy %.0f%% of the run)", Double(loop.nanos.reduce(0, +)) / 1e9 / seconds * 100),
+                    + String(format: " (busy %.0f%% of that time)", Double(loop.nanos.reduce(0, +)) / 1e9 / loopSeconds * 100),
             ].joined(separator: "\n")
         }
     }
@@ -81,14 +84,26 @@ public struct DispatchBenchmark: Sendable {
 
         let recorder = Recorder()
         var threads: [Thread] = []
+        var processes: [(Process, URL)] = []
         let stop = Flag()
         for i in 0..<workers {
+            if let exe = workerExecutable {
+                let times = dir.appendingPathComponent("worker-\(i).times")
+                let p = Process()
+                p.executableURL = exe
+                p.arguments = ["bench", "noop-worker", "--coordinator", endpoint, "--name", "bench-\(i)", "--slots", "\(slots)",
+                               "--times", times.path] + (server.map { ["--coordinator-key", $0.publicKey] } ?? [])
+                try p.run()
+                processes.append((p, times))
+                continue
+            }
             let t = Thread {
                 Self.noopWorker(endpoint: endpoint, name: "bench-\(i)", slots: slots, security: security, recorder: recorder, stop: stop)
             }
             t.start()
             threads.append(t)
         }
+        defer { for (p, _) in processes where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         // Frames per shot: the first segment owns 9, each later one 4 (window 9, overlap 5).
         let frames = 9 + 4 * (segmentsPerShot - 1)
         var text = """
@@ -99,18 +114,27 @@ public struct DispatchBenchmark: Sendable {
 
             """
         for s in 0..<shots { text += "  - {id: s\(s), frames: \(frames), prompt: p}\n" }
-        Thread.sleep(forTimeInterval: 0.3)  // let the workers register
+        Thread.sleep(forTimeInterval: processes.isEmpty ? 0.3 : 1.5)  // let the workers register
         let client = try FarmClient(endpoint: endpoint, timeoutMillis: 60_000, security: security)
         log("bench dispatch: submitting \(shots) shots × \(segmentsPerShot) segments")
         let job = try client.submit(storyboard: text, source: "bench", priority: 0).job
         let total = shots * segmentsPerShot
         let deadline = Date().addingTimeInterval(600)
-        while recorder.count == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
-        let before = coordinator.loopStats
-        while recorder.count < total && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        let loop = coordinator.loopStats.since(before)
+        // Published before the reply left, so the submit is not in the breakdown; results recorded before this
+        // snapshot are not either, hence per-task figures divide by the results counted in between.
+        let before = coordinator.loopStats, from = Date()
+        while coordinator.loopStats.results < total && Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
+        let loop = coordinator.loopStats.since(before), loopSeconds = Date().timeIntervalSince(from)
         stop.set()
         for _ in threads { Thread.sleep(forTimeInterval: 0.01) }
+        for (p, times) in processes {
+            kill(p.processIdentifier, SIGTERM)
+            p.waitUntilExit()
+            for line in ((try? String(contentsOf: times, encoding: .utf8)) ?? "").split(separator: "\n") {
+                let parts = line.split(separator: "\t")
+                if parts.count == 2, let at = Double(parts[1]) { recorder.add(String(parts[0]), at) }
+            }
+        }
         let received = recorder.all()
         guard received.count >= total else {
             throw BenchError(description: "only \(received.count) of \(total) tasks were dispatched")
@@ -119,7 +143,7 @@ public struct DispatchBenchmark: Sendable {
         let latencies = received.compactMap { r in ready[r.key].map { max(0, r.at - $0) } }
         let first = received.map(\.at).min()!, last = received.map(\.at).max()!
         return Result(tasks: total, seconds: last - first, latencies: latencies, roundTripsPerSecond: rtt,
-                      codecMicros: try Self.codecCost(), loop: loop, curve: curve)
+                      codecMicros: try Self.codecCost(), loop: loop, loopSeconds: loopSeconds, curve: curve)
     }
 
     /// Times the JSON codec on the two messages every task costs the coordinator most.
@@ -151,23 +175,27 @@ public struct DispatchBenchmark: Sendable {
         func assemble(chunks: [EncodedChunk], audio: PCMBuffer, format: OutputFormat, to output: URL) throws {}
     }
 
-    final class Flag: @unchecked Sendable {
+    public final class Flag: @unchecked Sendable {
+        public init() {}
         private let lock = NSLock()
         private var on = false
-        func set() { lock.withLock { on = true } }
-        var isSet: Bool { lock.withLock { on } }
+        public func set() { lock.withLock { on = true } }
+        public var isSet: Bool { lock.withLock { on } }
     }
 
-    final class Recorder: @unchecked Sendable {
+    /// When each task reached a worker: its key and the wall-clock time.
+    public final class Recorder: @unchecked Sendable {
+        public init() {}
         private let lock = NSLock()
         private var items: [(key: String, at: Double)] = []
-        func add(_ key: String, _ at: Double) { lock.withLock { items.append((key, at)) } }
-        var count: Int { lock.withLock { items.count } }
-        func all() -> [(key: String, at: Double)] { lock.withLock { items } }
+        public func add(_ key: String, _ at: Double) { lock.withLock { items.append((key, at)) } }
+        public var count: Int { lock.withLock { items.count } }
+        public func all() -> [(key: String, at: Double)] { lock.withLock { items } }
     }
 
     /// A worker that answers every task at once with a zero tail of the right size.
-    static func noopWorker(endpoint: String, name: String, slots: Int, security: CurveClientSecurity?, recorder: Recorder, stop: Flag) {
+    public static func noopWorker(endpoint: String, name: String, slots: Int, security: CurveClientSecurity?, recorder: Recorder,
+                                  stop: Flag) {
         do {
             let zmq = ZMQContext()
             let s = try ZMQSocket(zmq, .dealer)

@@ -77,7 +77,7 @@ extension Coordinator {
         let ready: [ReadyTask]
         do {
             ready = try store.complete(key, attempt: r.lease.attempt, outputs: outputs, priority: try priority(of: key.job),
-                                       now: Self.wall)
+                                       dependents: dependents(of: key), now: Self.wall)
         } catch let stale as StaleLease {
             throw WireError(.stale, stale.description)  // checked before anything changed
         } catch {
@@ -86,6 +86,7 @@ extension Coordinator {
         running[key] = nil
         session.leases[key] = nil
         session.leasedAt[key] = nil
+        stats.results += 1
         outputHashes[key.job, default: [:]][key.key] = Dictionary(outputs.map { ($0.name, $0.hash) }, uniquingKeysWith: { a, _ in a })
         for t in ready { queue.push(t) }
         // Tasks still to finish, counted in memory once loaded (a query per completion would cost more than the rest).
@@ -143,6 +144,7 @@ extension Coordinator {
         contexts[job] = nil
         priorities[job] = nil
         outputHashes[job] = nil
+        dependents[job] = nil
         log("job \(job) \(state.rawValue)\(reason.map { ": \($0)" } ?? "")")
         return leases.count
     }

@@ -15,6 +15,8 @@ public final class Coordinator: @unchecked Sendable {
     var queue = ReadyQueue()
     var contexts: [String: JobContext] = [:]
     var priorities: [String: Int] = [:]
+    /// Each loaded job's reverse dependencies (`task → tasks waiting for it`), from the plan the job was stored from.
+    var dependents: [String: [String: [String]]] = [:]
     /// Tasks of a job not yet done, once known (see `result`).
     var unfinished: [String: Int] = [:]
     var tailCache: [String: Latents] = [:]
@@ -29,7 +31,7 @@ public final class Coordinator: @unchecked Sendable {
     /// Artifacts to delete once the iteration's transaction has committed.
     var afterCommit: [String] = []
     /// Where the loop's time goes (the loop's own copy, and the last one it published for other threads).
-    private var stats = LoopStats()
+    var stats = LoopStats()
     private var publishedStats = LoopStats()
     public var loopStats: LoopStats { lock.withLock { publishedStats } }
     let assembly: AssemblyWorker
@@ -250,6 +252,8 @@ public struct LoopStats: Sendable {
     public private(set) var nanos = [UInt64](repeating: 0, count: Phase.allCases.count)
     public private(set) var iterations = 0
     public private(set) var messages = 0
+    /// Results recorded (tasks done).
+    public internal(set) var results = 0
 
     static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
 
@@ -259,6 +263,7 @@ public struct LoopStats: Sendable {
         for i in nanos.indices { d.nanos[i] = nanos[i] &- earlier.nanos[i] }
         d.iterations = iterations - earlier.iterations
         d.messages = messages - earlier.messages
+        d.results = results - earlier.results
         return d
     }
 

@@ -62,6 +62,17 @@ extension Coordinator {
         return c
     }
 
+    /// The tasks that wait for `task`, from the job's plan (nil when the job is not loaded: the store knows).
+    func dependents(of task: TaskKey) -> [String]? {
+        if let d = dependents[task.job] { return d[task.key] ?? [] }
+        guard let c = contexts[task.job] else { return nil }
+        var map: [String: [String]] = [:]
+        for a in c.plan.anchors { for d in a.dependsOn { map[d, default: []].append(a.id) } }
+        for s in c.plan.segments { for d in s.dependsOn { map[d, default: []].append(s.id) } }
+        dependents[task.job] = map
+        return map[task.key] ?? []
+    }
+
     /// A job's priority (fixed at submit), for the tasks its completions make ready.
     func priority(of job: String) throws -> Int {
         if let p = priorities[job] { return p }

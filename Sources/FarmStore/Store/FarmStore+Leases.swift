@@ -59,8 +59,10 @@ extension FarmStore {
     /// Records a finished task under its lease, its outputs (already in the artifact store), and readies the tasks
     /// that waited only for it. Checks the lease before it changes anything.
     /// - Throws: ``StaleLease`` when `attempt` is not the task's current running lease; nothing changes then.
+    /// - Parameter dependents: the tasks that depend on this one, when the caller knows them from the plan the job
+    ///   was stored from (saves a query); `nil` reads them from the store.
     public func complete(_ task: TaskKey, attempt: Int, outputs: [(name: String, hash: String, size: Int)],
-                         priority: Int, now: Double) throws -> [ReadyTask] {
+                         priority: Int, dependents known: [String]? = nil, now: Double) throws -> [ReadyTask] {
         var columns: [String: String] = [:]
         for o in outputs {
             guard Self.outputNames.contains(o.name) else { throw StoreError("unknown output \(o.name) of \(task)") }
@@ -81,9 +83,11 @@ extension FarmStore {
             try hot[.recordAttempt].bind(.text(task.job), .text(task.key), .int(attempt), .text(worker), .real(started), .real(now),
                                          .text("done"), .null).run()
             for o in outputs { try hot[.recordArtifact].bind(.text(o.hash), .int(o.size), .real(now)).run() }
-            let dependents = try hot[.dependents].bind(.text(task.job), .text(task.key))
-            var keys: [String] = []
-            while try dependents.step() { keys.append(dependents.text(0)) }
+            var keys: [String] = known ?? []
+            if known == nil {
+                let dependents = try hot[.dependents].bind(.text(task.job), .text(task.key))
+                while try dependents.step() { keys.append(dependents.text(0)) }
+            }
             var ready: [ReadyTask] = []
             let release = try hot[.releaseDependent]
             for key in keys {
