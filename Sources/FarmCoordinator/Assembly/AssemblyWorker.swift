@@ -77,10 +77,7 @@ extension Coordinator {
             switch outcome.film {
             case .success(let film):
                 try store.setJob(outcome.job, state: .done, film: film.hash, filmSize: film.size, now: Self.wall)
-                contexts[outcome.job] = nil
-                priorities[outcome.job] = nil
-                outputHashes[outcome.job] = nil
-                dependents[outcome.job] = nil
+                unload(outcome.job)
                 var freed: [String] = []
                 if !config.keepIntermediates {
                     // Deleted after the commit (a crash in between leaves files nothing refers to, never the reverse).

@@ -132,7 +132,6 @@ extension Coordinator {
     func stopJob(_ job: String, state: JobState, reason: String?) throws -> Int {
         let leases = try store.stopJob(job, state: state, reason: reason, now: Self.wall)
         queue.remove(job: job)
-        unfinished[job] = nil
         for (task, attempt, _) in leases {
             if let holder = running.removeValue(forKey: task) {
                 sessions[holder.identity]?.leases[task] = nil
@@ -141,11 +140,17 @@ extension Coordinator {
                                                                           reason: reason ?? "job \(state.rawValue)")))
             }
         }
-        contexts[job] = nil
-        priorities[job] = nil
-        outputHashes[job] = nil
-        dependents[job] = nil
+        unload(job)
         log("job \(job) \(state.rawValue)\(reason.map { ": \($0)" } ?? "")")
         return leases.count
+    }
+
+    /// Drops what memory holds about a job that stopped running (it is loaded again from the store if it resumes).
+    func unload(_ job: String) {
+        contexts[job] = nil
+        priorities[job] = nil
+        unfinished[job] = nil
+        outputHashes[job] = nil
+        dependents[job] = nil
     }
 }
