@@ -77,9 +77,7 @@ import Testing
         let status = try waitFor(client, job: job, seconds: 30)
         #expect(status.jobs.first?.state == "done")
         #expect(status.attempts?.map(\.outcome) == ["failed", "done"])
-        let film = dir.appendingPathComponent("film.mp4")
-        _ = try client.fetch(job: job, to: film)
-        #expect(try Data(contentsOf: film) == localFilm(one))
+        #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(one))
     }
 
     @Test func aStaleAttemptsLateResultIsRefused() throws {
@@ -149,9 +147,7 @@ import Testing
         for k in ["malformed", "bad-version", "unknown-command", "too-large", "unexpected", "unknown-peer"] {
             #expect((refused[k] ?? 0) >= 1, "\(k) not counted: \(refused)")
         }
-        let film = dir.appendingPathComponent("film.mp4")
-        _ = try client.fetch(job: job, to: film)
-        #expect(try Data(contentsOf: film) == localFilm(farmStoryboard))
+        #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(farmStoryboard))
     }
 
     @Test func failuresAreRetriedThenFailTheJobAndAFailingWorkerIsExcluded() throws {
@@ -261,9 +257,7 @@ import Testing
         #expect(status.jobs.first?.state == "done")
         #expect(status.attempts?.filter { $0.key == "good/0" }.map(\.outcome) == ["done"])
         #expect(status.attempts?.filter { $0.key == "bad/0" }.map(\.outcome) == ["failed", "failed", "failed", "done"])
-        let film = dir.appendingPathComponent("film.mp4")
-        _ = try client.fetch(job: job, to: film)
-        #expect(try Data(contentsOf: film) == localFilm(two))
+        #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(two))
     }
 
     /// The store failing halfway through recording a result (the attempt row cannot be written) leaves nothing half
@@ -304,9 +298,7 @@ import Testing
         let status = try waitFor(client, job: job, seconds: 30)
         #expect(status.jobs.first?.state == "done")
         #expect(status.attempts?.map(\.outcome) == ["coordinator-restart", "done"])
-        let film = dir.appendingPathComponent("film.mp4")
-        _ = try client.fetch(job: job, to: film)
-        #expect(try Data(contentsOf: film) == localFilm(one))
+        #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(one))
     }
 
     /// A lease whose assign the worker never got (its heartbeats, alive and regular, do not list it) is lost after the

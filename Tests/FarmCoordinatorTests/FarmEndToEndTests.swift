@@ -59,9 +59,7 @@ import Testing
         let history = status.attempts?.filter { $0.key == victimTask.key } ?? []
         #expect(history.map(\.outcome) == ["lost", "done"], "attempts of \(victimTask.key): \(history)")
         #expect(history.last?.number == 2 && history.last?.worker.hasPrefix("rescuer") == true)
-        let film = dir.appendingPathComponent("film.mp4")
-        _ = try client.fetch(job: job, to: film)
-        #expect(try Data(contentsOf: film) == localFilm(text))
+        #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(text))
     }
 
     @Test func sigtermDrainsAWorkerAfterItsRunningTask() throws {
@@ -115,9 +113,7 @@ import Testing
         for key in doneBefore {
             #expect(attempts.filter { $0.key == key }.map(\.outcome) == ["done"], "\(key) ran again: \(attempts.filter { $0.key == key })")
         }
-        let film = dir.appendingPathComponent("film.mp4")
-        _ = try client.fetch(job: job, to: film)
-        #expect(try Data(contentsOf: film) == localFilm(text))
+        #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(text))
     }
 
     /// A farm with CURVE and an authorized-keys list: the listed worker renders the film (the same bytes as one
@@ -150,9 +146,7 @@ import Testing
         #expect(status.jobs.first?.state == "done", "\(farm.log("coordinator"))")
         #expect(Set(status.attempts?.map(\.worker) ?? []).allSatisfy { $0.hasPrefix("w1") })
         #expect(try client.workers().workers.map(\.name) == ["w1"])
-        let film = dir.appendingPathComponent("film.mp4")
-        _ = try client.fetch(job: job, to: film)
-        #expect(try Data(contentsOf: film) == localFilm(text))
+        #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(text))
         // Without the coordinator's key: refused inside libzmq, so the CLI times out and says what to check.
         let plain = try ProcessRunner.run(reelfarm, ["status", "--coordinator", farm.endpoint, "--timeout", "1"])
         #expect(plain.status != 0 && plain.stderr.contains("--coordinator-key"), "\(plain.stderr)")

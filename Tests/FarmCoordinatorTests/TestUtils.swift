@@ -24,6 +24,13 @@ func localFilm(_ text: String) throws -> Data {
     return try Data(contentsOf: out)
 }
 
+/// Fetches a finished job's film into `dir` and returns its bytes.
+func fetchedFilm(_ client: FarmClient, job: String, into dir: URL) throws -> Data {
+    let film = dir.appendingPathComponent("film.mp4")
+    _ = try client.fetch(job: job, to: film)
+    return try Data(contentsOf: film)
+}
+
 /// Polls the job's status until `done` holds or `seconds` pass.
 func waitFor(_ client: FarmClient, job: String, seconds: Double = 120,
              until done: (StatusReport) -> Bool = { $0.jobs.first.map { ["done", "failed", "cancelled"].contains($0.state) } ?? false })
