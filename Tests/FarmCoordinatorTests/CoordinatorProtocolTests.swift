@@ -224,8 +224,11 @@ import Testing
         let x = try RawPeer(endpoint), y = try RawPeer(endpoint)
         try x.send(hello("x", slots: 2))
         try y.send(hello("y", slots: 2))
-        // `good/0` is done honestly; `bad/0` fails on whichever peer gets it until the job fails.
+        // `good/0` is done honestly; `bad/0` fails on whichever peer gets it until the job fails. The failures wait
+        // until the store has `good/0` done: failing the job first would cancel `good/0` while it runs.
         var failures = 0
+        var heldBad: [(RawPeer, Lease)] = []
+        var goodDone = false
         let deadline = Date().addingTimeInterval(20)
         while try client.status(job: job).jobs.first?.state != "failed", Date() < deadline {
             for peer in [x, y] {
@@ -234,10 +237,16 @@ import Testing
                 if lease.task.hasSuffix(":good/0") {
                     for r in try answer(m) { try peer.send(r) }
                 } else {
-                    failures += 1
-                    try peer.send(WireMessage(.failed, TaskFailed(lease: lease, reason: "out of GPU memory #\(failures)")))
+                    heldBad.append((peer, lease))
                 }
             }
+            goodDone = try goodDone || (client.status(job: job).tasks?.contains { $0.key == "good/0" && $0.state == "done" } ?? false)
+            guard goodDone else { continue }
+            for (peer, lease) in heldBad {
+                failures += 1
+                try peer.send(WireMessage(.failed, TaskFailed(lease: lease, reason: "out of GPU memory #\(failures)")))
+            }
+            heldBad = []
         }
         #expect(failures == 3)
         // Only a failed or cancelled job can be retried.
