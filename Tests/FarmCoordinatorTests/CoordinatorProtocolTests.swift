@@ -269,6 +269,45 @@ import Testing
         #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(two))
     }
 
+    /// A finished segment's output damaged on disk before the film is assembled is caught by its hash: that segment
+    /// runs again (its result is deterministic) and the film is still the local one.
+    @Test(arguments: ["audio", "chunk"])
+    func aDamagedOutputFoundInAssemblyRunsItsSegmentAgain(output: String) throws {
+        let dir = try temporaryDirectory()
+        let (coordinator, endpoint) = try inProcessCoordinator(dir)
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let two = Self.storyboard("two", shots: ["a", "b"])
+        let job = try client.submit(storyboard: two, source: "two.yaml", priority: 0).job
+        let peer = try RawPeer(endpoint)
+        try peer.send(hello("p", slots: 2))
+        var assigns: [WireMessage] = []
+        while assigns.count < 2, let m = try peer.next([.assign]) { assigns.append(m) }
+        let a = try #require(assigns.first { try $0.payload(Assign.self).lease.task.hasSuffix(":a/0") })
+        let b = try #require(assigns.first { try $0.payload(Assign.self).lease.task.hasSuffix(":b/0") })
+        let answered = try answer(a, inline: true)
+        for m in answered { try peer.send(m) }
+        _ = try waitFor(client, job: job, seconds: 10) { $0.tasks?.first { $0.key == "a/0" }?.state == "done" }
+        // A byte of a/0's stored output flipped, as a failing disk would.
+        let result = try #require(answered.last).payload(TaskResult.self)
+        let hash = try #require(result.outputs.first { $0.output == output }).sha256
+        let file = dir.appendingPathComponent("artifacts").appendingPathComponent(String(hash.prefix(2)))
+            .appendingPathComponent(hash)
+        var bytes = try Data(contentsOf: file)
+        bytes[bytes.count / 2] ^= 0x40
+        try bytes.write(to: file)
+        for m in try answer(b, inline: true) { try peer.send(m) }
+        let again = try #require(try peer.next([.assign]), "the segment with the damaged \(output) did not run again")
+        let lease = try again.payload(Assign.self).lease
+        #expect(lease.task.hasSuffix(":a/0") && lease.attempt == 2)
+        for m in try answer(again, inline: true) { try peer.send(m) }
+        let status = try waitFor(client, job: job, seconds: 30)
+        #expect(status.jobs.first?.state == "done")
+        #expect(status.attempts?.filter { $0.key == "a/0" }.map(\.outcome) == ["done", "done"])
+        #expect(status.attempts?.filter { $0.key == "b/0" }.map(\.outcome) == ["done"])
+        #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(two))
+    }
+
     /// The store failing halfway through recording a result (the attempt row cannot be written) leaves nothing half
     /// done: the loop's transaction is rolled back, the coordinator stops, and a restart on the same data finishes
     /// the job with the task run again.

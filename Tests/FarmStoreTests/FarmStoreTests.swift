@@ -52,6 +52,35 @@ import Testing
         #expect(history.map(\.worker) == ["w1", "w2"])
     }
 
+    /// A finished task whose output was found damaged runs again, once: its dependents (done) are left alone and
+    /// the job runs again; a second time it is refused with nothing changed.
+    @Test func aDamagedTaskRunsAgainOnce() throws {
+        let s = try store()
+        _ = try s.insert(job(), now: 1)
+        for key in ["s/0", "s/1", "s/2", "u/0"] {
+            let t = TaskKey(job: "j1", key: key)
+            _ = try s.dispatch([(t, "w")], now: 2)
+            _ = try s.complete(t, attempt: 1, outputs: [("chunk", "c-\(key)", 3)], priority: 0, now: 3)
+        }
+        try s.setJob("j1", state: .assembling, now: 4)
+        // Not done: refused, nothing changes.
+        #expect(try s.rerunDamaged(job: "j1", keys: ["s/1", "nope"], now: 5) == nil)
+        #expect(try s.tasks(job: "j1").map(\.state) == ["done", "done", "done", "done"])
+        let ready = try #require(try s.rerunDamaged(job: "j1", keys: ["s/1"], now: 5))
+        #expect(ready.map(\.task.key) == ["s/1"] && ready.first?.remaining == 20)
+        #expect(try s.job("j1")?.state == .running)
+        #expect(try s.outputs(job: "j1")["s/1"]?["chunk"] == nil)
+        let s1 = TaskKey(job: "j1", key: "s/1")
+        #expect(try s.dispatch([(s1, "w2")], now: 6) == [2])
+        // Its dependent s/2 is done already: completing s/1 again releases nothing.
+        #expect(try s.complete(s1, attempt: 2, outputs: [("chunk", "c-s/1", 3)], priority: 0, now: 7).isEmpty)
+        #expect(try s.tasks(job: "j1").map(\.state) == ["done", "done", "done", "done"])
+        #expect(try s.unfinishedTasks(job: "j1") == 0)
+        // Damaged again after its rerun: not run a third time.
+        #expect(try s.rerunDamaged(job: "j1", keys: ["s/1"], now: 8) == nil)
+        #expect(try s.attempts(job: "j1").filter { $0.key == "s/1" }.map(\.outcome) == ["done", "done"])
+    }
+
     @Test func threeFailuresFailTheJobButHandBacksDoNot() throws {
         let s = try store()
         _ = try s.insert(job(), now: 1)

@@ -172,7 +172,7 @@ public struct DispatchBenchmark: Sendable {
 
     /// An assembler for a job whose segments produce no picture: the benchmark measures dispatch only.
     struct NoFilm: FilmAssembler {
-        func assemble(chunks: [EncodedChunk], audio: PCMBuffer, format: OutputFormat, to output: URL) throws {}
+        func assemble(_ parts: some FilmParts, format: OutputFormat, to output: URL) throws {}
     }
 
     public final class Flag: @unchecked Sendable {

@@ -16,11 +16,59 @@ public protocol ChunkEncoder: Sendable {
     func encode(_ frames: VideoFrames, format: OutputFormat) throws -> EncodedChunk
 }
 
+/// A film's parts in film order, handed to an assembler one at a time so that a film of any length is never in
+/// memory whole: the farm reads them from its artifact files, a local render from memory.
+///
+/// An assembler may read a chunk more than once (once to check how the chunks fit together, once to mux it) and
+/// reads the audio from a thread of its own, so implementations must be safe to call from two threads.
+public protocol FilmParts: Sendable {
+    /// How many chunks the film has.
+    var chunkCount: Int { get }
+    /// Chunk `index` (0 ..< ``chunkCount``).
+    func chunk(_ index: Int) throws -> EncodedChunk
+    /// How many pieces the PCM timeline comes in (not necessarily one per chunk).
+    var audioPieceCount: Int { get }
+    /// Audio piece `index`, `channels` interleaved; the pieces laid end to end are the film's PCM timeline.
+    func audioPiece(_ index: Int, channels: Int) throws -> PCMBuffer
+    /// Samples per channel of all pieces together, known before any is read: the encoder ends the track there,
+    /// and the assembler checks it against the video's length before it starts.
+    func audioFrameCount(channels: Int) throws -> Int
+}
+
+/// A film whose chunks and PCM are already in memory.
+public struct FilmInMemory: FilmParts {
+    public var chunks: [EncodedChunk]
+    public var audio: [PCMBuffer]
+
+    /// - Parameters:
+    ///   - chunks: every chunk of the film in film order.
+    ///   - audio: the film's PCM timeline in pieces laid end to end (one piece is fine).
+    public init(chunks: [EncodedChunk], audio: [PCMBuffer]) {
+        self.chunks = chunks
+        self.audio = audio
+    }
+
+    public var chunkCount: Int { chunks.count }
+    public func chunk(_ index: Int) -> EncodedChunk { chunks[index] }
+    public var audioPieceCount: Int { audio.count }
+
+    public func audioPiece(_ index: Int, channels: Int) -> PCMBuffer { audio[index] }
+
+    /// The pieces' own lengths (an assembler refuses a piece whose channel count is not the film's).
+    public func audioFrameCount(channels: Int) -> Int { audio.reduce(0) { $0 + $1.frameCount } }
+}
+
 /// Builds the film: concatenates chunks without re-encoding and encodes the whole PCM timeline once.
 public protocol FilmAssembler: Sendable {
     /// - Parameters:
-    ///   - chunks: every chunk of the film in film order.
-    ///   - audio: the film's whole PCM timeline, `format.channels` interleaved.
+    ///   - parts: the film's chunks and PCM timeline (`format.channels` interleaved).
     ///   - output: the MP4 file to write (replaced atomically when done).
-    func assemble(chunks: [EncodedChunk], audio: PCMBuffer, format: OutputFormat, to output: URL) throws
+    func assemble(_ parts: some FilmParts, format: OutputFormat, to output: URL) throws
+}
+
+extension FilmAssembler {
+    /// Assembles a film whose chunks and whole PCM timeline are in memory.
+    public func assemble(chunks: [EncodedChunk], audio: PCMBuffer, format: OutputFormat, to output: URL) throws {
+        try assemble(FilmInMemory(chunks: chunks, audio: [audio]), format: format, to: output)
+    }
 }

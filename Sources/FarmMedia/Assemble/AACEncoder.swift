@@ -45,13 +45,19 @@ final class AACEncoder: @unchecked Sendable {
         avcodec_free_context(&contextBox)
     }
 
-    /// Encodes all of `pcm` and flushes, handing out each packet as it is ready.
+    /// Encodes the film's PCM timeline, read piece by piece from `parts`, and flushes, handing out each packet as
+    /// it is ready. Frames are cut every `frame_size` samples from the film's start whatever the pieces' sizes, so
+    /// the packets are the same however the timeline is split.
     ///
-    /// The last packets' durations are cut so the track ends at `pcm`'s last sample: FFmpeg 5.1 reports a full
-    /// frame for the short, padded last one, and the muxer writes the edit list's duration from packet
+    /// The last packets' durations are cut so the track ends at the timeline's last sample: FFmpeg 5.1 reports a
+    /// full frame for the short, padded last one, and the muxer writes the edit list's duration from packet
     /// durations.
-    /// - Parameter deliver: takes ownership of the packet; returns `false` to stop encoding early.
-    func encode(_ pcm: PCMBuffer, deliver: (UnsafeMutablePointer<AVPacket>) throws -> Bool) throws {
+    /// - Parameters:
+    ///   - total: samples per channel the pieces add up to (`parts.audioFrameCount`).
+    ///   - deliver: takes ownership of the packet; returns `false` to stop encoding early.
+    /// - Throws: ``MediaError/invalidInput(_:)`` for a piece with the wrong channel count or pieces that do not add
+    ///   up to `total`; the parts' own read errors.
+    func encode(_ parts: some FilmParts, total: Int, deliver: (UnsafeMutablePointer<AVPacket>) throws -> Bool) throws {
         var frameBox = av_frame_alloc()
         defer { av_frame_free(&frameBox) }
         let frame = try checkAllocated(frameBox, "av_frame_alloc")
@@ -61,29 +67,73 @@ final class AACEncoder: @unchecked Sendable {
         frame.pointee.sample_rate = codec.pointee.sample_rate
         try check(av_channel_layout_copy(&frame.pointee.ch_layout, &codec.pointee.ch_layout), "av_channel_layout_copy")
         try check(av_frame_get_buffer(frame, 0), "av_frame_get_buffer(aac input)")
+        let channels = Int(codec.pointee.ch_layout.nb_channels)
 
-        let channels = pcm.channels
-        let total = pcm.frameCount
-        try pcm.samples.withUnsafeBufferPointer { interleaved in
-            var start = 0
-            while start < total {
-                let count = min(frameSize, total - start)
-                try check(av_frame_make_writable(frame), "av_frame_make_writable(aac input)")
-                // A short last frame is fine: the encoder pads it with silence.
-                frame.pointee.nb_samples = Int32(count)
-                for channel in 0 ..< channels {
-                    let plane = UnsafeMutableRawPointer(frame.pointee.extended_data[channel]!)
-                        .assumingMemoryBound(to: Float.self)
-                    var source = interleaved.baseAddress! + start * channels + channel
-                    for sample in 0 ..< count {
-                        plane[sample] = source.pointee
-                        source += channels
+        var sent = 0
+        /// Sends `count` samples per channel from `interleaved` at sample `start`; `false` when told to stop.
+        func send(_ interleaved: UnsafeBufferPointer<Float>, from start: Int, count: Int) throws -> Bool {
+            try check(av_frame_make_writable(frame), "av_frame_make_writable(aac input)")
+            // A short last frame is fine: the encoder pads it with silence.
+            frame.pointee.nb_samples = Int32(count)
+            for channel in 0 ..< channels {
+                let plane = UnsafeMutableRawPointer(frame.pointee.extended_data[channel]!)
+                    .assumingMemoryBound(to: Float.self)
+                var source = interleaved.baseAddress! + start * channels + channel
+                for sample in 0 ..< count {
+                    plane[sample] = source.pointee
+                    source += channels
+                }
+            }
+            frame.pointee.pts = Int64(sent)
+            try check(avcodec_send_frame(codec, frame), "avcodec_send_frame(aac, sample \(sent))")
+            sent += count
+            return try receive(endingAt: Int64(total), deliver: deliver)
+        }
+
+        // Samples of a frame that straddles pieces, interleaved.
+        var carried: [Float] = []
+        carried.reserveCapacity(frameSize * channels)
+        var read = 0
+        for index in 0 ..< parts.audioPieceCount {
+            let piece = try parts.audioPiece(index, channels: channels)
+            guard piece.channels == channels else {
+                throw MediaError.invalidInput("audio piece \(index) has \(piece.channels) channels, "
+                                              + "the film has \(channels)")
+            }
+            read += piece.frameCount
+            guard read <= total else {
+                throw MediaError.invalidInput("audio piece \(index) runs past the \(total) samples per channel the "
+                                              + "pieces' sizes add up to")
+            }
+            let go = try piece.samples.withUnsafeBufferPointer { samples in
+                let frames = piece.frameCount
+                var at = 0
+                if !carried.isEmpty {
+                    at = min(frameSize - carried.count / channels, frames)
+                    carried.append(contentsOf: samples[0 ..< at * channels])
+                    if carried.count == frameSize * channels {
+                        guard try carried.withUnsafeBufferPointer({ try send($0, from: 0, count: frameSize) }) else {
+                            return false
+                        }
+                        carried.removeAll(keepingCapacity: true)
                     }
                 }
-                frame.pointee.pts = Int64(start)
-                try check(avcodec_send_frame(codec, frame), "avcodec_send_frame(aac, sample \(start))")
-                guard try receive(endingAt: Int64(total), deliver: deliver) else { return }
-                start += count
+                while frames - at >= frameSize {
+                    guard try send(samples, from: at, count: frameSize) else { return false }
+                    at += frameSize
+                }
+                carried.append(contentsOf: samples[at * channels ..< frames * channels])
+                return true
+            }
+            guard go else { return }
+        }
+        guard read == total else {
+            throw MediaError.invalidInput("the audio pieces hold \(read) samples per channel; "
+                                          + "their sizes said \(total)")
+        }
+        if !carried.isEmpty {
+            guard try carried.withUnsafeBufferPointer({ try send($0, from: 0, count: carried.count / channels) }) else {
+                return
             }
         }
         try check(avcodec_send_frame(codec, nil), "avcodec_send_frame(aac, flush)")

@@ -2,8 +2,8 @@ import CFFmpeg
 import FarmCore
 import Foundation
 
-/// Runs an ``AACEncoder`` over the film's PCM on a thread of its own and hands its packets, in order, to the
-/// muxing thread, so the audio encode (the slowest part of assembly) overlaps checksum checks and muxing.
+/// Runs an ``AACEncoder`` over the film's PCM pieces on a thread of its own and hands its packets, in order, to the
+/// muxing thread, so the audio encode (the slowest part of assembly) overlaps reading, checking and muxing the chunks.
 ///
 /// `@unchecked Sendable`: every mutable property is guarded by `condition`; packets belong to the queue until
 /// ``takeFirst()`` hands one to the caller.
@@ -16,11 +16,11 @@ final class AudioEncodingThread: @unchecked Sendable {
     private var stopRequested = false
     private var failure: (any Error)?
 
-    /// Starts encoding at once.
-    init(encoder: AACEncoder, pcm: PCMBuffer) {
+    /// Starts encoding at once, reading `parts`' audio pieces in order (`total` samples per channel in all).
+    init(encoder: AACEncoder, parts: some FilmParts, total: Int) {
         let thread = Thread { [self] in
             do {
-                try encoder.encode(pcm) { self.put($0) }
+                try encoder.encode(parts, total: total) { self.put($0) }
                 self.finish(failure: nil)
             } catch {
                 self.finish(failure: error)

@@ -18,25 +18,20 @@ struct ChunkSequence {
     /// The SPS/PPS every chunk carries.
     let extradata: Data
 
-    /// Checks every chunk's structure; the checksums, which read every byte, are left to
-    /// ``verifyChecksums(of:)``.
+    /// Reads every chunk once and checks its structure; the checksums, which read every byte, are left to
+    /// ``checkedChunk(_:of:)`` as each chunk is muxed.
     /// - Throws: ``MediaError/chunkRefused(index:reason:)`` for the first chunk that is corrupt or differs from
     ///   `format` or from chunk 0; ``MediaError/invalidInput(_:)`` when there are no chunks.
-    init(chunks: [EncodedChunk], format: OutputFormat) throws {
-        guard !chunks.isEmpty else { throw MediaError.invalidInput("a film needs at least one chunk") }
+    init(parts: some FilmParts, format: OutputFormat) throws {
+        guard parts.chunkCount > 0 else { throw MediaError.invalidInput("a film needs at least one chunk") }
         var infos: [ChunkInfo] = []
-        infos.reserveCapacity(chunks.count)
+        infos.reserveCapacity(parts.chunkCount)
         var offsets: [Int64] = []
-        offsets.reserveCapacity(chunks.count)
+        offsets.reserveCapacity(parts.chunkCount)
         var total: Int64 = 0
         var delay: Int64 = 0
-        for (index, chunk) in chunks.enumerated() {
-            let info: ChunkInfo
-            do {
-                info = try ChunkInfo.parse(chunk, verifyingChecksum: false)
-            } catch let MediaError.corruptChunk(reason) {
-                throw MediaError.chunkRefused(index: index, reason: "corrupt: \(reason)")
-            }
+        for index in 0 ..< parts.chunkCount {
+            let info = try Self.parse(try Self.read(index, of: parts), index: index, verifyingChecksum: false)
             try Self.check(info, index: index, format: format, first: infos.first)
             for (position, packet) in info.packets.enumerated() {
                 delay = max(delay, Int64(position) - packet.pts)
@@ -52,15 +47,30 @@ struct ChunkSequence {
         extradata = infos[0].extradata
     }
 
-    /// Checks each chunk's CRC-32.
-    /// - Throws: ``MediaError/chunkRefused(index:reason:)`` for the first damaged chunk.
-    func verifyChecksums(of chunks: [EncodedChunk]) throws {
-        for (index, chunk) in chunks.enumerated() {
-            do {
-                try ChunkInfo.verifyChecksum(chunk)
-            } catch let MediaError.corruptChunk(reason) {
-                throw MediaError.chunkRefused(index: index, reason: "corrupt: \(reason)")
-            }
+    /// Chunk `index` read again for muxing, with its CRC-32 checked and its structure the same as when the sequence
+    /// was built.
+    /// - Throws: ``MediaError/chunkRefused(index:reason:)`` when it is damaged or changed since.
+    func checkedChunk(_ index: Int, of parts: some FilmParts) throws -> EncodedChunk {
+        let chunk = try Self.read(index, of: parts)
+        guard try Self.parse(chunk, index: index, verifyingChecksum: true) == infos[index] else {
+            throw MediaError.chunkRefused(index: index, reason: "changed while the film was being assembled")
+        }
+        return chunk
+    }
+
+    private static func read(_ index: Int, of parts: some FilmParts) throws -> EncodedChunk {
+        do {
+            return try parts.chunk(index)
+        } catch {
+            throw MediaError.chunkRefused(index: index, reason: "cannot be read: \(error)")
+        }
+    }
+
+    private static func parse(_ chunk: EncodedChunk, index: Int, verifyingChecksum: Bool) throws -> ChunkInfo {
+        do {
+            return try ChunkInfo.parse(chunk, verifyingChecksum: verifyingChecksum)
+        } catch let MediaError.corruptChunk(reason) {
+            throw MediaError.chunkRefused(index: index, reason: "corrupt: \(reason)")
         }
     }
 

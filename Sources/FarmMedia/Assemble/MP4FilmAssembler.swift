@@ -5,9 +5,11 @@ import Foundation
 /// Builds the film MP4: the chunks' H.264 packets concatenated without re-encoding, plus one AAC encode of the
 /// whole PCM timeline, interleaved by time.
 ///
-/// The file is byte-deterministic for the same chunks, audio and settings. It is written next to `output` under
-/// a temporary name and renamed into place only when complete, so a failure leaves no half-written film. The AAC
-/// encode runs on a second thread while the chunks' checksums are checked and the video is muxed.
+/// The file is byte-deterministic for the same chunks, audio and settings, however the parts split the audio. It
+/// is written next to `output` under a temporary name and renamed into place only when complete, so a failure
+/// leaves no half-written film. The parts are read one at a time (each chunk twice: to check how they join, then
+/// to mux it with its checksum checked), so memory stays at a chunk and an audio piece whatever the film's length.
+/// The AAC encode runs on a second thread while the video is muxed.
 public struct MP4FilmAssembler: FilmAssembler {
     /// AAC bit rate for all channels together, in bits per second.
     public let audioBitRate: Int
@@ -27,14 +29,15 @@ public struct MP4FilmAssembler: FilmAssembler {
     }
 
     /// Writes the film to `output`, replacing any file there.
-    /// - Throws: ``MediaError/chunkRefused(index:reason:)`` for a corrupt chunk or one whose size, frame rate or
-    ///   SPS/PPS differ; ``MediaError/invalidInput(_:)`` when the audio's channels or length do not match the
-    ///   video; ``MediaError/ffmpeg(operation:code:message:)`` or ``MediaError/fileSystem(operation:path:message:)``
-    ///   when writing fails.
-    public func assemble(chunks: [EncodedChunk], audio: PCMBuffer, format: OutputFormat, to output: URL) throws {
+    /// - Throws: ``MediaError/chunkRefused(index:reason:)`` for a corrupt or unreadable chunk or one whose size,
+    ///   frame rate or SPS/PPS differ; ``MediaError/invalidInput(_:)`` when the audio's channels or length do not
+    ///   match the video; ``MediaError/ffmpeg(operation:code:message:)`` or
+    ///   ``MediaError/fileSystem(operation:path:message:)`` when writing fails; the parts' own errors reading audio.
+    public func assemble(_ parts: some FilmParts, format: OutputFormat, to output: URL) throws {
         try Self.checkFormat(format)
-        let video = try ChunkSequence(chunks: chunks, format: format)
-        try Self.checkAudio(audio, format: format, frames: video.totalFrames)
+        let video = try ChunkSequence(parts: parts, format: format)
+        let audioFrames = try parts.audioFrameCount(channels: format.channels)
+        try Self.checkAudio(frames: audioFrames, format: format, videoFrames: video.totalFrames)
         let encoder = try AACEncoder(bitRate: audioBitRate, coder: audioCoder, sampleRate: format.sampleRate,
                                      channels: format.channels)
         let temporary = output.deletingLastPathComponent()
@@ -44,13 +47,12 @@ public struct MP4FilmAssembler: FilmAssembler {
                                                    extradata: video.extradata)
         let audioIndex = try writer.addStream(parameters: encoder.parameters, timeBase: encoder.timeBase)
         let audioTimeBase = encoder.timeBase
-        let audioPackets = AudioEncodingThread(encoder: encoder, pcm: audio)
+        let audioPackets = AudioEncodingThread(encoder: encoder, parts: parts, total: audioFrames)
         defer { audioPackets.stopAndWait() }
         do {
-            try video.verifyChecksums(of: chunks)
             try writer.writeHeader(movieTimescale: MP4Writer.movieTimescale(fps: format.fps,
                                                                              sampleRate: format.sampleRate))
-            try mux(video: video, chunks: chunks, videoIndex: videoIndex, fps: format.fps, into: writer) { dts in
+            try mux(video: video, parts: parts, videoIndex: videoIndex, fps: format.fps, into: writer) { dts in
                 // Audio that starts no later than the next video packet goes first.
                 while let next = try audioPackets.peek(),
                       dts.map({ av_compare_ts(next.pointee.dts, audioTimeBase, $0.time, $0.base) <= 0 }) ?? true {
@@ -72,14 +74,15 @@ public struct MP4FilmAssembler: FilmAssembler {
 
     /// Writes every video packet with its film-wide timestamps, calling `audioUpTo` before each with the packet's
     /// dts and once at the end with `nil`.
-    private func mux(video: ChunkSequence, chunks: [EncodedChunk], videoIndex: Int32, fps: Rational,
+    private func mux(video: ChunkSequence, parts: some FilmParts, videoIndex: Int32, fps: Rational,
                      into writer: MP4Writer,
                      audioUpTo: ((time: Int64, base: AVRational)?) throws -> Void) throws {
         let frameTime = AVRational(num: Int32(fps.denominator), den: Int32(fps.numerator))
         var packetBox = av_packet_alloc()
         defer { av_packet_free(&packetBox) }
         let packet = try checkAllocated(packetBox, "av_packet_alloc")
-        for (chunkIndex, chunk) in chunks.enumerated() {
+        for chunkIndex in video.infos.indices {
+            let chunk = try video.checkedChunk(chunkIndex, of: parts)
             let info = video.infos[chunkIndex]
             try chunk.data.withUnsafeBytes { bytes in
                 for (position, stored) in info.packets.enumerated() {
@@ -114,14 +117,12 @@ public struct MP4FilmAssembler: FilmAssembler {
         }
     }
 
-    /// The PCM must be the film's exact timeline: `format.channels` wide and as long as the video to the sample.
-    private static func checkAudio(_ audio: PCMBuffer, format: OutputFormat, frames: Int) throws {
-        guard audio.channels == format.channels else {
-            throw MediaError.invalidInput("audio has \(audio.channels) channels, format says \(format.channels)")
-        }
+    /// The PCM must be the film's exact timeline: as long as the video to the sample (the encoder checks each
+    /// piece's channel count as it reads it).
+    private static func checkAudio(frames audioFrames: Int, format: OutputFormat, videoFrames frames: Int) throws {
         let expected = format.clock.sample(atFrame: frames)
-        guard audio.frameCount == expected else {
-            throw MediaError.invalidInput("audio has \(audio.frameCount) samples per channel; \(frames) frames at "
+        guard audioFrames == expected else {
+            throw MediaError.invalidInput("audio has \(audioFrames) samples per channel; \(frames) frames at "
                                           + "\(format.fps) fps need exactly \(expected) at \(format.sampleRate) Hz")
         }
     }

@@ -184,6 +184,39 @@ extension FarmStore {
         }
     }
 
+    /// Runs finished tasks of an assembling job again because a stored output of theirs turned out damaged: each
+    /// goes back to `ready` with its outputs cleared (its dependents, already done, are left alone) and the job back
+    /// to `running`. A task that has already been run again once (two `done` attempts) is not: the damage keeps
+    /// coming back, and the caller fails the job instead.
+    /// - Returns: the tasks now ready; `nil` (and nothing changed) when any of `keys` could not be run again.
+    public func rerunDamaged(job: String, keys: [String], now: Double) throws -> [ReadyTask]? {
+        try write { db in
+            // Checked for every task before any changes (inside the coordinator's transaction nothing rolls back).
+            for key in keys {
+                let row = try Row.fetchOne(db, sql: """
+                    SELECT t.state, (SELECT COUNT(*) FROM attempts a WHERE a.job_id = t.job_id AND a.key = t.key
+                                     AND a.outcome = 'done') AS done
+                    FROM tasks t WHERE t.job_id = ? AND t.key = ?
+                    """, arguments: [job, key])
+                guard let row, row["state"] == "done", (row["done"] as Int) < 2 else { return nil }
+            }
+            let priority = try Int.fetchOne(db, sql: "SELECT priority FROM jobs WHERE id = ?", arguments: [job]) ?? 0
+            var ready: [ReadyTask] = []
+            for key in keys {
+                let remaining = try Int.fetchOne(db, sql: """
+                    UPDATE tasks SET state = 'ready', chunk = NULL, audio = NULL, tail = NULL, anchors = NULL,
+                        worker = NULL, step = 0, failures = 0, error = NULL, ready_at = ?
+                    WHERE job_id = ? AND key = ? RETURNING remaining
+                    """, arguments: [now, job, key]) ?? 0
+                ready.append(ReadyTask(task: TaskKey(job: job, key: key), priority: priority, remaining: remaining,
+                                       readyAt: now))
+            }
+            try db.execute(sql: "UPDATE jobs SET state = ?, error = NULL, finished_at = NULL WHERE id = ?",
+                           arguments: [JobState.running.rawValue, job])
+            return ready
+        }
+    }
+
     /// Denoising progress of a running lease (not worth a transaction each: callers batch them).
     public func progress(_ updates: [(task: TaskKey, attempt: Int, step: Int, steps: Int)]) throws {
         guard !updates.isEmpty else { return }

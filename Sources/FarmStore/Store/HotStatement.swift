@@ -105,13 +105,14 @@ final class HotStatements {
             """,
         .recordArtifact: "INSERT OR IGNORE INTO artifacts (hash, size, created_at) VALUES (?, ?, ?)",
         // A dependent of a finished task; it becomes ready when this was its last dependency. (One statement per
-        // dependent: `key IN (SELECT …)` would build a temporary b-tree each time.)
+        // dependent: `key IN (SELECT …)` would build a temporary b-tree each time.) Only a waiting dependent counts:
+        // a task run again for a damaged output (`rerunDamaged`) has dependents that are already done.
         .dependents: "SELECT key FROM task_deps WHERE job_id = ? AND dep = ?",
         .releaseDependent: """
             UPDATE tasks SET deps_left = deps_left - 1,
                 state = CASE WHEN deps_left = 1 THEN 'ready' ELSE state END,
                 ready_at = CASE WHEN deps_left = 1 THEN ? ELSE ready_at END
-            WHERE job_id = ? AND key = ? RETURNING remaining, state = 'ready'
+            WHERE job_id = ? AND key = ? AND state = 'waiting' RETURNING remaining, state = 'ready'
             """,
         .outputs: "SELECT chunk, audio, tail, anchors FROM tasks WHERE job_id = ? AND key = ?",
     ]
