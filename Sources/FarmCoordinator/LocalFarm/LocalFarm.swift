@@ -54,7 +54,7 @@ public final class LocalFarm {
         p.executableURL = executable
         p.arguments = arguments
         let logURL = logDirectory.appendingPathComponent("\(log).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logURL)
         handle.seekToEndOfFile()
         p.standardOutput = handle

@@ -62,24 +62,24 @@ public struct LocalRenderer: Sendable {
         let generated = Date()
         tracker.started(stage: "assembling")
         let ordered = plan.segments.sorted { $0.own.lower < $1.own.lower }
-        var audio = PCMBuffer(channels: job.spec.output.channels)
-        audio.samples.reserveCapacity(plan.totalSamples * audio.channels)
-        var chunks: [EncodedChunk] = []
+        var film = FilmInMemory(chunks: [], audio: [])
         var frame = 0, sample = 0
         for segment in ordered {
             // Owned ranges must tile the film and the track; anything else is a planner bug, not a user error.
             precondition(segment.own.lower == frame && segment.samples.lower == sample, "\(segment.id) does not tile")
             let artifact = results.artifact(segment.id)!
-            chunks.append(artifact.chunk)
-            audio.samples.append(contentsOf: artifact.audio.samples)
+            film.chunks.append(artifact.chunk)
+            film.audio.append(artifact.audio)  // the segments' PCM in film order, not copied into one buffer
             frame = segment.own.upper
             sample = segment.samples.upper
         }
         for case .shiftAudio(let n) in faults {
+            var audio = PCMBuffer(channels: job.spec.output.channels, samples: film.audio.flatMap(\.samples))
             let shift = max(0, min(n, audio.frameCount)) * audio.channels
             audio.samples = Array(repeating: 0, count: shift) + audio.samples.dropLast(shift)
+            film.audio = [audio]
         }
-        try assembler.assemble(chunks: chunks, audio: audio, format: job.spec.output, to: output)
+        try assembler.assemble(film, format: job.spec.output, to: output)
         let end = Date()
         return Report(segments: plan.segments.count, frames: plan.totalFrames, samples: plan.totalSamples,
                       generateSeconds: generated.timeIntervalSince(started), assembleSeconds: end.timeIntervalSince(generated))

@@ -93,7 +93,7 @@ public final class FarmClient {
     /// - Returns: the film's size in bytes.
     public func fetch(job: String, to output: URL) throws -> Int {
         let temporary = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).part")
-        FileManager.default.createFile(atPath: temporary.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: temporary.path, contents: nil)
         let handle = try FileHandle(forWritingTo: temporary)
         var offset = 0, total = 0
         do {
