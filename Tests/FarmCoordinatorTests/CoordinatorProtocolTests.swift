@@ -308,6 +308,52 @@ import Testing
         #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(two))
     }
 
+    /// `delete_job` removes an ended job and exactly the artifacts nothing else uses: two jobs of one storyboard share
+    /// their (deterministic) film, so deleting the first keeps it for the second; a running job is refused.
+    @Test func deletingAJobKeepsWhatOtherJobsStillUse() throws {
+        let dir = try temporaryDirectory()
+        let (coordinator, endpoint) = try inProcessCoordinator(dir)
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let one = Self.storyboard("one", shots: ["a"])
+        let first = try client.submit(storyboard: one, source: "one.yaml", priority: 0).job
+        let second = try client.submit(storyboard: one, source: "one.yaml", priority: 0).job
+        let peer = try RawPeer(endpoint)
+        try peer.send(hello("p", slots: 2))
+        for _ in 0 ..< 2 {
+            for m in try answer(try #require(try peer.next([.assign])), inline: true) { try peer.send(m) }
+        }
+        for job in [first, second] { #expect(try waitFor(client, job: job, seconds: 30).jobs.first?.state == "done") }
+        let film = try fetchedFilm(client, job: second, into: dir)
+        func artifactFiles() throws -> [String] {
+            let root = dir.appendingPathComponent("artifacts")
+            return try FileManager.default.contentsOfDirectory(atPath: root.path).flatMap {
+                try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent($0).path)
+            }
+        }
+        #expect(try artifactFiles() == [Digest.sha256(film)])
+
+        let deleted = try client.delete(job: first)
+        #expect(deleted.removedArtifacts == 0 && deleted.freedBytes == 0)
+        #expect(throws: FarmClient.ClientError.self) { try client.status(job: first) }
+        #expect(try fetchedFilm(client, job: second, into: dir) == film)
+        #expect(try client.delete(job: second) == Deleted(job: second, removedArtifacts: 1, freedBytes: film.count))
+        #expect(try artifactFiles().isEmpty)
+        #expect(try client.status(job: nil).jobs.isEmpty)
+
+        // Still running: refused, and the job goes on; once cancelled it can go.
+        let third = try client.submit(storyboard: one, source: "one.yaml", priority: 0).job
+        do {
+            _ = try client.delete(job: third)
+            Issue.record("a queued job was deleted")
+        } catch let FarmClient.ClientError.refused(r) {
+            #expect(r.kind == .invalid && r.message.contains("cancel it"), "\(r.message)")
+        }
+        _ = try client.cancel(job: third)
+        #expect(try client.delete(job: third).removedArtifacts == 0)
+        #expect(throws: FarmClient.ClientError.self) { try client.delete(job: third) }
+    }
+
     /// The store failing halfway through recording a result (the attempt row cannot be written) leaves nothing half
     /// done: the loop's transaction is rolled back, the coordinator stops, and a restart on the same data finishes
     /// the job with the task run again.

@@ -51,6 +51,7 @@ import Testing
             WireMessage(.fetch, JobQuery(job: "j1", offset: 1 << 20)),
             WireMessage(.workers, JobQuery(job: nil)),
             WireMessage(.retryJob, JobQuery(job: "j1")),
+            WireMessage(.deleteJob, JobQuery(job: "j1")),
             WireMessage(.reply, Submitted(job: "j1", tasks: 3, frames: 100)),
             WireMessage(.filmPart, FilmPart(job: "j1", offset: 0, total: 5), blobs: [Data([0, 0, 0, 1, 2])]),
             WireMessage(.refused, Refusal(kind: .stale, message: "lease is stale", issues: ["x"])),
@@ -81,6 +82,8 @@ import Testing
         #expect(try inline.payload(TaskResult.self).outputs.first?.blob == 0)
         #expect(String(decoding: inline.meta, as: UTF8.self).contains("\"blob\":0"))
         #expect(!String(decoding: messages[4].meta, as: UTF8.self).contains("blob"))
+        let deleted = WireMessage(.reply, Deleted(job: "j1", removedArtifacts: 7, freedBytes: 1 << 20))
+        #expect(try WireMessage(frames: deleted.frames).payload(Deleted.self) == deleted.payload(Deleted.self))
         let retried = WireMessage(.reply, Retried(job: "j1", requeuedTasks: 2))
         #expect(String(decoding: retried.meta, as: UTF8.self) == #"{"job":"j1","requeued_tasks":2}"#)
         #expect(try WireMessage(frames: retried.frames).payload(Retried.self) == Retried(job: "j1", requeuedTasks: 2))

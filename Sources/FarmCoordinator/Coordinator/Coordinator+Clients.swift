@@ -83,6 +83,25 @@ extension Coordinator {
         log("job \(id) retried: \(retry.requeued) tasks to run again")
     }
 
+    /// Deletes a job that has ended, with its film and the artifacts no other job refers to (files go once the
+    /// deletion commits). A job still queued, running or assembling is refused: cancel it first.
+    func deleteJob(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
+        guard let id = q.job, let job = try store.job(id) else { throw WireError(.invalid, "no job \(q.job ?? "(none)")") }
+        guard job.state.isFinished else {
+            throw WireError(.invalid, "job \(id) is \(job.state.rawValue); cancel it before deleting it")
+        }
+        let hashes = try store.deleteJob(id)
+        let bytes = hashes.reduce(0) { total, hash in
+            let size = try? FileManager.default.attributesOfItem(atPath: store.artifacts.url(hash).path)[.size]
+            return total + ((size as? NSNumber)?.intValue ?? 0)
+        }
+        afterCommit += hashes
+        unload(id)
+        send(identity, WireMessage(.reply, Deleted(job: id, removedArtifacts: hashes.count, freedBytes: bytes),
+                                   sequence: sequence))
+        log("job \(id) deleted: \(hashes.count) artifacts, \(bytes) bytes")
+    }
+
     /// Sends one piece of a finished film; the client asks again from the next offset.
     func fetch(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
         guard let id = q.job, let job = try store.job(id) else { throw WireError(.invalid, "no job \(q.job ?? "(none)")") }

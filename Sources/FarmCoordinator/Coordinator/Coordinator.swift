@@ -126,11 +126,12 @@ public final class Coordinator: @unchecked Sendable {
             stats.count(iteration: incoming.count)
             // Published before the sends, so a peer that hears of this iteration finds it counted.
             lock.withLock { publishedStats = stats }
+            // Files the commit released go before anyone hears of it (a client told "deleted" finds them gone).
+            for hash in afterCommit { store.artifacts.remove(hash) }
+            afterCommit.removeAll()
             t0 = LoopStats.now
             flushOutbox()
             stats.add(.send, since: t0)
-            for hash in afterCommit { store.artifacts.remove(hash) }
-            afterCommit.removeAll()
         }
         socket.close()
     }
@@ -210,6 +211,7 @@ public final class Coordinator: @unchecked Sendable {
         case .status: try status(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .cancelJob: try cancelJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .retryJob: try retryJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
+        case .deleteJob: try deleteJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .fetch: try fetch(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .workers: try workersReport(sequence: m.sequence, from: identity)
         case .welcome, .assign, .cancelTask, .reply, .filmPart, .refused:

@@ -182,6 +182,32 @@ public final class FarmStore: @unchecked Sendable {
         }
     }
 
+    /// Deletes a job's rows (tasks, dependencies, attempts, worker exclusions, the job) and returns the artifacts
+    /// only it referred to — its film and its tasks' outputs that no other job's task or film shares — for the
+    /// caller to delete once this commits.
+    public func deleteJob(_ id: String) throws -> [String] {
+        try write { db in
+            var candidates = Set(try String.fetchAll(db, sql: "SELECT film FROM jobs WHERE id = ? AND film IS NOT NULL",
+                                                     arguments: [id]))
+            for row in try Row.fetchAll(db, sql: "SELECT chunk, audio, tail, anchors FROM tasks WHERE job_id = ?",
+                                        arguments: [id]) {
+                for i in 0..<4 { if let h: String = row[i] { candidates.insert(h) } }
+            }
+            for table in ["attempts", "task_deps", "worker_job_failures", "tasks"] {
+                try db.execute(sql: "DELETE FROM \(table) WHERE job_id = ?", arguments: [id])
+            }
+            try db.execute(sql: "DELETE FROM jobs WHERE id = ?", arguments: [id])
+            guard !candidates.isEmpty else { return [] }
+            var referenced = Set(try String.fetchAll(db, sql: "SELECT film FROM jobs WHERE film IS NOT NULL"))
+            for row in try Row.fetchAll(db, sql: "SELECT chunk, audio, tail, anchors FROM tasks") {
+                for i in 0..<4 { if let h: String = row[i] { referenced.insert(h) } }
+            }
+            let freed = candidates.subtracting(referenced).sorted()
+            for h in freed { try db.execute(sql: "DELETE FROM artifacts WHERE hash = ?", arguments: [h]) }
+            return freed
+        }
+    }
+
     /// Deletes artifact files the store does not refer to: outputs of results that never committed, artifacts
     /// released just before a crash, half-written temporary files. For start-up, before anything writes artifacts.
     /// - Returns: how many files were deleted.

@@ -85,6 +85,11 @@ public final class FarmClient {
         try call(.retryJob, JobQuery(job: job), expecting: Retried.self)
     }
 
+    /// Deletes a finished, failed or cancelled job with its film; refused for a job still queued or running.
+    public func delete(job: String) throws -> Deleted {
+        try call(.deleteJob, JobQuery(job: job), expecting: Deleted.self)
+    }
+
     public func workers() throws -> WorkersReport {
         try call(.workers, JobQuery(job: nil), expecting: WorkersReport.self)
     }

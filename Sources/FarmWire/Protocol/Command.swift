@@ -19,6 +19,7 @@ public enum Command: UInt8, CaseIterable, Sendable {
     case fetch = 35
     case workers = 36
     case retryJob = 37
+    case deleteJob = 38
     // Coordinator → client
     case reply = 48
     case filmPart = 49

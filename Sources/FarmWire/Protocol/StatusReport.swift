@@ -125,7 +125,6 @@ public struct WorkersReport: Codable, Sendable, Equatable {
     }
 }
 
-/// `reply` to `cancel_job`.
 /// The reply to `retry_job`: the job runs again from its finished tasks.
 public struct Retried: Codable, Sendable, Equatable {
     public var job: String
@@ -137,6 +136,21 @@ public struct Retried: Codable, Sendable, Equatable {
     }
 }
 
+/// The reply to `delete_job`: the job is gone from the store, with its film and every artifact only it used.
+public struct Deleted: Codable, Sendable, Equatable {
+    public var job: String
+    /// Artifact files removed (the film, and intermediates no other job refers to).
+    public var removedArtifacts: Int
+    /// Their bytes together.
+    public var freedBytes: Int
+    public init(job: String, removedArtifacts: Int, freedBytes: Int) {
+        self.job = job
+        self.removedArtifacts = removedArtifacts
+        self.freedBytes = freedBytes
+    }
+}
+
+/// `reply` to `cancel_job`.
 public struct Cancelled: Codable, Sendable, Equatable {
     public var job: String
     public var stoppedTasks: Int

@@ -88,6 +88,21 @@ extension ReelFarm {
         }
     }
 
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a finished, failed or cancelled job with its film and the intermediates only it used.")
+        @Argument(help: "The job ids.") var jobs: [String]
+        @OptionGroup var farm: CoordinatorOption
+
+        func run() throws {
+            let client = try farm.client()
+            for job in jobs {
+                let d = try clientCall { try client.delete(job: job) }
+                print("deleted \(d.job): \(d.removedArtifacts) artifact files, \(d.freedBytes) bytes freed")
+            }
+        }
+    }
+
     struct Workers: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the workers and the messages the coordinator refused.")
         @OptionGroup var farm: CoordinatorOption
