@@ -152,7 +152,8 @@ import Testing
         #expect(history.map(\.worker) == ["w1", "w1", "w2"])
     }
 
-    /// A finished job releases its intermediates, except those another unfinished job also produced, and films.
+    /// A finished job releases its intermediates, except those another job still holds (unfinished, or finished with
+    /// its intermediates kept), and films.
     @Test func releasedIntermediatesAreThoseNothingElseNeeds() throws {
         let s = try store()
         for id in ["j1", "j2"] { _ = try s.insert(job(id), now: 1) }
@@ -171,6 +172,14 @@ import Testing
         #expect(try s.outputs(job: "j2")["s/0"]?["chunk"] == "shared")
         try s.setJob("j2", state: .done, now: 5)
         #expect(try s.releaseIntermediates(job: "j2") == ["shared"])
+        // j3 finished under `--keep-intermediates` (never released): j4 sharing its output leaves it in place.
+        for id in ["j3", "j4"] {
+            _ = try s.insert(job(id), now: 6)
+            try finish(id, "s/0", [("chunk", "kept", 1)])
+            try s.setJob(id, state: .done, film: "film-\(id)", filmSize: 1, now: 7)
+        }
+        #expect(try s.releaseIntermediates(job: "j4").isEmpty)
+        #expect(try s.outputs(job: "j3")["s/0"]?["chunk"] == "kept")
     }
 
     /// Start-up removes artifact files nothing refers to, and keeps outputs and films.

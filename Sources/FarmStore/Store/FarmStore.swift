@@ -171,9 +171,9 @@ public final class FarmStore: @unchecked Sendable {
                            arguments: [job])
             guard !candidates.isEmpty else { return [] }
             var referenced = Set(try String.fetchAll(db, sql: "SELECT film FROM jobs WHERE film IS NOT NULL"))
-            for row in try Row.fetchAll(db, sql: """
-                SELECT t.chunk, t.audio, t.tail, t.anchors FROM jobs j JOIN tasks t ON t.job_id = j.id WHERE j.state != 'done'
-                """) {
+            // Any other job's outputs count, done ones too: a job finished with `--keep-intermediates` keeps its own.
+            for row in try Row.fetchAll(db, sql: "SELECT chunk, audio, tail, anchors FROM tasks WHERE job_id != ?",
+                                        arguments: [job]) {
                 for i in 0..<4 { if let h: String = row[i] { referenced.insert(h) } }
             }
             let freed = candidates.subtracting(referenced).sorted()
