@@ -354,6 +354,31 @@ import Testing
         #expect(throws: FarmClient.ClientError.self) { try client.delete(job: third) }
     }
 
+    /// `status` tells how long a job has run and, from the frames done so far, how long it has left.
+    @Test func statusEstimatesTheTimeLeft() throws {
+        let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let job = try client.submit(storyboard: Self.storyboard("two", shots: ["a", "b"]), source: "two.yaml",
+                                    priority: 0).job
+        let queued = try #require(try client.status(job: job).jobs.first)
+        #expect(queued.runningSeconds == nil && queued.etaSeconds == nil)
+        let peer = try RawPeer(endpoint)
+        try peer.send(hello("p", slots: 1))
+        let first = try #require(try peer.next([.assign]))
+        let started = try #require(try client.status(job: job).jobs.first)
+        #expect(started.runningSeconds.map { $0 >= 0 } == true && started.etaSeconds == nil)  // nothing done yet
+        for m in try answer(first, inline: true) { try peer.send(m) }
+        let half = try waitFor(client, job: job, seconds: 10) { $0.jobs.first?.framesDone == 20 }.jobs.first
+        let running = try #require(half?.runningSeconds)
+        // One of two equal segments done: as long again to go.
+        #expect(half?.etaSeconds == JobSummary.eta(runningSeconds: running, framesDone: 20, framesTotal: 40))
+        #expect(half?.etaSeconds == running)
+        for m in try answer(try #require(try peer.next([.assign])), inline: true) { try peer.send(m) }
+        let done = try #require(try waitFor(client, job: job, seconds: 30).jobs.first)
+        #expect(done.state == "done" && done.etaSeconds == nil && done.runningSeconds != nil)
+    }
+
     /// The store failing halfway through recording a result (the attempt row cannot be written) leaves nothing half
     /// done: the loop's transaction is rolled back, the coordinator stops, and a restart on the same data finishes
     /// the job with the task run again.

@@ -37,10 +37,16 @@ extension Coordinator {
 
     func summary(_ job: JobRecord) throws -> JobSummary {
         let tasks = try store.tasks(job: job.id)
+        let framesDone = tasks.filter { $0.state == "done" }.reduce(0) { $0 + $1.frames }
+        let framesTotal = tasks.reduce(0) { $0 + $1.frames }
+        let running = try store.firstStart(job: job.id).map { max(0, (job.finishedAt ?? Self.wall) - $0) }
+        let eta = job.state.isFinished ? nil : running.flatMap {
+            JobSummary.eta(runningSeconds: $0, framesDone: framesDone, framesTotal: framesTotal)
+        }
         return JobSummary(id: job.id, title: job.title, state: job.state.rawValue, priority: job.priority,
                           tasksDone: tasks.filter { $0.state == "done" }.count, tasksTotal: tasks.count,
-                          framesDone: tasks.filter { $0.state == "done" }.reduce(0) { $0 + $1.frames },
-                          framesTotal: tasks.reduce(0) { $0 + $1.frames }, error: job.error, filmBytes: job.filmSize)
+                          framesDone: framesDone, framesTotal: framesTotal, error: job.error, filmBytes: job.filmSize,
+                          runningSeconds: running, etaSeconds: eta)
     }
 
     func status(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {

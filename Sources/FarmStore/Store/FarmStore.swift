@@ -131,6 +131,16 @@ public final class FarmStore: @unchecked Sendable {
         }
     }
 
+    /// When the job's first attempt started (ended attempts and open leases alike); `nil` before any did.
+    public func firstStart(job: String) throws -> Double? {
+        try read { db in
+            try Double.fetchOne(db, sql: """
+                SELECT MIN(s) FROM (SELECT MIN(started_at) AS s FROM attempts WHERE job_id = ?
+                                    UNION ALL SELECT MIN(started_at) FROM tasks WHERE job_id = ?)
+                """, arguments: [job, job])
+        }
+    }
+
     public func attempts(job: String) throws -> [AttemptRecord] {
         try read { db in
             // Ended attempts, and the open one of each running task (its lease, kept in the task's row).

@@ -9,12 +9,28 @@ public enum StatusFormatter {
         return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "]"
     }
 
+    /// A span of seconds for people: `42s`, `3m05s`, `1h02m`.
+    static func span(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return String(format: "%dh%02dm", s / 3600, s % 3600 / 60)
+    }
+
+    /// Time spent and, while frames are left, the estimate of what remains: `3m05s, ~1m10s left`.
+    static func timing(_ j: JobSummary) -> String {
+        guard let running = j.runningSeconds else { return "-" }
+        return span(running) + (j.etaSeconds.map { ", ~\(span($0)) left" } ?? "")
+    }
+
     /// All jobs, one line each.
     public static func jobs(_ r: StatusReport) -> String {
-        var lines = [pad("job", 14) + pad("state", 11) + pad("prio", 5) + pad("tasks", 10) + pad("frames", 14) + "title"]
+        var lines = [pad("job", 14) + pad("state", 11) + pad("prio", 5) + pad("tasks", 10) + pad("frames", 14)
+                     + pad("time", 20) + "title"]
         for j in r.jobs {
             lines.append(pad(j.id, 14) + pad(j.state, 11) + pad("\(j.priority)", 5) + pad("\(j.tasksDone)/\(j.tasksTotal)", 10)
-                         + pad("\(j.framesDone)/\(j.framesTotal)", 14) + j.title + (j.error.map { "  (\($0))" } ?? ""))
+                         + pad("\(j.framesDone)/\(j.framesTotal)", 14) + pad(timing(j), 20) + j.title
+                         + (j.error.map { "  (\($0))" } ?? ""))
         }
         return lines.joined(separator: "\n")
     }
@@ -23,7 +39,7 @@ public enum StatusFormatter {
     public static func job(_ r: StatusReport, tasks showTasks: Bool = true) -> String {
         guard let j = r.jobs.first else { return "no such job" }
         var lines = ["\(j.id)  \(j.state)  \(j.title)  \(j.tasksDone)/\(j.tasksTotal) tasks  \(j.framesDone)/\(j.framesTotal) frames"
-                     + (j.error.map { "\n  error: \($0)" } ?? "")]
+                     + (j.runningSeconds == nil ? "" : "  \(timing(j))") + (j.error.map { "\n  error: \($0)" } ?? "")]
         lines += shotBars(r)
         if showTasks, let tasks = r.tasks {
             lines.append("")

@@ -22,8 +22,14 @@ public struct JobSummary: Codable, Sendable, Equatable {
     public var framesTotal: Int
     public var error: String?
     public var filmBytes: Int?
+    /// Seconds since the job's first task started, up to now or to when the job ended; absent before any started.
+    public var runningSeconds: Double?
+    /// Seconds still to go at the rate frames have been finishing so far; absent until a frame is done and once
+    /// every frame is (assembly is not counted).
+    public var etaSeconds: Double?
     public init(id: String, title: String, state: String, priority: Int, tasksDone: Int, tasksTotal: Int,
-                framesDone: Int, framesTotal: Int, error: String?, filmBytes: Int?) {
+                framesDone: Int, framesTotal: Int, error: String?, filmBytes: Int?, runningSeconds: Double? = nil,
+                etaSeconds: Double? = nil) {
         self.id = id
         self.title = title
         self.state = state
@@ -34,6 +40,15 @@ public struct JobSummary: Codable, Sendable, Equatable {
         self.framesTotal = framesTotal
         self.error = error
         self.filmBytes = filmBytes
+        self.runningSeconds = runningSeconds
+        self.etaSeconds = etaSeconds
+    }
+
+    /// The estimate of ``etaSeconds``: the time spent so far scaled by the frames left over the frames done.
+    /// - Returns: `nil` when nothing is done yet or nothing is left.
+    public static func eta(runningSeconds: Double, framesDone: Int, framesTotal: Int) -> Double? {
+        guard framesDone > 0, framesTotal > framesDone else { return nil }
+        return runningSeconds * Double(framesTotal - framesDone) / Double(framesDone)
     }
 }
 
