@@ -379,6 +379,34 @@ import Testing
         #expect(done.state == "done" && done.etaSeconds == nil && done.runningSeconds != nil)
     }
 
+    /// A job's `requires:` keeps its tasks off workers without the device, tags or memory, and `status` says why it
+    /// waits; a worker that has all of it gets them.
+    @Test func aJobsRequirementsChooseItsWorkers() throws {
+        let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let text = Self.storyboard("picky", shots: ["a"]) + "\nrequires: {device: gpu, tags: [a100], memory_gib: 2}\n"
+        let job = try client.submit(storyboard: text, source: "picky.yaml", priority: 0).job
+        #expect(try client.status(job: job).jobs.first?.waiting == "no worker is connected")
+        func worker(_ name: String, device: String, tags: [String], gib: Int64) throws -> RawPeer {
+            let peer = try RawPeer(endpoint)
+            try peer.send(WireMessage(.hello, Hello(name: name, engines: ["testcard"], device: device, slots: 1,
+                                                    memoryBytes: gib << 30, maxFramePixels: 1 << 22, tags: tags,
+                                                    running: [])))
+            return peer
+        }
+        let unfit = [try worker("cpu", device: "cpu", tags: ["a100"], gib: 64),
+                     try worker("untagged", device: "gpu", tags: ["h100"], gib: 64),
+                     try worker("small", device: "gpu", tags: ["a100"], gib: 1)]
+        for peer in unfit { #expect(try peer.next([.assign], seconds: 0.5) == nil) }
+        let waiting = try #require(try client.status(job: job).jobs.first?.waiting)
+        #expect(waiting == "none of the 3 connected workers has engine testcard at 192×64, gpu, tags a100, ≥ 2 GiB")
+        let fit = try worker("fit", device: "gpu", tags: ["h100", "a100"], gib: 80)
+        let assign = try #require(try fit.next([.assign]))
+        #expect(try assign.payload(Assign.self).lease.task.hasSuffix(":a/0"))
+        for peer in unfit { #expect(try peer.next([.assign], seconds: 0.2) == nil) }
+    }
+
     /// The store failing halfway through recording a result (the attempt row cannot be written) leaves nothing half
     /// done: the loop's transaction is rolled back, the coordinator stops, and a restart on the same data finishes
     /// the job with the task run again.

@@ -36,6 +36,20 @@ import Testing
         #expect(spec.model.schedule == .anchored)
     }
 
+    @Test func parsesWorkerRequirements() throws {
+        let spec = try JobSpec.parse(good + "\nrequires: {device: gpu, tags: [a100, site-b], memory_gib: 40}\n",
+                                     source: "test")
+        #expect(spec.requires == WorkerRequirements(device: "gpu", tags: ["a100", "site-b"], memoryBytes: 40 << 30))
+        #expect(spec.requires.summary == "gpu, tags a100+site-b, ≥ 40 GiB")
+        #expect(try JobSpec.parse(good, source: "test").requires == WorkerRequirements())
+        let r = spec.requires
+        #expect(r.admit(device: "gpu", tags: ["x", "site-b", "a100"], memoryBytes: 80 << 30))
+        #expect(!r.admit(device: "cpu", tags: ["site-b", "a100"], memoryBytes: 80 << 30))
+        #expect(!r.admit(device: "gpu", tags: ["a100"], memoryBytes: 80 << 30))
+        #expect(!r.admit(device: "gpu", tags: ["site-b", "a100"], memoryBytes: 24 << 30))
+        #expect(WorkerRequirements().admit(device: "cpu", tags: [], memoryBytes: 0))
+    }
+
     @Test func parsesJSON() throws {
         let json = """
             {"title": "j", "output": {"width": 320, "height": 192, "fps": 25, "sample_rate": 44100, "channels": 1},
@@ -78,6 +92,10 @@ import Testing
         ("transition: continue", "transition: dissolve", "shots[1].transition", "cut or continue"),
         ("duration: 4.5", "duration: 7200", "shots[0].duration", "at most"),
         ("duration: 4.5", "duration: four", "shots[0].duration", "must be a number"),
+        ("title: The Lobster Legion", "title: T\nrequires: {device: tpu}", "requires.device", "cpu or gpu"),
+        ("title: The Lobster Legion", "title: T\nrequires: {tags: [\"a b\"]}", "requires.tags[0]", "letters"),
+        ("title: The Lobster Legion", "title: T\nrequires: {memory_gib: -1}", "requires.memory_gib", "0...65536"),
+        ("title: The Lobster Legion", "title: T\nrequires: {gpus: 2}", "requires.gpus", "unknown key"),
     ])
     func rejectsWithFieldNamed(original: String, replacement: String, field: String, rule: String) {
         let found = issues(good.replacingOccurrences(of: original, with: replacement))

@@ -46,7 +46,18 @@ extension Coordinator {
         return JobSummary(id: job.id, title: job.title, state: job.state.rawValue, priority: job.priority,
                           tasksDone: tasks.filter { $0.state == "done" }.count, tasksTotal: tasks.count,
                           framesDone: framesDone, framesTotal: framesTotal, error: job.error, filmBytes: job.filmSize,
-                          runningSeconds: running, etaSeconds: eta)
+                          runningSeconds: running, etaSeconds: eta,
+                          waiting: tasks.contains { $0.state == "ready" } ? try unplaceable(job) : nil)
+    }
+
+    /// Why no connected worker can take the job's tasks, or `nil` when one can.
+    private func unplaceable(_ job: JobRecord) throws -> String? {
+        guard let spec = try? JobSpec.parse(job.storyboard, source: job.source) else { return nil }
+        let live = sessions.values.filter { !$0.draining }
+        guard !live.contains(where: { $0.fits(spec) }) else { return nil }
+        let needs = ["engine \(spec.model.engine) at \(spec.output.width)×\(spec.output.height)", spec.requires.summary]
+            .filter { !$0.isEmpty }.joined(separator: ", ")
+        return live.isEmpty ? "no worker is connected" : "none of the \(live.count) connected workers has \(needs)"
     }
 
     func status(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {

@@ -1,3 +1,4 @@
+import FarmCore
 import FarmStore
 import FarmWire
 import Foundation
@@ -23,8 +24,9 @@ final class WorkerSession {
 
     var freeSlots: Int { draining ? 0 : max(0, hello.slots - leases.count) }
 
-    /// Whether this worker can run a task of a job with this engine and frame size.
-    func fits(engine: String, pixels: Int) -> Bool {
-        hello.engines.contains(engine) && pixels <= hello.maxFramePixels
+    /// Whether this worker can run a task of `spec`: its engine at its frame size, and the job's `requires:`.
+    func fits(_ spec: JobSpec) -> Bool {
+        hello.engines.contains(spec.model.engine) && spec.output.width * spec.output.height <= hello.maxFramePixels
+            && spec.requires.admit(device: hello.device, tags: hello.tags, memoryBytes: Int(hello.memoryBytes))
     }
 }

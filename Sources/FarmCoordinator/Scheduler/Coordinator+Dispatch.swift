@@ -17,12 +17,11 @@ extension Coordinator {
         while !free.isEmpty, looked < 4_096, let t = queue.pop() {
             looked += 1
             guard let job = try context(t.task.job) else { continue }  // job gone: drop the stale entry
-            let pixels = job.spec.output.width * job.spec.output.height
             if excluded[t.task.job] == nil {
                 excluded[t.task.job] = try store.excludedWorkers(job: t.task.job, threshold: config.excludeWorkerAfter)
             }
             let candidates = free.keys.compactMap { sessions[$0] }.filter {
-                $0.fits(engine: job.spec.model.engine, pixels: pixels) && !excluded[t.task.job]!.contains($0.id)
+                $0.fits(job.spec) && !excluded[t.task.job]!.contains($0.id)
             }
             // The worker with the most free slots (ties by id) keeps load even.
             guard let w = candidates.max(by: { (free[$0.identity]!, $1.id) < (free[$1.identity]!, $0.id) }) else {

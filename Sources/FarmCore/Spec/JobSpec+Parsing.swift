@@ -53,7 +53,7 @@ extension JobSpec {
     public var imagePaths: [String] { shots.flatMap { $0.keyframes.map(\.image) } + references }
 
     private static func read(_ root: Node, _ r: inout SpecReader) -> JobSpec? {
-        guard let top = r.mapping(root, "", allowed: ["title", "output", "model", "shots", "references"]) else { return nil }
+        guard let top = r.mapping(root, "", allowed: ["title", "output", "model", "shots", "references", "requires"]) else { return nil }
         let title = r.string(top["title"], "title", required: true, max: 256) ?? ""
         let output = top["output"].flatMap { readOutput($0, &r) }
         if top["output"] == nil { r.fail("output", nil, "is required") }
@@ -74,8 +74,36 @@ extension JobSpec {
                 if let s = r.string(item, "references[\(i)]", required: true, max: 4096) { references.append(s) }
             }
         }
+        let requires = top["requires"].map { readRequirements($0, &r) } ?? WorkerRequirements()
         guard let output, let model else { return nil }
-        return JobSpec(title: title, output: output, model: model, shots: shots, references: references)
+        return JobSpec(title: title, output: output, model: model, shots: shots, references: references,
+                       requires: requires)
+    }
+
+    private static func readRequirements(_ node: Node, _ r: inout SpecReader) -> WorkerRequirements {
+        var out = WorkerRequirements()
+        guard let m = r.mapping(node, "requires", allowed: ["device", "tags", "memory_gib"]) else { return out }
+        if let d = r.string(m["device"], "requires.device", required: false, max: 16) {
+            if ["cpu", "gpu"].contains(d) { out.device = d } else {
+                r.fail("requires.device", m["device"], "must be cpu or gpu (got \"\(d)\")")
+            }
+        }
+        if let node = m["tags"], let list = r.sequence(node, "requires.tags") {
+            for (i, item) in list.enumerated() {
+                guard let tag = r.string(item, "requires.tags[\(i)]", required: true, max: 64) else { continue }
+                if tag.isEmpty || !tag.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) {
+                    r.fail("requires.tags[\(i)]", item, "must be letters, digits, '-', '_' or '.' (got \"\(tag)\")")
+                } else {
+                    out.tags.append(tag)
+                }
+            }
+        }
+        if m["memory_gib"] != nil, let gib = r.int(m["memory_gib"], "requires.memory_gib") {
+            if (0 ... 65_536).contains(gib) { out.memoryBytes = gib << 30 } else {
+                r.fail("requires.memory_gib", m["memory_gib"], "must be in 0...65536 (got \(gib))")
+            }
+        }
+        return out
     }
 
     private static func readOutput(_ node: Node, _ r: inout SpecReader) -> OutputFormat? {

@@ -6,13 +6,48 @@ public struct JobSpec: Hashable, Sendable {
     public var shots: [ShotSpec]
     /// Grid reference images (≤ 9, read top-to-bottom, left-to-right) that hold characters and style steady.
     public var references: [String]
+    /// What a farm worker needs to be given this job's tasks (no effect on `reelfarm render`).
+    public var requires: WorkerRequirements
 
-    public init(title: String, output: OutputFormat, model: ModelSpec, shots: [ShotSpec], references: [String] = []) {
+    public init(title: String, output: OutputFormat, model: ModelSpec, shots: [ShotSpec], references: [String] = [],
+                requires: WorkerRequirements = WorkerRequirements()) {
         self.title = title
         self.output = output
         self.model = model
         self.shots = shots
         self.references = references
+        self.requires = requires
+    }
+}
+
+/// A job's placement on a farm (the storyboard's `requires:` section): only workers that have all of it get its
+/// tasks, on top of running the job's engine at its frame size.
+public struct WorkerRequirements: Hashable, Sendable {
+    /// `cpu` or `gpu`; `nil` for either.
+    public var device: String?
+    /// Tags every eligible worker carries (`reelfarm worker --tags`), e.g. a GPU model or a site.
+    public var tags: [String]
+    /// The least memory an eligible worker reports, in bytes.
+    public var memoryBytes: Int
+
+    public init(device: String? = nil, tags: [String] = [], memoryBytes: Int = 0) {
+        self.device = device
+        self.tags = tags
+        self.memoryBytes = memoryBytes
+    }
+
+    /// Whether a worker with these capabilities qualifies.
+    public func admit(device workerDevice: String, tags workerTags: [String], memoryBytes workerMemory: Int) -> Bool {
+        (device == nil || device == workerDevice) && tags.allSatisfy(workerTags.contains) && workerMemory >= memoryBytes
+    }
+
+    /// For people: `gpu, tags a100+studio-b, ≥ 40 GiB`; empty when anything goes.
+    public var summary: String {
+        var parts: [String] = []
+        if let device { parts.append(device) }
+        if !tags.isEmpty { parts.append("tags " + tags.joined(separator: "+")) }
+        if memoryBytes > 0 { parts.append("≥ \(memoryBytes >> 30) GiB") }
+        return parts.joined(separator: ", ")
     }
 }
 

@@ -30,7 +30,7 @@ public enum StatusFormatter {
         for j in r.jobs {
             lines.append(pad(j.id, 14) + pad(j.state, 11) + pad("\(j.priority)", 5) + pad("\(j.tasksDone)/\(j.tasksTotal)", 10)
                          + pad("\(j.framesDone)/\(j.framesTotal)", 14) + pad(timing(j), 20) + j.title
-                         + (j.error.map { "  (\($0))" } ?? ""))
+                         + (j.error.map { "  (\($0))" } ?? "") + (j.waiting.map { "  (waiting: \($0))" } ?? ""))
         }
         return lines.joined(separator: "\n")
     }
@@ -39,7 +39,8 @@ public enum StatusFormatter {
     public static func job(_ r: StatusReport, tasks showTasks: Bool = true) -> String {
         guard let j = r.jobs.first else { return "no such job" }
         var lines = ["\(j.id)  \(j.state)  \(j.title)  \(j.tasksDone)/\(j.tasksTotal) tasks  \(j.framesDone)/\(j.framesTotal) frames"
-                     + (j.runningSeconds == nil ? "" : "  \(timing(j))") + (j.error.map { "\n  error: \($0)" } ?? "")]
+                     + (j.runningSeconds == nil ? "" : "  \(timing(j))") + (j.error.map { "\n  error: \($0)" } ?? "")
+                     + (j.waiting.map { "\n  waiting: \($0)" } ?? "")]
         lines += shotBars(r)
         if showTasks, let tasks = r.tasks {
             lines.append("")

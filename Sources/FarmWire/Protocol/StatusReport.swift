@@ -27,9 +27,11 @@ public struct JobSummary: Codable, Sendable, Equatable {
     /// Seconds still to go at the rate frames have been finishing so far; absent until a frame is done and once
     /// every frame is (assembly is not counted).
     public var etaSeconds: Double?
+    /// Why ready tasks are not running: no connected worker qualifies for the job (engine, frame size, `requires:`).
+    public var waiting: String?
     public init(id: String, title: String, state: String, priority: Int, tasksDone: Int, tasksTotal: Int,
                 framesDone: Int, framesTotal: Int, error: String?, filmBytes: Int?, runningSeconds: Double? = nil,
-                etaSeconds: Double? = nil) {
+                etaSeconds: Double? = nil, waiting: String? = nil) {
         self.id = id
         self.title = title
         self.state = state
@@ -42,6 +44,7 @@ public struct JobSummary: Codable, Sendable, Equatable {
         self.filmBytes = filmBytes
         self.runningSeconds = runningSeconds
         self.etaSeconds = etaSeconds
+        self.waiting = waiting
     }
 
     /// The estimate of ``etaSeconds``: the time spent so far scaled by the frames left over the frames done.

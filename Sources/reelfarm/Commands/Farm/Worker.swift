@@ -20,12 +20,16 @@ extension ReelFarm {
         @Option(help: "Comma-separated tags.") var tags: String = ""
         @Option(help: "Device kind it offers: cpu or gpu.") var device: String = "cpu"
         @Option(help: "Largest frame (width×height) it renders.") var maxFramePixels: Int = 4096 * 2304
+        @Option(help: ArgumentHelp("Memory it offers, in GiB (default: this machine's RAM); a GPU worker gives its GPU's.",
+                                   valueName: "gib"))
+        var memoryGib: Int?
         @Option(help: ArgumentHelp("Sleep after every denoising step (fault tests).", visibility: .private))
         var stepDelayMs: Int = 0
 
         func validate() throws {
             guard (1...256).contains(slots) else { throw ValidationError("--slots must be in 1...256") }
             guard ["cpu", "gpu"].contains(device) else { throw ValidationError("--device must be cpu or gpu") }
+            if let m = memoryGib, !(1...65_536).contains(m) { throw ValidationError("--memory-gib must be in 1...65536") }
             for e in engine where !EngineRegistry.names.contains(e) {
                 throw ValidationError("unknown engine \(e) (have: \(EngineRegistry.names.joined(separator: ", ")))")
             }
@@ -36,7 +40,7 @@ extension ReelFarm {
             let config = WorkerConfiguration(
                 coordinator: farm.endpoint, name: name, slots: slots, engines: engine.isEmpty ? EngineRegistry.names : engine,
                 device: device, tags: tags.split(separator: ",").map(String.init),
-                memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory), maxFramePixels: maxFramePixels,
+                memoryBytes: memoryGib.map { Int64($0) << 30 } ?? Int64(ProcessInfo.processInfo.physicalMemory), maxFramePixels: maxFramePixels,
                 engineFactory: { [stepDelayMs] model in
                     let engine = try EngineRegistry.engine(for: model)
                     return stepDelayMs > 0 ? DelayedEngine(engine, stepDelay: Double(stepDelayMs) / 1000) : engine
