@@ -75,5 +75,7 @@ import Yams
 
     @Test func aRenamedOptionIsCaught() {
         #expect(throws: (any Error).self) { try parse(["worker", "--gpus", "1"]) }
+        #expect(throws: (any Error).self) { try parse(["coordinator", "--metrics", "localhost:9464"]) }
+        #expect(throws: (any Error).self) { try parse(["coordinator", "--metrics", "127.0.0.1:99999"]) }
     }
 }

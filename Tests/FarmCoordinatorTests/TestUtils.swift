@@ -80,3 +80,44 @@ final class RawPeer {
 }
 
 let farmStoryboard = Storyboards.threeShots()
+
+/// `GET path` from 127.0.0.1:`port` over a plain socket (HTTP/1.0, so the server closes when done): the status code
+/// and body. Independent of the server's HTTP library.
+func httpGet(port: UInt16, path: String) throws -> (status: Int, body: String) {
+    struct HTTPFailure: Error { var what: String }
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HTTPFailure(what: "socket") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw HTTPFailure(what: "connect to port \(port)") }
+    let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+    guard send(fd, request, request.count, 0) == request.count else { throw HTTPFailure(what: "send") }
+    var response: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = recv(fd, &buffer, buffer.count, 0)
+        if n <= 0 { break }
+        response += buffer[0 ..< n]
+    }
+    let text = String(decoding: response, as: UTF8.self)
+    guard let statusLine = text.split(separator: "\r\n").first, statusLine.split(separator: " ").count >= 2,
+          let status = Int(statusLine.split(separator: " ")[1]), let end = text.range(of: "\r\n\r\n")
+    else { throw HTTPFailure(what: "response: \(text.prefix(200))") }
+    return (status, String(text[end.upperBound...]))
+}
+
+/// Prometheus text as `name{labels}` → value (comments skipped).
+func prometheusSamples(_ text: String) -> [String: Double] {
+    var out: [String: Double] = [:]
+    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+        guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+        out[String(line[..<space])] = value
+    }
+    return out
+}

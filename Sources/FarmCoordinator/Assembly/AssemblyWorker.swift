@@ -76,6 +76,8 @@ extension Coordinator {
             switch outcome.film {
             case .success(let film):
                 try store.setJob(outcome.job, state: .done, film: film.hash, filmSize: film.size, now: Self.wall)
+                gauges.filmsTotal += 1
+                gauges.framesTotal += (try? store.tasks(job: outcome.job).reduce(0) { $0 + $1.frames }) ?? 0
                 unload(outcome.job)
                 var freed: [String] = []
                 if !config.keepIntermediates {

@@ -87,6 +87,7 @@ extension Coordinator {
         session.leases[key] = nil
         session.leasedAt[key] = nil
         stats.results += 1
+        gauges.resultsTotal += 1
         outputHashes[key.job, default: [:]][key.key] = Dictionary(outputs.map { ($0.name, $0.hash) }, uniquingKeysWith: { a, _ in a })
         for t in ready { queue.push(t) }
         // Tasks still to finish, counted in memory once loaded (a query per completion would cost more than the rest).

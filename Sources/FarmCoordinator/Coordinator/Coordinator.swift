@@ -34,6 +34,11 @@ public final class Coordinator: @unchecked Sendable {
     var stats = LoopStats()
     private var publishedStats = LoopStats()
     public var loopStats: LoopStats { lock.withLock { publishedStats } }
+    /// The farm's gauges (the loop's own copy, and the last one it published for other threads).
+    var gauges = FarmGauges()
+    private var publishedGauges = FarmGauges()
+    private var lastJobCount = -Double.infinity
+    public var farmGauges: FarmGauges { lock.withLock { publishedGauges } }
     let assembly: AssemblyWorker
     private let lock = NSLock()
     private var stopping = false
@@ -125,7 +130,15 @@ public final class Coordinator: @unchecked Sendable {
             stats.add(.commit, since: t0)
             stats.count(iteration: incoming.count)
             // Published before the sends, so a peer that hears of this iteration finds it counted.
-            lock.withLock { publishedStats = stats }
+            let now = Self.clock
+            let countJobs = now - lastJobCount >= Double(config.heartbeatMillis) / 1000
+            if countJobs { lastJobCount = now }
+            refreshGauges(jobCounts: countJobs)
+            let published = gauges
+            lock.withLock {
+                publishedStats = stats
+                publishedGauges = published
+            }
             // Files the commit released go before anyone hears of it (a client told "deleted" finds them gone).
             for hash in afterCommit { store.artifacts.remove(hash) }
             afterCommit.removeAll()

@@ -38,6 +38,7 @@ extension Coordinator {
         let now = Self.clock
         for ((task, session), attempt) in zip(batch, numbers) where attempt > 0 {
             running[task] = (attempt, session.identity)
+            gauges.dispatchedTotal += 1
             session.leases[task] = attempt
             session.leasedAt[task] = now
             do {

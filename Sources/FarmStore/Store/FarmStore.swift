@@ -131,6 +131,13 @@ public final class FarmStore: @unchecked Sendable {
         }
     }
 
+    /// How many jobs are in each state (states with none are left out).
+    public func jobCounts() throws -> [(state: String, count: Int)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM jobs GROUP BY state").map { ($0[0], $0[1]) }
+        }
+    }
+
     /// When the job's first attempt started (ended attempts and open leases alike); `nil` before any did.
     public func firstStart(job: String) throws -> Double? {
         try read { db in

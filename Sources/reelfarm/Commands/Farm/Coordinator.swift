@@ -14,8 +14,8 @@ extension ReelFarm {
             abstract: "Run the farm's coordinator: durable job state in SQLite, tasks to workers over ZeroMQ.",
             discussion: """
                 Settings come from, in order: these flags, then REELFARM_DATA, REELFARM_BIND, REELFARM_CURVE (1), \
-                REELFARM_AUTHORIZED_KEYS and REELFARM_KEEP_INTERMEDIATES (1), then the file given by --config (YAML: data, \
-                bind, curve, authorized_keys, keep_intermediates), then \
+                REELFARM_AUTHORIZED_KEYS, REELFARM_KEEP_INTERMEDIATES (1) and REELFARM_METRICS, then the file given by \
+                --config (YAML: data, bind, curve, authorized_keys, keep_intermediates, metrics), then \
                 the defaults (./reelfarm-data, tcp://127.0.0.1:7700, no CURVE). The bound endpoint is written to \
                 DATA/endpoint. With CURVE the key pair lives in DATA/curve/coordinator.key (secret) and \
                 DATA/curve/coordinator.pub (give this to workers and clients: --coordinator-key).
@@ -28,6 +28,24 @@ extension ReelFarm {
         @Flag(help: "Keep finished jobs' chunks, PCM and latents (deleted once the film is stored, by default).")
         var keepIntermediates = false
         @Option(help: "With CURVE, admit only the public keys in this file (one per line).") var authorizedKeys: String?
+        @Option(help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464).",
+                                   valueName: "host:port"))
+        var metrics: String?
+
+        /// `HOST:PORT` with an IPv4 host.
+        static func metricsAddress(_ text: String) throws -> (host: String, port: UInt16) {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, let port = UInt16(parts[1]),
+                  parts[0].split(separator: ".").count == 4, parts[0].split(separator: ".").allSatisfy({ UInt8($0) != nil })
+            else {
+                throw ValidationError("metrics address \(text) must be IPV4:PORT, e.g. 127.0.0.1:9464")
+            }
+            return (String(parts[0]), port)
+        }
+
+        func validate() throws {
+            if let metrics { _ = try Self.metricsAddress(metrics) }
+        }
 
         func run() async throws {
             MediaLog.setLevel(.errors)
@@ -65,11 +83,23 @@ extension ReelFarm {
                 }
             }
             do {
-                let service = CoordinatorService(coordinator: try FarmCoordinator.Coordinator(configuration: configuration)) {
+                let coordinator = try FarmCoordinator.Coordinator(configuration: configuration)
+                let service = CoordinatorService(coordinator: coordinator) {
                     printError("reelfarm coordinator: listening on \($0), data in \(dataDir)")
                 }
+                var services: [any Service] = [service]
+                if let metrics = metrics ?? env["REELFARM_METRICS"] ?? file["metrics"] {
+                    let (host, port) = try Self.metricsAddress(metrics)
+                    let exporter = try MetricsService(host: host, port: port) { coordinator.farmGauges }
+                    services.append(exporter)
+                    Task {
+                        if let bound = try? await exporter.listeningPort() {
+                            printError("reelfarm coordinator: metrics on http://\(host):\(bound)/metrics")
+                        }
+                    }
+                }
                 // SIGTERM and SIGINT stop the loop after its current iteration; the store stays consistent.
-                let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
+                let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                          logger: Logger(label: "reelfarm.coordinator"))
                 try await group.run()
             } catch {

@@ -1,0 +1,101 @@
+import FlyingFox
+import Foundation
+import Prometheus
+import ServiceLifecycle
+
+/// Serves the farm's gauges at `GET /metrics` in Prometheus' text format, for a monitoring system to scrape.
+///
+/// It only reads the snapshot the coordinator loop publishes (``Coordinator/farmGauges``), so a scrape never waits
+/// on the loop or the store.
+public final class MetricsService: Service, Sendable {
+    private let server: HTTPServer
+    private let address: String
+    private let gauges: @Sendable () -> FarmGauges
+
+    /// - Parameters:
+    ///   - host: an IPv4 address to listen on (`127.0.0.1`; `0.0.0.0` for every interface).
+    ///   - port: 0 picks a free one (see ``listeningPort()``).
+    ///   - gauges: the latest snapshot, read on every scrape.
+    /// - Throws: ``MetricsError`` for an address that is not IPv4.
+    public init(host: String, port: UInt16, gauges: @escaping @Sendable () -> FarmGauges) throws {
+        let socketAddress: sockaddr_in
+        do {
+            socketAddress = try .inet(ip4: host, port: port)
+        } catch {
+            throw MetricsError(description: "metrics address \(host):\(port) is not an IPv4 address and port")
+        }
+        address = "\(host):\(port)"
+        server = HTTPServer(address: socketAddress, timeout: 15, logger: .disabled)
+        self.gauges = gauges
+    }
+
+    /// Serves until graceful shutdown.
+    public func run() async throws {
+        let gauges = self.gauges
+        await server.appendRoute(HTTPRoute(method: .GET, path: "/metrics")) { _ in
+            HTTPResponse(statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                         body: Data(Self.exposition(gauges()).utf8))
+        }
+        try await withGracefulShutdownHandler {
+            do {
+                try await server.run()
+            } catch {
+                // Stopping closes the socket under the server; only a failure before that is an error.
+                if Task.isShuttingDownGracefully || error is CancellationError { return }
+                throw MetricsError(description: "metrics endpoint \(address): \(error)")
+            }
+        } onGracefulShutdown: { [server] in
+            Task { await server.stop(timeout: 1) }
+        }
+    }
+
+    /// The port it listens on, once it does (waits up to `timeout` seconds).
+    public func listeningPort(timeout: Double = 5) async throws -> UInt16 {
+        try await server.waitUntilListening(timeout: timeout)
+        guard case let .ip4(_, port) = await server.listeningAddress else {
+            throw MetricsError(description: "metrics endpoint \(address) is not listening")
+        }
+        return port
+    }
+
+    /// The Prometheus text for a snapshot: `reelfarm_…` gauges and `…_total` counters with HELP lines.
+    public static func exposition(_ g: FarmGauges) -> String {
+        let registry = PrometheusCollectorRegistry()
+        func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "reelfarm", metricName: metric, unitName: unit, helpText: help)
+        }
+        let jobs = name("jobs", "Jobs by state.")
+        for (state, count) in g.jobs.sorted(by: { $0.key < $1.key }) {
+            registry.makeGauge(descriptor: jobs, labels: [("state", state)]).set(Int64(count))
+        }
+        let gauges: [(String, Int, String)] = [
+            ("tasks_ready", g.tasksReady, "Tasks waiting in the ready queue for a worker."),
+            ("tasks_running", g.tasksRunning, "Leases out on workers."),
+            ("workers", g.workers, "Connected workers."),
+            ("workers_draining", g.workersDraining, "Connected workers that are draining."),
+            ("worker_slots", g.slots, "Task slots of connected workers."),
+            ("worker_slots_busy", g.slotsBusy, "Task slots holding a lease."),
+        ]
+        for (metric, value, help) in gauges {
+            registry.makeGauge(descriptor: name(metric, help)).set(Int64(value))
+        }
+        let counters: [(String, Int, String)] = [
+            ("dispatched", g.dispatchedTotal, "Leases handed out since the coordinator started."),
+            ("results", g.resultsTotal, "Tasks finished since the coordinator started."),
+            ("films", g.filmsTotal, "Films assembled since the coordinator started."),
+            ("film_frames", g.framesTotal, "Frames of the films assembled since the coordinator started."),
+        ]
+        for (metric, value, help) in counters {
+            registry.makeCounter(descriptor: name(metric, unit: "total", help)).increment(by: Int64(value))
+        }
+        let refused = name("refused", unit: "total", "Messages the coordinator refused, by reason.")
+        for (reason, count) in g.refusedTotal.sorted(by: { $0.key < $1.key }) {
+            registry.makeCounter(descriptor: refused, labels: [("reason", reason)]).increment(by: Int64(count))
+        }
+        return registry.emitToString()
+    }
+
+    public struct MetricsError: Error, CustomStringConvertible {
+        public var description: String
+    }
+}
