@@ -407,48 +407,52 @@ import Testing
         for peer in unfit { #expect(try peer.next([.assign], seconds: 0.2) == nil) }
     }
 
-    /// `GET /metrics` serves the loop's gauges in Prometheus' text format: jobs by state, the queue, workers and
-    /// their slots, and what the coordinator has done; other paths are 404.
+    /// The loop publishes the farm's gauges (jobs by state, the queue, workers and their slots, what it has done),
+    /// and `GET /metrics` serves them in Prometheus' text format; other paths are 404.
     @Test func metricsReportWhatTheFarmIsDoing() async throws {
         let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
         defer { coordinator.stop(); coordinator.wait() }
+        // The peer's side runs on a thread of its own: a busy cooperative pool must not keep it silent past the
+        // worker timeout.
+        let (g, later) = try await offPool { () throws -> (FarmGauges, FarmGauges) in
+            let client = try FarmClient(endpoint: endpoint)
+            let job = try client.submit(storyboard: Self.storyboard("two", shots: ["a", "b"]), source: "two.yaml",
+                                        priority: 0).job
+            let peer = try RawPeer(endpoint)
+            try peer.send(self.hello("p", slots: 3))
+            try peer.sendRaw([Data([0xde, 0xad])])  // refused and counted
+            let first = try #require(try peer.next([.assign]))
+            _ = try #require(try peer.next([.assign]))
+            // Job counts are refreshed once a heartbeat interval: wait for them.
+            for _ in 0 ..< 50 where coordinator.farmGauges.jobs["running"] != 1 { Thread.sleep(forTimeInterval: 0.1) }
+            let g = coordinator.farmGauges
+            for m in try self.answer(first, inline: true) { try peer.send(m) }
+            _ = try waitFor(client, job: job, seconds: 10) { $0.jobs.first?.tasksDone == 1 }
+            return (g, coordinator.farmGauges)
+        }
+        #expect(g.jobs == ["queued": 0, "running": 1, "assembling": 0, "done": 0, "failed": 0, "cancelled": 0])
+        #expect(g.tasksRunning == 2 && g.tasksReady == 0 && g.dispatchedTotal == 2 && g.resultsTotal == 0)
+        #expect(g.workers == 1 && g.workersDraining == 0 && g.slots == 3 && g.slotsBusy == 2)
+        #expect(g.refusedTotal.values.reduce(0, +) == 1)
+        #expect(later.resultsTotal == 1 && later.tasksRunning == 1 && later.slotsBusy == 1)
+
+        // Over HTTP, read with a plain socket on a thread of its own (the server needs the cooperative pool).
         let exporter = try MetricsService(host: "127.0.0.1", port: 0) { coordinator.farmGauges }
         let serving = Task { try await exporter.run() }
         defer { serving.cancel() }
-        let port = try await exporter.listeningPort()
-        func scrape() throws -> [String: Double] {
-            let (status, body) = try httpGet(port: port, path: "/metrics")
-            #expect(status == 200)
-            return prometheusSamples(body)
-        }
-        let client = try FarmClient(endpoint: endpoint)
-        let job = try client.submit(storyboard: Self.storyboard("two", shots: ["a", "b"]), source: "two.yaml",
-                                    priority: 0).job
-        let peer = try RawPeer(endpoint)
-        try peer.send(hello("p", slots: 3))
-        try peer.sendRaw([Data([0xde, 0xad])])  // refused and counted
-        let first = try #require(try peer.next([.assign]))
-        _ = try #require(try peer.next([.assign]))
-        // Published once a heartbeat interval at most: poll until the job count shows.
-        var samples: [String: Double] = [:]
-        for _ in 0 ..< 50 {
-            samples = try scrape()
-            if samples["reelfarm_jobs{state=\"running\"}"] == 1 { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        #expect(samples["reelfarm_jobs{state=\"running\"}"] == 1)
-        #expect(samples["reelfarm_jobs{state=\"done\"}"] == 0)
-        #expect(samples["reelfarm_tasks_running"] == 2 && samples["reelfarm_tasks_ready"] == 0)
-        #expect(samples["reelfarm_workers"] == 1 && samples["reelfarm_worker_slots"] == 3)
-        #expect(samples["reelfarm_worker_slots_busy"] == 2 && samples["reelfarm_dispatched_total"] == 2)
-        #expect(samples["reelfarm_results_total"] == 0)
+        let port = try await exporter.listeningPort(timeout: 120)
+        let (status, body) = try await offPool { try httpGet(port: port, path: "/metrics") }
+        #expect(status == 200)
+        let samples = prometheusSamples(body)
+        #expect(samples["reelfarm_results_total"] == 1 && samples["reelfarm_dispatched_total"] == 2)
+        #expect(samples["reelfarm_jobs{state=\"running\"}"] == 1 && samples["reelfarm_jobs{state=\"done\"}"] == 0)
         #expect(samples.keys.contains { $0.hasPrefix("reelfarm_refused_total{reason=") })
-        for m in try answer(first, inline: true) { try peer.send(m) }
-        _ = try waitFor(client, job: job, seconds: 10) { $0.jobs.first?.tasksDone == 1 }
-        for _ in 0 ..< 50 where try scrape()["reelfarm_results_total"] != 1 { try await Task.sleep(for: .milliseconds(100)) }
-        samples = try scrape()
-        #expect(samples["reelfarm_results_total"] == 1 && samples["reelfarm_tasks_running"] == 1)
-        #expect(try httpGet(port: port, path: "/nope").status == 404)
+        for name in ["tasks_ready", "tasks_running", "workers", "workers_draining", "worker_slots", "worker_slots_busy",
+                     "films_total", "film_frames_total"] {
+            #expect(samples["reelfarm_" + name] != nil, "reelfarm_\(name) missing")
+        }
+        #expect(body.contains("# TYPE reelfarm_results_total counter") && body.contains("# TYPE reelfarm_workers gauge"))
+        #expect(try await offPool { try httpGet(port: port, path: "/nope").status } == 404)
     }
 
     /// The store failing halfway through recording a result (the attempt row cannot be written) leaves nothing half

@@ -121,3 +121,11 @@ func prometheusSamples(_ text: String) -> [String: Double] {
     }
     return out
 }
+
+/// Runs blocking work on a thread of its own, so an async test does not hold a cooperative thread that a server in
+/// the same process needs.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
