@@ -5,7 +5,7 @@ import Yams
 
 /// The recipes in `Cluster/` start reelfarm with command lines of their own; each must parse with today's CLI, so a
 /// renamed or removed option breaks this test instead of a studio's deployment.
-@Suite struct ClusterRecipeTests {
+@Suite(.timeLimit(.minutes(3))) struct ClusterRecipeTests {
     static let cluster = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Cluster")
 

@@ -50,7 +50,7 @@ func inProcessCoordinator(_ dir: URL) throws -> (Coordinator, String) {
         dataDirectory: dir, bind: "tcp://127.0.0.1:*",
         geometry: { model throws(SpecError) in try EngineRegistry.engine(for: model).geometry },
         assembler: MP4FilmAssembler())
-    config.images = { spec throws(SpecError) in try StoryboardImages.load(spec) }
+    config.images = { spec, files throws(SpecError) in try StoryboardImages.load(spec, files: files) }
     let c = try Coordinator(configuration: config)
     return (c, try c.start())
 }

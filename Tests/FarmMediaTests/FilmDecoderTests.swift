@@ -3,7 +3,7 @@ import FarmMedia
 import Foundation
 import Testing
 
-@Suite struct FilmDecoderTests {
+@Suite(.timeLimit(.minutes(3))) struct FilmDecoderTests {
     /// Builds `film` (chunks in `order`) and decodes it, collecting each frame's mean luma.
     private func roundTrip(_ film: TestFilm, order: [Int] = [0, 1]) throws -> (DecodedFilm, [Double]) {
         let directory = try makeScratchDirectory()

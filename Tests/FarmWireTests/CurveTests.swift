@@ -2,7 +2,7 @@ import FarmWire
 import Foundation
 import Testing
 
-@Suite struct CurveTests {
+@Suite(.timeLimit(.minutes(3))) struct CurveTests {
     @Test func keyPairsAreZ85AndTheSecretGivesThePublicKey() throws {
         let a = try CurveKeyPair.generate(), b = try CurveKeyPair.generate()
         #expect(a != b)

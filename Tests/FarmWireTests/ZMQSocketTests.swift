@@ -2,7 +2,7 @@ import FarmWire
 import Foundation
 import Testing
 
-@Suite struct ZMQSocketTests {
+@Suite(.timeLimit(.minutes(2))) struct ZMQSocketTests {
     @Test func routerAndDealerExchangeMultipartMessagesInProcess() throws {
         let context = ZMQContext()
         let inproc = try ZMQSocket(context, .router)

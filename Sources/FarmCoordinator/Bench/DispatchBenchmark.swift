@@ -108,7 +108,7 @@ public struct DispatchBenchmark: Sendable {
         let frames = 9 + 4 * (segmentsPerShot - 1)
         var text = """
             title: dispatch benchmark
-            output: {width: 192, height: 64, fps: "24", sample_rate: 48000, channels: 1}
+            output: {width: 192, height: 64, fps: "24", sample_rate: 8000, channels: 1}
             model: {engine: noop, window: 9, overlap: 5, steps: 1, seed: 1, schedule: chain}
             shots:
 
@@ -170,9 +170,25 @@ public struct DispatchBenchmark: Sendable {
 
     struct BenchError: Error, CustomStringConvertible { var description: String }
 
-    /// An assembler for a job whose segments produce no picture: the benchmark measures dispatch only.
+    /// An assembler for a job whose segments produce no picture: the benchmark measures dispatch only. Its
+    /// "chunks" are 16 bytes (width, height, frame count, integer fps; UInt32 little-endian), which ``inspect(_:)``
+    /// reads, so every result still goes through the coordinator's checks as a real one does.
     struct NoFilm: FilmAssembler {
         func assemble(_ parts: some FilmParts, format: OutputFormat, to output: URL) throws {}
+
+        func inspect(_ chunk: EncodedChunk) throws -> ChunkSummary {
+            var r = ByteReader(chunk.data)
+            guard let w = r.u32(), let h = r.u32(), let n = r.u32(), let fps = r.u32(), r.remaining == 0 else {
+                throw BenchError(description: "not a no-op chunk")
+            }
+            return ChunkSummary(width: Int(w), height: Int(h), fps: Rational(Int64(fps)), frameCount: Int(n), parameters: Data())
+        }
+
+        static func chunk(frames: Int) -> Data {
+            var d = Data()
+            for v in [UInt32(192), 64, UInt32(frames), 24] { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+            return d
+        }
     }
 
     public final class Flag: @unchecked Sendable {
@@ -205,7 +221,13 @@ public struct DispatchBenchmark: Sendable {
             try s.send(WireMessage(.hello, Hello(name: name, engines: ["noop"], device: "cpu", slots: slots, memoryBytes: 1 << 30,
                                                  maxFramePixels: 1 << 22, tags: [], running: [])).frames)
             var lastBeat = Date()
-            var tails: [Int: (Data, String)] = [:]
+            var made: [String: (Data, String)] = [:]
+            func output(_ key: String, _ make: () -> Data) -> (Data, String) {
+                if let o = made[key] { return o }
+                let d = make()
+                made[key] = (d, Digest.sha256(d))
+                return made[key]!
+            }
             while !stop.isSet {
                 if Date().timeIntervalSince(lastBeat) > 0.5 {
                     try s.send(WireMessage(.heartbeat, Heartbeat()).frames)
@@ -221,15 +243,19 @@ public struct DispatchBenchmark: Sendable {
                     let a = try WireValue.parse(m.meta)
                     let lease = try Lease(wire: try a.field("lease", of: "assign"))
                     recorder.add(String(lease.task.split(separator: ":", maxSplits: 1)[1]), now)
-                    let steps = try a.optionalField("segment", of: "assign")?.int("tail_latents", of: "segment") ?? 1
-                    let tail = tails[steps] ?? {
-                        let t = LatentsCodec.encode(Latents(video: LatentTensor(shape: [steps, 8, 1, 1]), audio: LatentTensor(shape: [steps, 0])))
-                        tails[steps] = (t, Digest.sha256(t))
-                        return (t, Digest.sha256(t))
-                    }()
+                    guard let segment = try a.optionalField("segment", of: "assign") else { continue }
+                    let steps = try segment.int("tail_latents", of: "segment")
+                    let own = try segment.intPair("own", of: "segment"), samples = try segment.intPair("samples", of: "segment")
+                    let tail = output("t\(steps)") {
+                        LatentsCodec.encode(Latents(video: LatentTensor(shape: [steps, 8, 1, 1]), audio: LatentTensor(shape: [steps, 0])))
+                    }
+                    let chunk = output("c\(own.1 - own.0)") { NoFilm.chunk(frames: own.1 - own.0) }
+                    let audio = output("a\(samples.1 - samples.0)") { Data(count: 4 * (samples.1 - samples.0)) }
                     try s.send(WireMessage(.result, TaskResult(lease: lease, outputs: [
-                        OutputDigest(output: "tail", size: tail.0.count, sha256: tail.1, blob: 0),
-                    ]), blobs: [tail.0]).frames)
+                        OutputDigest(output: "audio", size: audio.0.count, sha256: audio.1, blob: 0),
+                        OutputDigest(output: "chunk", size: chunk.0.count, sha256: chunk.1, blob: 1),
+                        OutputDigest(output: "tail", size: tail.0.count, sha256: tail.1, blob: 2),
+                    ]), blobs: [audio.0, chunk.0, tail.0]).frames)
                 }
             }
         } catch {
@@ -280,5 +306,16 @@ public struct DispatchBenchmark: Sendable {
         private var text = ""
         func set(_ t: String) { lock.withLock { text = t } }
         var value: String { lock.withLock { text } }
+    }
+}
+
+extension WireValue {
+    /// The `[a, b]` integer pair at `key` (a range in an `assign`).
+    fileprivate func intPair(_ key: String, of type: String) throws(WireError) -> (Int, Int) {
+        let a = try array(key, of: type)
+        guard a.count == 2, case .number(_, let lower?) = a[0], case .number(_, let upper?) = a[1], lower <= upper else {
+            throw WireError(.badPayload, "\(type).\(key) is not a range [a, b]")
+        }
+        return (lower, upper)
     }
 }

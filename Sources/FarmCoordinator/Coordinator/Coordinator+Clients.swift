@@ -5,12 +5,39 @@ import Foundation
 
 extension Coordinator {
     /// Validates and plans a storyboard; a bad one is refused with every broken rule and nothing is queued.
-    func submit(_ s: Submit, sequence: UInt32, from identity: Data) throws {
+    func submit(_ s: Submit, blobs: [Data], sequence: UInt32, from identity: Data) throws {
         let spec: JobSpec
         let job: JobContext
+        let carried = try Self.assets(of: s, blobs: blobs)
         do {
             spec = try JobSpec.parse(s.storyboard, source: s.source, baseDirectory: s.baseDirectory.map { URL(fileURLWithPath: $0) })
-            job = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: s.source, images: config.images(spec))
+        } catch {
+            refuse(identity, WireError(.invalid, error.description), sequence: sequence, issues: error.issues.map(\.description))
+            return
+        }
+        // Every image the storyboard names is kept by the coordinator: from the submission (or, from an older client
+        // that sends none, read once now); nothing later reads the submitter's files.
+        var assets: [(path: String, hash: String, size: Int)] = []
+        var files: [String: URL] = [:]
+        for path in spec.imagePaths where files[path] == nil {
+            let data: Data
+            if let d = carried?[path] {
+                data = d
+            } else if carried != nil {
+                throw WireError(.invalid, "the storyboard names image \(path) but the submission does not carry it")
+            } else {
+                do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                    throw WireError(.invalid, "image \(path) cannot be read on the coordinator's machine (submit with a "
+                                    + "client that uploads images): \(error.localizedDescription)")
+                }
+            }
+            let hash = try store.artifacts.put(data)
+            assets.append((path, hash, data.count))
+            files[path] = store.artifacts.url(hash)
+        }
+        do {
+            job = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: s.source,
+                                 images: config.images(spec, files))
         } catch {
             refuse(identity, WireError(.invalid, error.description), sequence: sequence, issues: error.issues.map(\.description))
             return
@@ -27,12 +54,37 @@ extension Coordinator {
         }
         let ready = try store.insert(NewJob(id: id, title: spec.title, source: s.source, storyboard: s.storyboard,
                                             priority: s.priority, tasks: tasks, baseDirectory: s.baseDirectory), now: Self.wall)
+        try store.addAssets(job: id, assets, now: Self.wall)
         contexts[id] = job
         priorities[id] = s.priority
         unfinished[id] = tasks.count
         for t in ready { queue.push(t) }
         send(identity, WireMessage(.reply, Submitted(job: id, tasks: tasks.count, frames: job.plan.totalFrames), sequence: sequence))
         log("job \(id) submitted: \"\(spec.title)\", \(tasks.count) tasks, \(job.plan.totalFrames) frames, priority \(s.priority)")
+    }
+
+    /// The images a submission carries, path → bytes, each checked against its digest; nil when it carries none
+    /// (an older client).
+    static func assets(of s: Submit, blobs: [Data]) throws -> [String: Data]? {
+        guard let refs = s.assets else {
+            guard blobs.isEmpty else { throw WireError(.badPayload, "submit carries \(blobs.count) blobs but lists no assets") }
+            return nil
+        }
+        guard refs.count == blobs.count, Set(refs.map(\.blob)) == Set(blobs.indices) else {
+            throw WireError(.badPayload, "submit lists \(refs.count) assets for \(blobs.count) blobs (each blob exactly once)")
+        }
+        var out: [String: Data] = [:]
+        for a in refs {
+            guard !a.path.isEmpty, a.path.utf8.count <= 4_096, out[a.path] == nil else {
+                throw WireError(.badPayload, "asset path \"\(a.path.prefix(80))\" is empty, too long or listed twice")
+            }
+            let data = blobs[a.blob]
+            guard Digest.sha256(data) == a.sha256.lowercased() else {
+                throw WireError(.badPayload, "asset \(a.path) does not match its sha256 \(a.sha256.prefix(12))")
+            }
+            out[a.path] = data
+        }
+        return out
     }
 
     func summary(_ job: JobRecord) throws -> JobSummary {

@@ -16,23 +16,29 @@ extension Coordinator {
 
     func progress(_ p: TaskProgress, from identity: Data) throws {
         let (_, key) = try holder(of: p.lease, from: identity)
+        // Steps count from 1 (after the first denoising step) to `steps`; 0 before the first.
+        guard p.steps >= 1, p.steps <= 1_000_000, p.step >= 0, p.step <= p.steps else {
+            throw WireError(.badPayload, "progress \(p.step) of \(p.steps) is out of range (0 ≤ step ≤ steps, 1 ≤ steps)")
+        }
         pendingProgress[key] = (p.lease.attempt, p.step, p.steps)
     }
 
     /// A piece of an output; pieces must arrive in order and stay within the announced total.
     func resultPart(_ part: ResultPart, blobs: [Data], from identity: Data) throws {
-        _ = try holder(of: part.lease, from: identity)
-        guard ["chunk", "audio", "tail", "anchors"].contains(part.output), blobs.count == 1,
+        let (_, key) = try holder(of: part.lease, from: identity)
+        guard let expected = try expectedOutputs(key), expected.names.contains(part.output) else {
+            throw WireError(.badPayload, "\(part.lease) has no output \(part.output)")
+        }
+        guard blobs.count == 1,
               blobs[0].count <= WireMessage.pieceBytes, part.total >= 0, part.total <= 1 << 31 else {
             throw WireError(.badPayload, "result part must carry one blob of ≤ \(WireMessage.pieceBytes) bytes of a known output")
         }
-        var outputs = uploads[part.lease, default: [:]]
-        let have = outputs[part.output, default: Data()]
-        guard part.offset == have.count, part.offset + blobs[0].count <= part.total else {
-            throw WireError(.badPayload, "\(part.output) piece at \(part.offset) does not continue the \(have.count) bytes received")
+        let have = uploads[part.lease]?[part.output]?.count ?? 0
+        guard part.offset == have, part.offset <= part.total - blobs[0].count else {
+            throw WireError(.badPayload, "\(part.output) piece at \(part.offset) does not continue the \(have) bytes received")
         }
-        outputs[part.output] = have + blobs[0]
-        uploads[part.lease] = outputs
+        // Appended in place: re-copying what came before would make many small pieces cost quadratic time.
+        uploads[part.lease, default: [:]][part.output, default: Data()].append(blobs[0])
     }
 
     /// A finished task: its outputs are checked against their digests, stored, and its dependents become ready.
@@ -42,36 +48,55 @@ extension Coordinator {
     /// (``CoordinatorFailure``) instead of committing half a result.
     func result(_ r: TaskResult, blobs: [Data], from identity: Data) throws {
         let (session, key) = try holder(of: r.lease, from: identity)
-        guard r.outputs.allSatisfy({ d in d.blob.map { blobs.indices.contains($0) } ?? true }),
-              Set(r.outputs.compactMap(\.blob)).count == r.outputs.compactMap(\.blob).count,
-              Set(r.outputs.compactMap(\.blob)).count == blobs.count else {
-            throw WireError(.badPayload, "result names blobs \(r.outputs.compactMap(\.blob)) but carries \(blobs.count)")
-        }
         let received = uploads.removeValue(forKey: r.lease) ?? [:]
-        var outputs: [(name: String, hash: String, size: Int)] = []
+        /// A result that does not hold what the task asked for fails this attempt, charged to the worker that sent it.
+        func reject(_ why: String, kind: WireError.Kind = .badResult) throws {
+            try store.atomically { try endLease(key, attempt: r.lease.attempt, worker: session, outcome: "failed", reason: why) }
+            refuse(identity, WireError(kind, "\(r.lease): \(why)"), sequence: 0)
+            log("refused the result of \(r.lease) from \(session.id): \(why)")
+        }
+        let inline = r.outputs.compactMap(\.blob)
+        guard inline.allSatisfy({ blobs.indices.contains($0) }), Set(inline).count == inline.count, inline.count == blobs.count else {
+            return try reject("result names blobs \(inline) but carries \(blobs.count)")
+        }
+        guard Set(r.outputs.map(\.output)).count == r.outputs.count else {
+            return try reject("result lists an output twice: \(r.outputs.map(\.output))")
+        }
+        if let stray = Set(received.keys).subtracting(r.outputs.map(\.output)).sorted().first {
+            return try reject("output \(stray) came in pieces but the result does not list it")
+        }
+        var data: [String: Data] = [:]
         for digest in r.outputs {
             if digest.blob != nil, received[digest.output] != nil {
-                throw WireError(.badPayload, "output \(digest.output) came both inline and in pieces")
+                return try reject("output \(digest.output) came both inline and in pieces")
             }
-            let data = digest.blob.map { blobs[$0] } ?? received[digest.output] ?? Data()
-            let hash = ArtifactStore.digest(data)
-            guard data.count == digest.size, hash == digest.sha256 else {
-                let why = "output \(digest.output) arrived as \(data.count) bytes \(hash.prefix(12)), announced \(digest.size) bytes \(digest.sha256.prefix(12))"
-                try store.atomically { try endLease(key, attempt: r.lease.attempt, worker: session, outcome: "failed", reason: why) }
-                refuse(identity, WireError(.badPayload, why), sequence: 0)
-                return
+            let bytes = digest.blob.map { blobs[$0] } ?? received[digest.output] ?? Data()
+            let hash = ArtifactStore.digest(bytes)
+            guard bytes.count == digest.size, hash == digest.sha256 else {
+                return try reject("output \(digest.output) arrived as \(bytes.count) bytes \(hash.prefix(12)), announced "
+                                  + "\(digest.size) bytes \(digest.sha256.prefix(12))", kind: .badPayload)
             }
+            data[digest.output] = bytes
+        }
+        guard let expected = try expectedOutputs(key) else {
+            throw WireError(.stale, "\(r.lease): its job is no longer running")
+        }
+        do {
+            try check(data, of: key, expected: expected)
+        } catch {
+            return try reject(error.description)
+        }
+        var outputs: [(name: String, hash: String, size: Int)] = []
+        for (name, bytes) in data.sorted(by: { $0.key < $1.key }) {
+            let hash = ArtifactStore.digest(bytes)
             do {
-                try store.artifacts.put(data, hash: hash)
+                try store.artifacts.put(bytes, hash: hash)
             } catch {
                 // The coordinator's disk, not the worker: the attempt fails (a retry may find room; three end the job
                 // with this reason) rather than leaving the lease waiting for a result already received.
-                let why = "cannot store output \(digest.output) of \(r.lease): \(error)"
-                try store.atomically { try endLease(key, attempt: r.lease.attempt, worker: session, outcome: "failed", reason: why) }
-                refuse(identity, WireError(.invalid, why), sequence: 0)
-                return
+                return try reject("cannot store output \(name) of \(r.lease): \(error)", kind: .invalid)
             }
-            outputs.append((digest.output, hash, data.count))
+            outputs.append((name, hash, bytes.count))
         }
         // The store first: if it refuses, memory still agrees with it.
         let ready: [ReadyTask]
@@ -153,5 +178,6 @@ extension Coordinator {
         unfinished[job] = nil
         outputHashes[job] = nil
         dependents[job] = nil
+        chunkParameters[job] = nil
     }
 }

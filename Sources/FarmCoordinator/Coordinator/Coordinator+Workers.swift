@@ -5,13 +5,18 @@ import Foundation
 extension Coordinator {
     /// A worker registers (or re-registers after a reconnect); leases it still holds but no longer owns are dropped.
     func hello(_ h: Hello, from identity: Data) throws {
-        guard h.slots >= 1, h.slots <= 1024, !h.engines.isEmpty else {
-            throw WireError(.invalid, "hello needs 1...1024 slots and at least one engine")
-        }
+        try Self.check(h)
         let now = Self.clock
         if let old = sessions[identity] { try loseLeases(of: old, reason: "worker re-registered") }
-        workerCounter += 1
-        let id = "\(h.name.isEmpty ? "worker" : h.name)-\(workerCounter)"
+        let base = h.name.isEmpty ? "worker" : h.name
+        let id: String
+        if let instance = h.instance {
+            // Stable across reconnects and coordinator restarts: the same process always gets the same id.
+            id = "\(base)-\(instance.prefix(6).lowercased())"
+        } else {
+            workerCounter += 1
+            id = "\(base)-\(workerCounter)"
+        }
         let session = WorkerSession(identity: identity, id: id, hello: h, now: now)
         var drop: [Lease] = []
         for lease in h.running {
@@ -33,6 +38,31 @@ extension Coordinator {
             workerId: id, heartbeatMillis: config.heartbeatMillis, deadAfterMillis: config.deadAfterMillis,
             maxMessageBytes: WireMessage.maxMessageBytes, pieceBytes: WireMessage.pieceBytes, drop: drop)))
         log("worker \(id) joined: \(h.slots) slots, engines \(h.engines.joined(separator: ",")), \(h.device)")
+    }
+
+    /// Range checks on what a worker says it can do; a `hello` that fails them is refused and nothing is recorded.
+    static func check(_ h: Hello) throws {
+        func bad(_ why: String) -> WireError { WireError(.badPayload, "hello: \(why)") }
+        func isName(_ s: String) -> Bool {
+            (1...64).contains(s.utf8.count) && s.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7F }
+        }
+        guard h.name.isEmpty || isName(h.name) else { throw bad("name must be 1–64 printable characters without spaces") }
+        guard (1...1024).contains(h.slots) else { throw bad("slots \(h.slots) is not in 1...1024") }
+        guard (1...64).contains(h.engines.count), h.engines.allSatisfy(isName) else {
+            throw bad("engines must list 1–64 names of 1–64 printable characters")
+        }
+        guard ["cpu", "gpu"].contains(h.device) else { throw bad("device \"\(h.device.prefix(32))\" is not cpu or gpu") }
+        guard h.memoryBytes >= 0, h.memoryBytes <= 1 << 50 else { throw bad("memory_bytes \(h.memoryBytes) is not in 0...2^50") }
+        guard h.maxFramePixels >= 1, h.maxFramePixels <= 1 << 32 else {
+            throw bad("max_frame_pixels \(h.maxFramePixels) is not in 1...2^32")
+        }
+        guard h.tags.count <= 64, h.tags.allSatisfy(isName) else { throw bad("tags must be ≤ 64 names of 1–64 printable characters") }
+        guard h.running.count <= h.slots else { throw bad("\(h.running.count) running leases for \(h.slots) slots") }
+        if let instance = h.instance {
+            guard (16...64).contains(instance.count), instance.allSatisfy(\.isHexDigit) else {
+                throw bad("instance must be 16–64 hex digits")
+            }
+        }
     }
 
     /// A worker's heartbeat; an unknown peer is told to say hello again. It lists every lease the worker works on:
@@ -75,6 +105,8 @@ extension Coordinator {
     /// Workers silent longer than the limit are dead; their tasks go back to the queue.
     func reapSilentWorkers(now: Double) {
         let limit = Double(config.deadAfterMillis) / 1000
+        nextReap = now + limit
+        for s in sessions.values where now - s.lastSeen <= limit { nextReap = min(nextReap, s.lastSeen + limit) }
         for (identity, s) in sessions where now - s.lastSeen > limit {
             sessions[identity] = nil
             do {

@@ -24,9 +24,13 @@ public final class Coordinator: @unchecked Sendable {
     /// predecessor's tail at once); the store answers for the rest.
     var outputHashes: [String: [String: [String: String]]] = [:]
     var uploads: [Lease: [String: Data]] = [:]
+    /// Each job's chunk codec header (SPS/PPS), from its first accepted chunk: later chunks must match it.
+    var chunkParameters: [String: Data] = [:]
     var pendingProgress: [TaskKey: (attempt: Int, step: Int, steps: Int)] = [:]
     /// Refused messages by reason, for `reelfarm workers` and the negative tests.
     var refusedCounts: [String: Int] = [:]
+    /// Requests refused because of the user's mistake (unknown job, cancel of a finished one): not protocol refusals.
+    var clientErrors = 0
     var outbox: [(Data, WireMessage)] = []
     /// Artifacts to delete once the iteration's transaction has committed.
     var afterCommit: [String] = []
@@ -47,6 +51,10 @@ public final class Coordinator: @unchecked Sendable {
     private var boundEndpoint: String?
     private var startError: (any Error)?
     var workerCounter = 0
+    /// The earliest time any session can be due to die (`lastSeen` only grows, so a scan before it finds nobody).
+    var nextReap = 0.0
+    /// No session is reaped before this time (the loop itself stalled; see `run`).
+    var reapHoldOff = 0.0
 
     /// Opens the store in the data directory (migrating it) and readies the queue from it.
     public init(configuration: CoordinatorConfiguration) throws {
@@ -99,6 +107,8 @@ public final class Coordinator: @unchecked Sendable {
         }
         defer { authenticator?.stop() }
         socket = try ZMQSocket(zmq, .router)
+        let monitor = try HandshakeMonitor(socket, context: zmq)
+        defer { monitor.close() }
         if let keys = config.curve { try socket.makeCurveServer(keys) }
         try socket.setMaxMessageSize(Int64(WireMessage.maxMessageBytes + 4096))
         try socket.setHighWaterMark(100_000)
@@ -109,6 +119,7 @@ public final class Coordinator: @unchecked Sendable {
         try store.batch { try recover() }
         lock.withLock { boundEndpoint = endpoint }
         bound.signal()
+        var lastIteration = Self.clock
         while !isStopping {
             var incoming: [[Data]] = []
             if try socket.poll(milliseconds: 20) {
@@ -116,6 +127,12 @@ public final class Coordinator: @unchecked Sendable {
                 while incoming.count < 512, let frames = try socket.receive(dontWait: true) { incoming.append(frames) }
                 stats.add(.receive, since: t0)
             }
+            // Silence while this loop itself stalled is not the workers' fault: after a stall, nobody is declared dead
+            // until the messages that queued meanwhile have been read and one more heartbeat period has passed.
+            let resumed = Self.clock
+            if resumed - lastIteration > 1.0 { reapHoldOff = resumed + Double(config.heartbeatMillis) / 1000 * 1.5 }
+            if incoming.count >= 512 { reapHoldOff = max(reapHoldOff, resumed + 0.1) }
+            lastIteration = resumed
             // One transaction per iteration; replies and assignments leave only after it committed, so whatever a
             // peer is told is already durable.
             var t0 = LoopStats.now
@@ -129,6 +146,7 @@ public final class Coordinator: @unchecked Sendable {
             }
             stats.add(.commit, since: t0)
             stats.count(iteration: incoming.count)
+            noteRefusedHandshakes(monitor: monitor, authenticator: authenticator)
             // Published before the sends, so a peer that hears of this iteration finds it counted.
             let now = Self.clock
             let countJobs = now - lastJobCount >= Double(config.heartbeatMillis) / 1000
@@ -166,8 +184,9 @@ public final class Coordinator: @unchecked Sendable {
         if now - lastBeat >= Double(config.heartbeatMillis) / 1000 {
             lastBeat = now
             for s in sessions.values { send(s.identity, WireMessage(.heartbeat, Heartbeat())) }
-            reapSilentWorkers(now: now)
         }
+        // Deadlines are checked when they fall due (this loop wakes at least every 20 ms), not on a heartbeat tick.
+        if now >= nextReap, now >= reapHoldOff { reapSilentWorkers(now: now) }
         try dispatchReady()
         if !pendingProgress.isEmpty {
             try store.progress(pendingProgress.map { ($0.key, $0.value.attempt, $0.value.step, $0.value.steps) })
@@ -220,7 +239,7 @@ public final class Coordinator: @unchecked Sendable {
         case .result: try result(try m.payload(TaskResult.self), blobs: m.blobs, from: identity)
         case .failed: try failed(try m.payload(TaskFailed.self), from: identity)
         case .bye: try bye(try m.payload(Bye.self), from: identity)
-        case .submit: try submit(try m.payload(Submit.self), sequence: m.sequence, from: identity)
+        case .submit: try submit(try m.payload(Submit.self), blobs: m.blobs, sequence: m.sequence, from: identity)
         case .status: try status(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .cancelJob: try cancelJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .retryJob: try retryJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
@@ -248,8 +267,27 @@ public final class Coordinator: @unchecked Sendable {
         outbox.removeAll(keepingCapacity: true)
     }
 
+    /// Logs and counts peers whose handshake failed: keys the ZAP handler refused (with address and key
+    /// fingerprint) and CURVE or mechanism failures the socket monitor saw.
+    private func noteRefusedHandshakes(monitor: HandshakeMonitor, authenticator: CurveAuthenticator?) {
+        for (key, address) in authenticator?.takeRefusals() ?? [] {
+            refusedCounts["handshake-key", default: 0] += 1
+            log("refused a peer at \(address): its public key \(key.prefix(8))… is not in the authorized keys")
+        }
+        for event in monitor.events() where event.isFailure {
+            if case .refusedKey = event.outcome { continue }  // said above, with the key
+            let kind = event.outcome == .mechanismMismatch ? "handshake-mechanism" : "handshake-curve"
+            refusedCounts[kind, default: 0] += 1
+            log(event.explanation(asServer: true))
+        }
+    }
+
     func refuse(_ identity: Data, _ error: WireError, sequence: UInt32, issues: [String] = []) {
-        refusedCounts[error.kind.rawValue, default: 0] += 1
+        if error.kind.isClientError {
+            clientErrors += 1
+        } else {
+            refusedCounts[error.kind.rawValue, default: 0] += 1
+        }
         send(identity, WireMessage(.refused, Refusal(kind: error.kind, message: error.message, issues: issues), sequence: sequence))
     }
 

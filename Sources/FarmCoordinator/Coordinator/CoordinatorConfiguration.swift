@@ -19,8 +19,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var geometry: @Sendable (ModelSpec) throws(SpecError) -> EngineGeometry
     /// Writes a film from chunks and PCM.
     public var assembler: any FilmAssembler
-    /// Decodes a storyboard's keyframe and reference images (paths already absolute) at the film's size.
-    public var images: @Sendable (JobSpec) throws(SpecError) -> [String: StillImage] = { _ in [:] }
+    /// Decodes a storyboard's keyframe and reference images at the film's size, from the job's stored copies (the
+    /// storyboard's path → the file holding its bytes).
+    public var images: @Sendable (JobSpec, [String: URL]) throws(SpecError) -> [String: StillImage] = { _, _ in [:] }
     /// Keep a finished job's chunks, PCM and latents; by default they are deleted once its film is stored.
     public var keepIntermediates = false
     /// CURVE: encrypt the endpoint with this key pair (peers need its public key). `nil`: plain TCP.

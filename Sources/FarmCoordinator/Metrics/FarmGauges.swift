@@ -22,6 +22,8 @@ public struct FarmGauges: Sendable, Equatable {
     public var resultsTotal = 0
     /// Refused messages by reason.
     public var refusedTotal: [String: Int] = [:]
+    /// Client requests refused for the user's mistake (unknown job, cancel of a finished job).
+    public var clientErrorsTotal = 0
     /// Frames of finished segments.
     public var framesTotal = 0
     /// Films assembled.
@@ -46,5 +48,6 @@ extension Coordinator {
         gauges.slots = sessions.values.reduce(0) { $0 + $1.hello.slots }
         gauges.slotsBusy = sessions.values.reduce(0) { $0 + $1.leases.count }
         gauges.refusedTotal = refusedCounts
+        gauges.clientErrorsTotal = clientErrors
     }
 }

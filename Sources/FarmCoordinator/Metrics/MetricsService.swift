@@ -25,8 +25,28 @@ public final class MetricsService: Service, Sendable {
             throw MetricsError(description: "metrics address \(host):\(port) is not an IPv4 address and port")
         }
         address = "\(host):\(port)"
+        try Self.checkFree(socketAddress, address: address)
         server = HTTPServer(address: socketAddress, timeout: 15, logger: .disabled)
         self.gauges = gauges
+    }
+
+    /// Binds and closes a socket on the address first, so that a port in use stops the coordinator before it starts,
+    /// with a sentence, instead of failing inside the server later.
+    private static func checkFree(_ address: sockaddr_in, address text: String) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw MetricsError(description: "metrics endpoint \(text): cannot open a socket (errno \(errno))") }
+        defer { close(fd) }
+        var on: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        var a = address
+        let rc = withUnsafePointer(to: &a) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            let why = errno == EADDRINUSE ? "the port is already in use (pick another with --metrics HOST:PORT)"
+                : errno == EADDRNOTAVAIL ? "the address is not on this machine" : String(cString: strerror(errno))
+            throw MetricsError(description: "metrics endpoint \(text) cannot listen: \(why)")
+        }
     }
 
     /// Serves until graceful shutdown.
@@ -84,6 +104,7 @@ public final class MetricsService: Service, Sendable {
             ("results", g.resultsTotal, "Tasks finished since the coordinator started."),
             ("films", g.filmsTotal, "Films assembled since the coordinator started."),
             ("film_frames", g.framesTotal, "Frames of the films assembled since the coordinator started."),
+            ("client_errors", g.clientErrorsTotal, "Client requests refused for the user's mistake (unknown job, finished job)."),
         ]
         for (metric, value, help) in counters {
             registry.makeCounter(descriptor: name(metric, unit: "total", help)).increment(by: Int64(value))

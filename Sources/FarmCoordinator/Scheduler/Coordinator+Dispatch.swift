@@ -55,8 +55,10 @@ extension Coordinator {
         guard let record = try store.job(job), !record.state.isFinished else { return nil }
         let spec = try JobSpec.parse(record.storyboard, source: record.source,
                                      baseDirectory: record.baseDirectory.map { URL(fileURLWithPath: $0) })
+        // Images come from the job's own stored copies, never from the paths the storyboard names.
+        let files = try store.assets(job: job).mapValues { store.artifacts.url($0) }
         let c = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: record.source,
-                               images: config.images(spec))
+                               images: config.images(spec, files))
         contexts[job] = c
         priorities[job] = record.priority
         return c

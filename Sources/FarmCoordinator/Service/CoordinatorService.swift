@@ -17,12 +17,17 @@ public struct CoordinatorService: Service {
         let coordinator = self.coordinator
         onListening(try coordinator.start())
         try await withGracefulShutdownHandler {
-            // The loop runs on its own thread; wait for it off the cooperative pool.
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                DispatchQueue.global().async {
-                    coordinator.wait()
-                    done.resume()
+            // The loop runs on its own thread; wait for it off the cooperative pool. Cancellation (another service
+            // of the group failed) stops it too, so the process never outlives its group.
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().async {
+                        coordinator.wait()
+                        done.resume()
+                    }
                 }
+            } onCancel: {
+                coordinator.stop()
             }
             if !coordinator.isStopping { throw CoordinatorStopped() }
         } onGracefulShutdown: {

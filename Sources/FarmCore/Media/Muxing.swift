@@ -64,6 +64,29 @@ public protocol FilmAssembler: Sendable {
     ///   - parts: the film's chunks and PCM timeline (`format.channels` interleaved).
     ///   - output: the MP4 file to write (replaced atomically when done).
     func assemble(_ parts: some FilmParts, format: OutputFormat, to output: URL) throws
+
+    /// Reads and checks one chunk as this assembler will join it (structure, checksum, timestamps), so that a farm can
+    /// refuse a bad chunk when it arrives instead of at assembly.
+    /// - Throws: when the chunk is corrupt, naming what is wrong.
+    func inspect(_ chunk: EncodedChunk) throws -> ChunkSummary
+}
+
+/// What a checked chunk holds, as far as joining it to a film's other chunks goes.
+public struct ChunkSummary: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var fps: Rational
+    public var frameCount: Int
+    /// The codec's global header (H.264 SPS/PPS): every chunk of one film must carry identical bytes.
+    public var parameters: Data
+
+    public init(width: Int, height: Int, fps: Rational, frameCount: Int, parameters: Data) {
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self.frameCount = frameCount
+        self.parameters = parameters
+    }
 }
 
 extension FilmAssembler {

@@ -53,10 +53,18 @@ public struct JobContext: Sendable {
         var pins: [LatentPin] = []
         if let context = segment.context {
             guard let latents = tail(context.source) else { throw MissingInput(task: segment.id, input: context.source) }
+            // Results are checked on arrival; this guards a stored artifact that slipped past (an older store).
+            guard latents.count >= context.latents else {
+                throw MissingInput(task: segment.id,
+                                   input: "\(context.source) (its tail has \(latents.count) steps, \(context.latents) needed)")
+            }
             pins.append(LatentPin(latentIndex: 0, latents: latents.slice(latents.count - context.latents ..< latents.count)))
         }
         if let link = segment.anchors {
             guard let all = anchors(link.task) else { throw MissingInput(task: segment.id, input: link.task) }
+            guard link.start >= 0, link.start < all.count, link.end >= 0, link.end < all.count else {
+                throw MissingInput(task: segment.id, input: "\(link.task) (\(all.count) anchors, needs \(link.start) and \(link.end))")
+            }
             pins.append(LatentPin(latentIndex: 0, latents: all.slice(link.start ..< link.start + 1)))
             pins.append(LatentPin(latentIndex: plan.geometry.latentCount(forFrames: segment.generate.count) - 1,
                                   latents: all.slice(link.end ..< link.end + 1)))
@@ -89,7 +97,7 @@ public struct JobContext: Sendable {
             // The previous pass holds an anchor at that shot's end, which is this shot's first frame.
             guard let all = anchors(context),
                   let previous = plan.anchors.first(where: { $0.id == context }),
-                  let i = previous.frames.firstIndex(of: pass.frames[0]), i < all.count
+                  let i = previous.frames.firstIndex(of: pass.frames[0]), i >= 0, i < all.count
             else { throw MissingInput(task: pass.id, input: context) }
             start = all.slice(i ..< i + 1)
         }

@@ -15,7 +15,9 @@ public struct MMDiTEngine: Engine {
         self.model = model
         geometry = EngineGeometry(
             temporalStride: MMDiTConfig.temporalStride, spatialStride: MMDiTConfig.spatialStride,
-            latentChannels: model.config.videoChannels, maxWindow: model.config.maxWindow)
+            latentChannels: model.config.videoChannels, maxWindow: model.config.maxWindow,
+            stepLayout: LatentStepLayout(
+                spatial: true, audio: [model.config.audioChannels, model.config.audioTokensPerStep]))
     }
 
     /// A task this engine cannot run, and why.

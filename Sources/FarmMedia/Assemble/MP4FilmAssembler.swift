@@ -33,6 +33,13 @@ public struct MP4FilmAssembler: FilmAssembler {
     ///   frame rate or SPS/PPS differ; ``MediaError/invalidInput(_:)`` when the audio's channels or length do not
     ///   match the video; ``MediaError/ffmpeg(operation:code:message:)`` or
     ///   ``MediaError/fileSystem(operation:path:message:)`` when writing fails; the parts' own errors reading audio.
+    /// Parses `chunk` with its checksum (``ChunkInfo/parse(_:)``).
+    public func inspect(_ chunk: EncodedChunk) throws -> ChunkSummary {
+        let info = try ChunkInfo.parse(chunk)
+        return ChunkSummary(width: info.width, height: info.height, fps: info.fps, frameCount: info.frameCount,
+                            parameters: info.extradata)
+    }
+
     public func assemble(_ parts: some FilmParts, format: OutputFormat, to output: URL) throws {
         try Self.checkFormat(format)
         let video = try ChunkSequence(parts: parts, format: format)

@@ -6,7 +6,9 @@ import Foundation
 public enum StoryboardImages {
     /// The decoded images by path.
     /// - Throws: ``SpecError`` naming the field whose image cannot be read or decoded.
-    public static func load(_ spec: JobSpec, source: String = "storyboard") throws(SpecError) -> [String: StillImage] {
+    /// - Parameter files: where each path's bytes are, when not at the path itself (a farm's stored copies).
+    public static func load(_ spec: JobSpec, source: String = "storyboard", files: [String: URL] = [:]) throws(SpecError)
+        -> [String: StillImage] {
         var out: [String: StillImage] = [:]
         var issues: [SpecIssue] = []
         var fields: [(String, String)] = []
@@ -16,7 +18,8 @@ public enum StoryboardImages {
         for (i, path) in spec.references.enumerated() { fields.append(("references[\(i)]", path)) }
         for (field, path) in fields where out[path] == nil {
             do {
-                out[path] = try ImageDecoder.decode(URL(fileURLWithPath: path), width: spec.output.width, height: spec.output.height)
+                out[path] = try ImageDecoder.decode(files[path] ?? URL(fileURLWithPath: path), width: spec.output.width,
+                                                    height: spec.output.height)
             } catch {
                 issues.append(SpecIssue(field: field, rule: "image \(path) cannot be decoded: \(error)"))
             }

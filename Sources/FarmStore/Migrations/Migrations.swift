@@ -8,6 +8,7 @@ enum Migrations {
         m.registerMigration("0002_task_state_index") { db in try db.execute(sql: taskStateIndex) }
         m.registerMigration("0003_job_base_directory") { db in try db.execute(sql: jobBaseDirectory) }
         m.registerMigration("0004_hot_path_layout") { db in try db.execute(sql: hotPathLayout) }
+        m.registerMigration("0005_job_assets") { db in try db.execute(sql: jobAssets) }
         return m
     }
 
@@ -176,6 +177,16 @@ enum Migrations {
             job_id TEXT NOT NULL,
             count INTEGER NOT NULL,
             PRIMARY KEY (worker, job_id)
+        );
+        """
+
+    /// The images a job's storyboard names, kept as artifacts: path as the storyboard resolves it → hash.
+    static let jobAssets = """
+        CREATE TABLE job_assets (
+            job_id TEXT NOT NULL,
+            path TEXT NOT NULL,
+            hash TEXT NOT NULL REFERENCES artifacts(hash),
+            PRIMARY KEY (job_id, path)
         );
         """
 }

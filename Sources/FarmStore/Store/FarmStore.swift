@@ -188,6 +188,7 @@ public final class FarmStore: @unchecked Sendable {
                            arguments: [job])
             guard !candidates.isEmpty else { return [] }
             var referenced = Set(try String.fetchAll(db, sql: "SELECT film FROM jobs WHERE film IS NOT NULL"))
+            referenced.formUnion(try String.fetchAll(db, sql: "SELECT hash FROM job_assets"))
             // Any other job's outputs count, done ones too: a job finished with `--keep-intermediates` keeps its own.
             for row in try Row.fetchAll(db, sql: "SELECT chunk, audio, tail, anchors FROM tasks WHERE job_id != ?",
                                         arguments: [job]) {
@@ -210,12 +211,14 @@ public final class FarmStore: @unchecked Sendable {
                                         arguments: [id]) {
                 for i in 0..<4 { if let h: String = row[i] { candidates.insert(h) } }
             }
-            for table in ["attempts", "task_deps", "worker_job_failures", "tasks"] {
+            candidates.formUnion(try String.fetchAll(db, sql: "SELECT hash FROM job_assets WHERE job_id = ?", arguments: [id]))
+            for table in ["attempts", "task_deps", "worker_job_failures", "tasks", "job_assets"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE job_id = ?", arguments: [id])
             }
             try db.execute(sql: "DELETE FROM jobs WHERE id = ?", arguments: [id])
             guard !candidates.isEmpty else { return [] }
             var referenced = Set(try String.fetchAll(db, sql: "SELECT film FROM jobs WHERE film IS NOT NULL"))
+            referenced.formUnion(try String.fetchAll(db, sql: "SELECT hash FROM job_assets"))
             for row in try Row.fetchAll(db, sql: "SELECT chunk, audio, tail, anchors FROM tasks") {
                 for i in 0..<4 { if let h: String = row[i] { referenced.insert(h) } }
             }
@@ -249,6 +252,38 @@ public final class FarmStore: @unchecked Sendable {
     }
 
     /// The artifact hash of one output of one task, if it has been stored.
+    /// Records the images a job's storyboard names (their files are already in the artifact store).
+    public func addAssets(job: String, _ assets: [(path: String, hash: String, size: Int)], now: Double) throws {
+        try write { db in
+            for a in assets {
+                try db.execute(sql: "INSERT OR IGNORE INTO artifacts (hash, size, created_at) VALUES (?, ?, ?)",
+                               arguments: [a.hash, a.size, now])
+                try db.execute(sql: "INSERT OR REPLACE INTO job_assets (job_id, path, hash) VALUES (?, ?, ?)",
+                               arguments: [job, a.path, a.hash])
+            }
+        }
+    }
+
+    /// A job's images: path as its storyboard resolves it → artifact hash.
+    public func assets(job: String) throws -> [String: String] {
+        try read { db in
+            var out: [String: String] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT path, hash FROM job_assets WHERE job_id = ?", arguments: [job]) {
+                out[r["path"]] = r["hash"]
+            }
+            return out
+        }
+    }
+
+    /// The hash of output `name` of any finished task of `job`, or nil when none has it.
+    public func anyOutput(job: String, name: String) throws -> String? {
+        guard ["chunk", "audio", "tail", "anchors"].contains(name) else { return nil }
+        return try read { db in
+            try String.fetchOne(db, sql: "SELECT \(name) FROM tasks WHERE job_id = ? AND \(name) IS NOT NULL LIMIT 1",
+                                arguments: [job])
+        }
+    }
+
     public func output(job: String, key: String, name: String) throws -> String? {
         guard let column = ["chunk", "audio", "tail", "anchors"].firstIndex(of: name) else { return nil }
         guard let db = current else { return try outputs(job: job)[key]?[name] }

@@ -15,6 +15,8 @@ public final class FarmClient {
         case unreachable(endpoint: String, seconds: Double, secured: Bool)
         /// The coordinator refused the request.
         case refused(Refusal)
+        /// The connection's handshake failed (CURVE keys, security mismatch): nothing was asked.
+        case handshake(HandshakeEvent)
         case protocolError(String)
 
         public var description: String {
@@ -25,6 +27,8 @@ public final class FarmClient {
                                : "; a coordinator using CURVE needs --coordinator-key") + ")"
             case .refused(let r):
                 return ([r.message] + r.issues.map { "  \($0)" }).joined(separator: "\n")
+            case .handshake(let event):
+                return event.explanation(asServer: false)
             case .protocolError(let m):
                 return "protocol error: \(m)"
             }
@@ -38,7 +42,18 @@ public final class FarmClient {
         self.secured = security != nil
         socket = try ZMQSocket(zmq, .dealer)
         try security?.apply(to: socket)
+        // Only completed handshakes take messages: a refused key then shows as a monitor event and a timed-out send,
+        // never as a send blocked forever.
+        try socket.setImmediate(true)
+        monitor = try HandshakeMonitor(socket, context: zmq)
         try socket.connect(endpoint)
+    }
+
+    private let monitor: HandshakeMonitor
+
+    /// Throws when the monitor saw the handshake fail.
+    private func checkHandshake() throws {
+        if let failure = monitor.events().first(where: \.isFailure) { throw ClientError.handshake(failure) }
     }
 
     private let secured: Bool
@@ -48,11 +63,23 @@ public final class FarmClient {
         sequence &+= 1
         var m = message
         m.sequence = sequence
-        try socket.send(m.frames)
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMillis) * 1_000_000
-        while DispatchTime.now().uptimeNanoseconds < deadline {
-            let left = Int((deadline - DispatchTime.now().uptimeNanoseconds) / 1_000_000)
-            guard try socket.poll(milliseconds: max(1, left)), let frames = try socket.receive(dontWait: true) else { continue }
+        func left() -> Int {
+            let now = DispatchTime.now().uptimeNanoseconds
+            return now < deadline ? Int((deadline - now) / 1_000_000) : 0
+        }
+        // The send waits for a completed handshake, in short steps so that a refusal is reported as soon as it is seen.
+        var sent = false
+        while !sent {
+            try checkHandshake()
+            sent = try socket.send(m.frames, waitingAtMost: min(100, left()))
+            if !sent && left() == 0 {
+                throw ClientError.unreachable(endpoint: endpoint, seconds: Double(timeoutMillis) / 1000, secured: secured)
+            }
+        }
+        while left() > 0 {
+            try checkHandshake()
+            guard try socket.poll(milliseconds: max(1, min(100, left()))), let frames = try socket.receive(dontWait: true) else { continue }
             let reply = try WireMessage(frames: frames)
             guard reply.sequence == sequence else { continue }  // a late reply to an earlier request
             if reply.command == .refused { throw ClientError.refused(try reply.payload(Refusal.self)) }
@@ -67,9 +94,20 @@ public final class FarmClient {
         return try reply.payload(P.self)
     }
 
-    public func submit(storyboard: String, source: String, priority: Int, baseDirectory: String? = nil) throws -> Submitted {
-        try call(.submit, Submit(storyboard: storyboard, source: source, priority: priority, baseDirectory: baseDirectory),
-                 expecting: Submitted.self)
+    /// Submits a storyboard with the bytes of every image it names (`assets`: path as the storyboard resolves it →
+    /// file contents), so the coordinator never needs the submitter's files.
+    public func submit(storyboard: String, source: String, priority: Int, baseDirectory: String? = nil,
+                       assets: [(path: String, data: Data)] = []) throws -> Submitted {
+        let refs = assets.enumerated().map { i, a in SubmitAsset(path: a.path, sha256: Digest.sha256(a.data), blob: i) }
+        let message = WireMessage(.submit, Submit(storyboard: storyboard, source: source, priority: priority,
+                                                  baseDirectory: baseDirectory, assets: refs), blobs: assets.map(\.data))
+        guard message.frames.reduce(0, { $0 + $1.count }) <= WireMessage.maxMessageBytes else {
+            throw ClientError.protocolError("the storyboard and its images come to more than "
+                                            + "\(WireMessage.maxMessageBytes >> 20) MiB, the largest submission the farm takes")
+        }
+        let reply = try request(message)
+        guard reply.command == .reply else { throw ClientError.protocolError("expected a reply, got \(reply.command)") }
+        return try reply.payload(Submitted.self)
     }
 
     public func status(job: String?) throws -> StatusReport {

@@ -26,8 +26,12 @@ public struct Hello: Codable, Sendable, Equatable {
     public var tags: [String]
     /// Leases it is still working on (after a reconnect).
     public var running: [Lease]
+    /// A random id the worker process picks once at start (16–64 hex digits) and sends in every `hello`: the
+    /// coordinator keeps the worker's id across its reconnects and the coordinator's restarts.
+    public var instance: String?
     public init(name: String, engines: [String], device: String, slots: Int, memoryBytes: Int64, maxFramePixels: Int,
-                tags: [String], running: [Lease]) {
+                tags: [String], running: [Lease], instance: String? = nil) {
+        self.instance = instance
         self.name = name
         self.engines = engines
         self.device = device
@@ -165,11 +169,28 @@ public struct Submit: Codable, Sendable, Equatable {
     public var priority: Int
     /// Where the storyboard's relative paths (weights, images) are, as the coordinator's machine sees them.
     public var baseDirectory: String?
-    public init(storyboard: String, source: String, priority: Int, baseDirectory: String? = nil) {
+    /// The storyboard's images (keyframes, references), carried as blobs of this message: the coordinator keeps them
+    /// and never reads the submitter's files. `nil` from an older client: the coordinator reads the paths once.
+    public var assets: [SubmitAsset]?
+    public init(storyboard: String, source: String, priority: Int, baseDirectory: String? = nil, assets: [SubmitAsset]? = nil) {
+        self.assets = assets
         self.storyboard = storyboard
         self.source = source
         self.priority = priority
         self.baseDirectory = baseDirectory
+    }
+}
+
+/// One image file a submitted storyboard names: its path exactly as the storyboard resolves it (absolute, with
+/// `base_directory`), its SHA-256 (hex, lowercase) and the blob of the `submit` message that holds its bytes.
+public struct SubmitAsset: Codable, Sendable, Equatable {
+    public var path: String
+    public var sha256: String
+    public var blob: Int
+    public init(path: String, sha256: String, blob: Int) {
+        self.path = path
+        self.sha256 = sha256
+        self.blob = blob
     }
 }
 

@@ -82,6 +82,12 @@ public struct WireError: Error, Sendable, CustomStringConvertible, Equatable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
         case malformed, badVersion = "bad-version", unknownCommand = "unknown-command", tooLarge = "too-large"
         case badPayload = "bad-payload", unexpected, stale, unknownPeer = "unknown-peer", invalid
+        /// A worker's result whose outputs do not hold what its task asked for: the attempt fails.
+        case badResult = "bad-result"
+
+        /// A request that is well formed but cannot be satisfied (unknown job, cancel of a finished job): the
+        /// client's mistake, counted apart from protocol refusals.
+        public var isClientError: Bool { self == .invalid }
     }
 
     public var kind: Kind

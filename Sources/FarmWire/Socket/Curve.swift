@@ -146,6 +146,7 @@ public final class CurveAuthenticator: @unchecked Sendable {
     private let lock = NSLock()
     private var stopping = false
     private var refusedKeys: [String] = []
+    private var unreported: [(key: String, address: String)] = []
     private let started = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private var startError: (any Error)?
@@ -188,6 +189,14 @@ public final class CurveAuthenticator: @unchecked Sendable {
     /// Client keys refused so far (Z85), for logs and tests.
     public var refused: [String] { lock.withLock { refusedKeys } }
 
+    /// Refusals since the last call: the client's public key (Z85) and its address.
+    public func takeRefusals() -> [(key: String, address: String)] {
+        lock.withLock {
+            defer { unreported.removeAll() }
+            return unreported
+        }
+    }
+
     /// The reply to one ZAP request: version, request id, domain, address, routing id, mechanism, credentials.
     func answer(_ request: [Data]) -> [Data] {
         let version = Data("1.0".utf8)
@@ -199,7 +208,11 @@ public final class CurveAuthenticator: @unchecked Sendable {
             return [version, id, Data("400".utf8), Data("CURVE only".utf8), Data(), Data()]
         }
         guard authorized.contains(key) else {
-            lock.withLock { refusedKeys.append(key) }
+            let address = String(decoding: request[3].prefix(64), as: UTF8.self)
+            lock.withLock {
+                if refusedKeys.count < 1_000 { refusedKeys.append(key) }
+                if unreported.count < 1_000 { unreported.append((key, address)) }
+            }
             return [version, id, Data("400".utf8), Data("key not authorized".utf8), Data(), Data()]
         }
         return [version, id, Data("200".utf8), Data("OK".utf8), Data(key.utf8), Data()]

@@ -17,6 +17,20 @@ public final class Worker: @unchecked Sendable {
     private var lastHeard = 0.0
     private var lastBeat = 0.0
     private var sequence: UInt32 = 0
+    /// Messages the socket had no room for (no completed connection yet): sent first, in order, once it has.
+    private var stalled: [WireMessage] = []
+    private var monitor: HandshakeMonitor?
+    /// The last handshake failure logged, and when, so that a refused worker says so once, not every retry.
+    private var lastRefusal: (text: String, at: Double)?
+    private var drainDeadline: Double?
+    /// Whether the current socket ever completed a handshake (for what the silence message says).
+    private var handshook = false
+    /// Chosen once per process: the coordinator keeps this worker's id across reconnects and its own restarts.
+    public let instance: String = (0..<4).map { _ in
+        let v = UInt32.random(in: .min ... .max)
+        let hex = String(v, radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
+    }.joined()
     /// The id the coordinator gave this worker, once welcomed.
     public private(set) var workerID: String?
 
@@ -37,15 +51,23 @@ public final class Worker: @unchecked Sendable {
         while true {
             let (stop, drain, idle) = lock.withLock { (stopping, draining, running.isEmpty) }
             if stop { break }
-            if drain && idle {
-                flush()
-                send(WireMessage(.bye, Bye(reason: "drained")))
-                Thread.sleep(forTimeInterval: 0.05)  // let libzmq hand the bye to the kernel
-                break
+            if drain {
+                let now = Self.clock
+                if drainDeadline == nil { drainDeadline = now + Double(config.drainMillis) / 1000 }
+                // Nobody to report to, or running too long: hand back what still runs and leave.
+                let unreachable = now - lastHeard > Double(config.coordinatorSilenceMillis) / 1000
+                if !idle && (unreachable || now >= drainDeadline ?? now) { handBackRunning(unreachable: unreachable) }
+                if idle || unreachable || now >= drainDeadline ?? now {
+                    flush()
+                    send(WireMessage(.bye, Bye(reason: "drained")))
+                    Thread.sleep(forTimeInterval: 0.05)  // let libzmq hand the bye to the kernel
+                    break
+                }
             }
             if let s = socket, try s.poll(milliseconds: 10) {
                 while let frames = try socket?.receive(dontWait: true) { handle(frames) }
             }
+            watchHandshake()
             flush()
             let now = Self.clock
             if now - lastBeat >= Double(config.heartbeatMillis) / 1000 {
@@ -56,7 +78,12 @@ public final class Worker: @unchecked Sendable {
                 flush()
             }
             if now - lastHeard > Double(config.coordinatorSilenceMillis) / 1000 {
-                log("coordinator silent for \(Int(now - lastHeard)) s; reconnecting to \(config.coordinator)")
+                if handshook {
+                    log("coordinator silent for \(Int(now - lastHeard)) s; reconnecting to \(config.coordinator)")
+                } else {
+                    log("no connection to \(config.coordinator) after \(Int(now - lastHeard)) s (is the coordinator running "
+                        + "there? with CURVE, is --coordinator-key its public key?); retrying")
+                }
                 try connect()
             }
         }
@@ -65,17 +92,51 @@ public final class Worker: @unchecked Sendable {
 
     /// (Re)creates the socket and registers, listing leases still being worked on.
     private func connect() throws {
+        monitor?.close()
         socket?.close()
         let s = try ZMQSocket(zmq, .dealer)
         try s.setHighWaterMark(100_000)
         try config.security?.apply(to: s)
+        // Messages wait in `stalled` (not inside libzmq) until a handshake completes, and no send ever blocks.
+        try s.setImmediate(true)
+        monitor = try HandshakeMonitor(s, context: zmq)
+        handshook = false
         try s.connect(config.coordinator)
         socket = s
         lastHeard = Self.clock
         let hello = Hello(name: config.name, engines: config.engines, device: config.device, slots: config.slots,
                           memoryBytes: config.memoryBytes, maxFramePixels: config.maxFramePixels, tags: config.tags,
-                          running: lock.withLock { Array(running.keys) })
-        send(WireMessage(.hello, hello))
+                          running: lock.withLock { Array(running.keys) }, instance: instance)
+        // The hello goes first on the new connection; stale heartbeats are dropped, reports keep their order.
+        stalled = [WireMessage(.hello, hello)] + stalled.filter { $0.command != .heartbeat && $0.command != .hello }
+        flushStalled()
+    }
+
+    /// Logs a failed handshake in one line with what to check (once per reason a minute: libzmq retries by itself).
+    private func watchHandshake() {
+        guard let events = monitor?.events() else { return }
+        if events.contains(where: { !$0.isFailure }) { handshook = true }
+        for event in events where event.isFailure {
+            let text = event.explanation(asServer: false)
+            let now = Self.clock
+            if let last = lastRefusal, last.text == text, now - last.at < 60 { continue }
+            lastRefusal = (text, now)
+            log("coordinator refused the connection: \(text); retrying")
+        }
+    }
+
+    /// Stops running tasks and reports each as handed back (a drain that ran out of time, or lost its coordinator).
+    private func handBackRunning(unreachable: Bool) {
+        let leases: [Lease] = lock.withLock {
+            let l = Array(running.keys)
+            running.removeAll()  // their threads stop at the next step; their reports are dropped
+            return l
+        }
+        for lease in leases {
+            enqueue(WireMessage(.failed, TaskFailed(lease: lease, reason: unreachable ? "worker stopped; coordinator unreachable"
+                                                    : "worker stopped: drain time (\(config.drainMillis) ms) ran out", handedBack: true)))
+        }
+        if !leases.isEmpty { log("handed back \(leases.count) running task(s) on shutdown") }
     }
 
     private func handle(_ frames: [Data]) {
@@ -192,11 +253,30 @@ public final class Worker: @unchecked Sendable {
         for m in pending { send(m) }
     }
 
+    /// Sends without ever blocking: what the socket has no room for waits in `stalled`, in order.
     private func send(_ m: WireMessage) {
         sequence &+= 1
         var m = m
         m.sequence = sequence
-        do { try socket?.send(m.frames) } catch { log("send failed: \(error)") }
+        stalled.append(m)
+        flushStalled()
+    }
+
+    private func flushStalled() {
+        guard let socket else { return }
+        var sent = 0
+        for m in stalled {
+            do {
+                try socket.send(m.frames, dontWait: true)
+                sent += 1
+            } catch where error.wouldBlock {
+                break
+            } catch {
+                log("send failed: \(error)")
+                sent += 1
+            }
+        }
+        stalled.removeFirst(sent)
     }
 
     func log(_ text: String) {

@@ -20,6 +20,8 @@ public struct WorkerConfiguration: Sendable {
     /// Re-register when the coordinator has been silent this long.
     public var coordinatorSilenceMillis = 3_000
     public var heartbeatMillis = 1_000
+    /// How long a drain (SIGTERM) waits for running tasks; those still running then are stopped and handed back.
+    public var drainMillis = 10_000
     /// CURVE towards a coordinator that uses it; `nil`: plain TCP.
     public var security: CurveClientSecurity?
 

@@ -11,7 +11,8 @@ public struct WorkerService: Service {
     public func run() async throws {
         let worker = self.worker
         try await withGracefulShutdownHandler {
-            // `run` blocks: give it a thread of its own, never the cooperative pool.
+            // `run` blocks: give it a thread of its own, never the cooperative pool. Cancellation stops it at once.
+            try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
                 let thread = Thread {
                     do {
@@ -23,6 +24,9 @@ public struct WorkerService: Service {
                 }
                 thread.name = "reelfarm-worker"
                 thread.start()
+            }
+            } onCancel: {
+                worker.stop()
             }
         } onGracefulShutdown: {
             worker.drain()

@@ -14,13 +14,21 @@ extension ReelFarm {
 
         func run() throws {
             // Validate here first: a bad storyboard exits 2 with its fields named and nothing is sent.
-            _ = try loadJob(job.job, images: true)
+            let (context, _) = try loadJob(job.job, images: true)
+            // The images travel with the job: the coordinator never reads this machine's files.
+            let assets = try Array(Set(context.spec.imagePaths)).sorted().map { path in
+                do {
+                    return (path: path, data: try Data(contentsOf: URL(fileURLWithPath: path)))
+                } catch {
+                    throw ValidationError("image \(path) cannot be read: \(error.localizedDescription)")
+                }
+            }
             let text = job.job.hasPrefix("sample:") ? SampleStoryboards.text(String(job.job.dropFirst(7)))!
                 : try String(contentsOfFile: job.job, encoding: .utf8)
             let client = try farm.client()
             let base = job.job.hasPrefix("sample:") ? nil : URL(fileURLWithPath: job.job).deletingLastPathComponent().standardizedFileURL.path
             let submitted = try clientCall {
-                try client.submit(storyboard: text, source: job.job, priority: priority, baseDirectory: base)
+                try client.submit(storyboard: text, source: job.job, priority: priority, baseDirectory: base, assets: assets)
             }
             print(submitted.job)
             if follow { try Follow.run(client, job: submitted.job) }

@@ -57,7 +57,7 @@ extension ReelFarm {
                 dataDirectory: URL(fileURLWithPath: dataDir), bind: endpoint,
                 geometry: { model throws(SpecError) in try EngineRegistry.engine(for: model).geometry },
                 assembler: MP4FilmAssembler())
-            configuration.images = { spec throws(SpecError) in try StoryboardImages.load(spec) }
+            configuration.images = { spec, files throws(SpecError) in try StoryboardImages.load(spec, files: files) }
             configuration.keepIntermediates = keepIntermediates || env["REELFARM_KEEP_INTERMEDIATES"] == "1"
                 || file["keep_intermediates"] == "true"
             let authorized = authorizedKeys ?? env["REELFARM_AUTHORIZED_KEYS"] ?? file["authorized_keys"]

@@ -11,7 +11,8 @@ extension ReelFarm {
     struct Worker: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a worker: register with the coordinator, run segments, return results.",
-            discussion: "SIGTERM drains: running tasks finish (new ones are handed back), then the worker exits.")
+            discussion: "SIGTERM drains: running tasks finish (new ones are handed back) for up to --drain-seconds, the rest are "
+                + "stopped and handed back, then the worker exits.")
 
         @OptionGroup var farm: CoordinatorOption
         @Option(parsing: .upToNextOption, help: "Engines this worker runs (default: all it has).") var engine: [String] = []
@@ -23,11 +24,14 @@ extension ReelFarm {
         @Option(help: ArgumentHelp("Memory it offers, in GiB (default: this machine's RAM); a GPU worker gives its GPU's.",
                                    valueName: "gib"))
         var memoryGib: Int?
+        @Option(help: "On SIGTERM, how long running tasks may take to finish before they are stopped and handed back.")
+        var drainSeconds: Int = 10
         @Option(help: ArgumentHelp("Sleep after every denoising step (fault tests).", visibility: .private))
         var stepDelayMs: Int = 0
 
         func validate() throws {
             guard (1...256).contains(slots) else { throw ValidationError("--slots must be in 1...256") }
+            guard (0...86_400).contains(drainSeconds) else { throw ValidationError("--drain-seconds must be in 0...86400") }
             guard ["cpu", "gpu"].contains(device) else { throw ValidationError("--device must be cpu or gpu") }
             if let m = memoryGib, !(1...65_536).contains(m) { throw ValidationError("--memory-gib must be in 1...65536") }
             for e in engine where !EngineRegistry.names.contains(e) {
@@ -47,6 +51,7 @@ extension ReelFarm {
                 }, encoder: H264ChunkEncoder())
             var secured = config
             secured.security = try farm.security
+            secured.drainMillis = drainSeconds * 1_000
             let worker = FarmWorker.Worker(configuration: secured)
             printError("reelfarm worker \(name): \(slots) slots, coordinator \(farm.endpoint)")
             // SIGTERM and SIGINT drain: running tasks finish (new ones are handed back), then bye.
