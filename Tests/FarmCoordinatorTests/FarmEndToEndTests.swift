@@ -38,6 +38,64 @@ import Testing
         #expect(files.map { $0.split(separator: "/").last.map(String.init) } == [filmHash], "\(files)")
     }
 
+    /// A job carries its images: once submitted, the submitter's files can go, and a restarted coordinator (which must
+    /// plan the job again) still renders and assembles it, the film the same as the local render.
+    @Test func aJobKeepsItsImagesAfterTheSubmittersFilesAreGone() throws {
+        let dir = try temporaryDirectory()
+        let shoot = dir.appendingPathComponent("shoot")
+        try FileManager.default.createDirectory(at: shoot, withIntermediateDirectories: true)
+        for (name, colour) in [("key.png", "orange"), ("grid.png", "teal")] {
+            let made = try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+                                             ["-v", "error", "-f", "lavfi", "-i", "color=c=\(colour):s=96x48", "-frames:v", "1",
+                                              "-y", shoot.appendingPathComponent(name).path], timeout: 60)
+            try #require(made.status == 0, "\(made.stderr)")
+        }
+        let text = Storyboards.threeShots().replacingOccurrences(
+            of: "prompt: \"a short cut\"}", with: "prompt: \"a short cut\", keyframes: [{at: 0.1, image: key.png}]}")
+            + "\nreferences: [grid.png]\n"
+        let board = shoot.appendingPathComponent("board.yaml")
+        try text.write(to: board, atomically: true, encoding: .utf8)
+        let local = dir.appendingPathComponent("local.mp4")
+        let rendered = try ProcessRunner.run(reelfarm, ["render", board.path, "-o", local.path, "--quiet"])
+        try #require(rendered.status == 0, "\(rendered.stderr)")
+        let farm = try LocalFarm(executable: reelfarm, dataDirectory: dir.appendingPathComponent("data"))
+        defer { farm.shutdown() }
+        try farm.startCoordinator()
+        let submitted = try ProcessRunner.run(reelfarm, ["submit", board.path, "--coordinator", farm.endpoint], timeout: 60)
+        try #require(submitted.status == 0, "\(submitted.stderr)")
+        let job = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try FileManager.default.removeItem(at: shoot)
+        // A restart makes the coordinator plan the job again from what it stored.
+        let endpoint = farm.endpoint
+        farm.killCoordinator()
+        try farm.startCoordinator(bind: endpoint)
+        try farm.startWorker(name: "w1", slots: 2)
+        let client = try FarmClient(endpoint: farm.endpoint)
+        let status = try waitFor(client, job: job)
+        #expect(status.jobs.first?.state == "done", "\(status.jobs.first?.error ?? "")\n\(farm.log("coordinator"))")
+        #expect(try fetchedFilm(client, job: job, into: dir) == Data(contentsOf: local))
+    }
+
+    /// A metrics port already in use stops the coordinator at once, non-zero, naming the address (it once started
+    /// without metrics and then ignored SIGTERM).
+    @Test func aMetricsPortInUseStopsTheCoordinatorWithTheReason() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &size) == 0 }
+        }
+        try #require(bound)
+        let port = UInt16(bigEndian: address.sin_port)
+        let out = try ProcessRunner.run(reelfarm, ["coordinator", "--data", try temporaryDirectory().path, "--bind", "tcp://127.0.0.1:*",
+                                                   "--metrics", "127.0.0.1:\(port)"], timeout: 60)
+        #expect(out.status != 0)
+        #expect(out.stderr.contains("127.0.0.1:\(port)") && out.stderr.contains("already in use"), "\(out.stderr)")
+    }
+
     @Test func aWorkerKilledMidTaskDoesNotStopTheJob() throws {
         let text = farmStoryboard
         let dir = try temporaryDirectory()
@@ -135,8 +193,11 @@ import Testing
         try farm.startCoordinator(extra: ["--authorized-keys", authorized.path])
         let serverKeyFile = data.appendingPathComponent("curve/coordinator.pub")
         try farm.startWorker(name: "w1", extra: ["--coordinator-key", serverKeyFile.path, "--key", keys.appendingPathComponent("w1.key").path])
-        try farm.startWorker(name: "intruder", extra: ["--coordinator-key", serverKeyFile.path,
-                                                       "--key", keys.appendingPathComponent("intruder.key").path])
+        let intruder = try farm.startWorker(name: "intruder", extra: ["--coordinator-key", serverKeyFile.path,
+                                                                      "--key", keys.appendingPathComponent("intruder.key").path])
+        // A worker holding a wrong coordinator key (another key pair's public half).
+        let lost = try farm.startWorker(name: "lost", extra: ["--coordinator-key", keys.appendingPathComponent("client.pub").path,
+                                                              "--key", keys.appendingPathComponent("w1.key").path])
         let security = CurveClientSecurity(serverKey: try CurveKeyPair.readKey(serverKeyFile),
                                            keys: try CurveKeyPair(secretKey: try CurveKeyPair.readKey(keys.appendingPathComponent("client.key"))))
         let client = try FarmClient(endpoint: farm.endpoint, security: security)
@@ -157,6 +218,16 @@ import Testing
         let allowed = try ProcessRunner.run(reelfarm, ["status", "--coordinator", farm.endpoint, "--coordinator-key", serverKeyFile.path,
                                                        "--key", keys.appendingPathComponent("client.key").path])
         #expect(allowed.status == 0 && allowed.stdout.contains(job), "\(allowed.stderr)")
+        // Refusals are seen on both sides: the coordinator logs and counts the refused key, the refused worker says in
+        // one line what to check, and both refused workers stop within 5 s of SIGTERM (a blocked send once hung them).
+        #expect(farm.log("coordinator").contains("is not in the authorized keys"), "\(farm.log("coordinator"))")
+        #expect((try client.workers().refused["handshake-key"] ?? 0) >= 1)
+        #expect(farm.log("intruder").contains("refused this peer's key"), "\(farm.log("intruder"))")
+        #expect(farm.log("lost").contains("--coordinator-key"), "\(farm.log("lost"))")
+        for p in [intruder, lost] {
+            LocalFarm.signal(p, SIGTERM, timeout: 5)
+            #expect(p.terminationReason == .exit, "a refused worker did not stop within 5 s of SIGTERM")
+        }
     }
 
     /// The dispatch benchmark runs end to end on a small job and reports every figure (no timing is judged here).

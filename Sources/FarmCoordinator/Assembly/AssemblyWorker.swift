@@ -28,8 +28,8 @@ final class AssemblyWorker: @unchecked Sendable {
     func submit(_ job: String) {
         let inputs: Result<(JobSpec, [(key: String, chunk: String, audio: String)]), any Error> = Result {
             guard let record = try store.job(job) else { throw AssemblyError(description: "job \(job) is gone") }
-            let spec = try JobSpec.parse(record.storyboard, source: record.source,
-                                         baseDirectory: record.baseDirectory.map { URL(fileURLWithPath: $0) })
+            // Assembly needs the output format only: no file is looked at.
+            let spec = try JobSpec.parse(record.storyboard, source: record.source, checkingFiles: false)
             let outputs = try store.outputs(job: job)
             let segments = try store.tasks(job: job).filter { $0.kind == "segment" }.sorted { $0.position < $1.position }
             return (spec, try segments.map { t in

@@ -10,7 +10,8 @@ extension Coordinator {
         let job: JobContext
         let carried = try Self.assets(of: s, blobs: blobs)
         do {
-            spec = try JobSpec.parse(s.storyboard, source: s.source, baseDirectory: s.baseDirectory.map { URL(fileURLWithPath: $0) })
+            spec = try JobSpec.parse(s.storyboard, source: s.source, baseDirectory: s.baseDirectory.map { URL(fileURLWithPath: $0) },
+                                     checkingFiles: false)
         } catch {
             refuse(identity, WireError(.invalid, error.description), sequence: sequence, issues: error.issues.map(\.description))
             return

@@ -53,12 +53,20 @@ extension Coordinator {
     func context(_ job: String) throws -> JobContext? {
         if let c = contexts[job] { return c }
         guard let record = try store.job(job), !record.state.isFinished else { return nil }
-        let spec = try JobSpec.parse(record.storyboard, source: record.source,
-                                     baseDirectory: record.baseDirectory.map { URL(fileURLWithPath: $0) })
-        // Images come from the job's own stored copies, never from the paths the storyboard names.
-        let files = try store.assets(job: job).mapValues { store.artifacts.url($0) }
-        let c = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: record.source,
+        let c: JobContext
+        do {
+            let spec = try JobSpec.parse(record.storyboard, source: record.source,
+                                         baseDirectory: record.baseDirectory.map { URL(fileURLWithPath: $0) }, checkingFiles: false)
+            // Images come from the job's own stored copies, never from the paths the storyboard names.
+            let files = try store.assets(job: job).mapValues { store.artifacts.url($0) }
+            c = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: record.source,
                                images: config.images(spec, files))
+        } catch let error as SpecError {
+            // A stored job that can no longer be planned (an engine this build lacks, a damaged image) fails alone,
+            // with the reason; the farm goes on.
+            try stopJob(job, state: .failed, reason: "cannot plan the job again: \(error)")
+            return nil
+        }
         contexts[job] = c
         priorities[job] = record.priority
         return c

@@ -8,7 +8,10 @@ extension JobSpec {
     ///   - source: a name for messages (usually the file path).
     ///   - baseDirectory: where relative reference-image paths are looked up; `nil` skips the file checks.
     /// - Throws: ``SpecError`` listing every broken rule, field by field.
-    public static func parse(_ text: String, source: String, baseDirectory: URL? = nil) throws(SpecError) -> JobSpec {
+    ///   - checkingFiles: whether named files must exist here (a farm's coordinator keeps the images itself and leaves
+    ///     the weights to the workers, so it parses without looking at its own file system).
+    public static func parse(_ text: String, source: String, baseDirectory: URL? = nil,
+                             checkingFiles: Bool = true) throws(SpecError) -> JobSpec {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
@@ -23,7 +26,7 @@ extension JobSpec {
         var r = SpecReader()
         var spec = read(root, &r)
         if let base = baseDirectory { spec?.resolvePaths(against: base) }
-        if let spec { validate(spec, baseDirectory: baseDirectory, &r) }
+        if let spec { validate(spec, baseDirectory: checkingFiles ? baseDirectory : nil, &r) }
         guard r.issues.isEmpty, let spec else { throw SpecError(source: source, issues: r.issues) }
         return spec
     }

@@ -16,7 +16,7 @@ public final class FarmClient {
         /// The coordinator refused the request.
         case refused(Refusal)
         /// The connection's handshake failed (CURVE keys, security mismatch): nothing was asked.
-        case handshake(HandshakeEvent)
+        case handshake(HandshakeEvent, secured: Bool)
         case protocolError(String)
 
         public var description: String {
@@ -27,8 +27,8 @@ public final class FarmClient {
                                : "; a coordinator using CURVE needs --coordinator-key") + ")"
             case .refused(let r):
                 return ([r.message] + r.issues.map { "  \($0)" }).joined(separator: "\n")
-            case .handshake(let event):
-                return event.explanation(asServer: false)
+            case .handshake(let event, let secured):
+                return event.explanation(asServer: false, secured: secured)
             case .protocolError(let m):
                 return "protocol error: \(m)"
             }
@@ -53,7 +53,7 @@ public final class FarmClient {
 
     /// Throws when the monitor saw the handshake fail.
     private func checkHandshake() throws {
-        if let failure = monitor.events().first(where: \.isFailure) { throw ClientError.handshake(failure) }
+        if let failure = monitor.events().first(where: \.isFailure) { throw ClientError.handshake(failure, secured: secured) }
     }
 
     private let secured: Bool

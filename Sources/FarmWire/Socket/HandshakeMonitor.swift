@@ -22,8 +22,9 @@ public struct HandshakeEvent: Sendable, Equatable, CustomStringConvertible {
 
     public var isFailure: Bool { outcome != .succeeded }
 
-    /// One line a person can act on, seen from a client (`asServer: false`) or the coordinator.
-    public func explanation(asServer: Bool) -> String {
+    /// One line a person can act on, seen from a client (`asServer: false`) or the coordinator; `secured` says
+    /// whether this side uses CURVE (it decides what a bare "connection closed" most likely means).
+    public func explanation(asServer: Bool, secured: Bool = false) -> String {
         switch (outcome, asServer) {
         case (.succeeded, _):
             return "handshake with \(endpoint) succeeded"
@@ -44,8 +45,12 @@ public struct HandshakeEvent: Sendable, Equatable, CustomStringConvertible {
             return "refused a peer on \(endpoint): its key is not authorized (ZAP status \(status))"
         case (.protocolError(let code), _):
             return "handshake with \(endpoint) failed: protocol error 0x\(String(code, radix: 16))"
-        case (.noDetail(let e), _):
-            return "handshake with \(endpoint) failed (errno \(e))"
+        case (.noDetail(let e), false):
+            return "\(endpoint) closed the connection during the handshake (errno \(e)): "
+                + (secured ? "is --coordinator-key the coordinator's public key, and is this peer's key authorized?"
+                           : "a coordinator using CURVE needs --coordinator-key (its public key)")
+        case (.noDetail(let e), true):
+            return "a peer on \(endpoint) failed the handshake (errno \(e))"
         }
     }
 

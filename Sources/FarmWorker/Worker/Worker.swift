@@ -117,7 +117,7 @@ public final class Worker: @unchecked Sendable {
         guard let events = monitor?.events() else { return }
         if events.contains(where: { !$0.isFailure }) { handshook = true }
         for event in events where event.isFailure {
-            let text = event.explanation(asServer: false)
+            let text = event.explanation(asServer: false, secured: config.security != nil)
             let now = Self.clock
             if let last = lastRefusal, last.text == text, now - last.at < 60 { continue }
             lastRefusal = (text, now)
