@@ -304,6 +304,42 @@ import Testing
         #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(two))
     }
 
+    /// `retry` also runs again a finished segment whose stored output was damaged since (a job that failed in assembly
+    /// for that reason is mended by retry, not told "0 tasks to run again").
+    @Test func retryRunsAgainASegmentWhoseStoredOutputIsDamaged() throws {
+        let dir = try temporaryDirectory()
+        let (coordinator, endpoint) = try inProcessCoordinator(dir)
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let two = Self.storyboard("two", shots: ["a", "b"])
+        let job = try client.submit(storyboard: two, source: "two.yaml", priority: 0).job
+        let peer = try RawPeer(endpoint)
+        try peer.send(hello("p", slots: 2))
+        var assigns: [WireMessage] = []
+        while assigns.count < 2, let m = try peer.next([.assign]) { assigns.append(m) }
+        let a = try #require(assigns.first { try $0.payload(Assign.self).lease.task.hasSuffix(":a/0") })
+        let answered = try answer(a, inline: true)
+        for m in answered { try peer.send(m) }
+        _ = try waitFor(client, job: job, seconds: 10) { $0.tasks?.first { $0.key == "a/0" }?.state == "done" }
+        let last = try #require(answered.last)
+        let hash = try #require(try last.payload(TaskResult.self).outputs.first { $0.output == "audio" }).sha256
+        let file = dir.appendingPathComponent("artifacts").appendingPathComponent(String(hash.prefix(2))).appendingPathComponent(hash)
+        var bytes = try Data(contentsOf: file)
+        bytes[bytes.count / 2] ^= 0x40
+        try bytes.write(to: file)
+        _ = try client.cancel(job: job)
+        #expect(try client.retry(job: job).requeuedTasks == 2)
+        var again: [WireMessage] = []
+        while again.count < 2, let m = try peer.next([.assign]) { again.append(m) }
+        #expect(Set(try again.map { try $0.payload(Assign.self).lease.task.split(separator: ":").last.map(String.init) ?? "" })
+                == ["a/0", "b/0"])
+        for m in again { for r in try answer(m, inline: true) { try peer.send(r) } }
+        let status = try waitFor(client, job: job, seconds: 30)
+        #expect(status.jobs.first?.state == "done")
+        #expect(status.attempts?.filter { $0.key == "a/0" }.map(\.outcome) == ["done", "done"])
+        #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(two))
+    }
+
     /// `delete_job` removes an ended job and exactly the artifacts nothing else uses: two jobs of one storyboard share
     /// their (deterministic) film, so deleting the first keeps it for the second; a running job is refused.
     @Test func deletingAJobKeepsWhatOtherJobsStillUse() throws {

@@ -145,12 +145,36 @@ extension Coordinator {
         guard job.state == .failed || job.state == .cancelled else {
             throw WireError(.invalid, "job \(id) is \(job.state.rawValue); only a failed or cancelled job can be retried")
         }
+        // Finished tasks whose stored outputs are damaged or gone run again too (a job that failed in assembly for
+        // that reason is mended by retry), however often that happened before.
+        let damaged = try damagedOutputs(job: id)
         let retry = try store.retryJob(id, now: Self.wall)
         unfinished[id] = nil  // counted again from the store at the next completion
         for t in retry.ready { queue.push(t) }
-        if retry.requeued == 0 { assembly.submit(id) }  // every task was done: the assembly failed, run it again
-        send(identity, WireMessage(.reply, Retried(job: id, requeuedTasks: retry.requeued), sequence: sequence))
-        log("job \(id) retried: \(retry.requeued) tasks to run again")
+        var requeued = retry.requeued
+        if !damaged.isEmpty, let again = try store.rerunDamaged(job: id, keys: Array(damaged.keys).sorted(), now: Self.wall,
+                                                                limited: false) {
+            for t in again { queue.push(t) }
+            requeued += again.count
+            afterCommit += damaged.values.flatMap { $0 }
+            log("job \(id): running \(damaged.keys.sorted().joined(separator: ", ")) again for damaged outputs")
+        }
+        if requeued == 0 { assembly.submit(id) }  // every task was done: the assembly failed, run it again
+        send(identity, WireMessage(.reply, Retried(job: id, requeuedTasks: requeued), sequence: sequence))
+        log("job \(id) retried: \(requeued) tasks to run again")
+    }
+
+    /// Finished tasks of `job` whose stored outputs no longer match their hashes (or are gone): key → those hashes.
+    func damagedOutputs(job: String) throws -> [String: [String]] {
+        let done = Set(try store.tasks(job: job).filter { $0.state == "done" }.map(\.key))
+        var out: [String: [String]] = [:]
+        for (key, outputs) in try store.outputs(job: job) where done.contains(key) {
+            for hash in outputs.values {
+                let intact = (try? store.artifacts.read(hash)).map { ArtifactStore.digest($0) == hash } ?? false
+                if !intact { out[key, default: []].append(hash) }
+            }
+        }
+        return out
     }
 
     /// Deletes a job that has ended, with its film and the artifacts no other job refers to (files go once the

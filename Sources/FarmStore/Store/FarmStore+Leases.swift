@@ -189,7 +189,8 @@ extension FarmStore {
     /// to `running`. A task that has already been run again once (two `done` attempts) is not: the damage keeps
     /// coming back, and the caller fails the job instead.
     /// - Returns: the tasks now ready; `nil` (and nothing changed) when any of `keys` could not be run again.
-    public func rerunDamaged(job: String, keys: [String], now: Double) throws -> [ReadyTask]? {
+    /// - Parameter limited: `false` for a `retry` the user asked for, which runs damaged tasks again however often.
+    public func rerunDamaged(job: String, keys: [String], now: Double, limited: Bool = true) throws -> [ReadyTask]? {
         try write { db in
             // Checked for every task before any changes (inside the coordinator's transaction nothing rolls back).
             for key in keys {
@@ -198,7 +199,7 @@ extension FarmStore {
                                      AND a.outcome = 'done') AS done
                     FROM tasks t WHERE t.job_id = ? AND t.key = ?
                     """, arguments: [job, key])
-                guard let row, row["state"] == "done", (row["done"] as Int) < 2 else { return nil }
+                guard let row, row["state"] == "done", !limited || (row["done"] as Int) < 2 else { return nil }
             }
             let priority = try Int.fetchOne(db, sql: "SELECT priority FROM jobs WHERE id = ?", arguments: [job]) ?? 0
             var ready: [ReadyTask] = []
