@@ -246,6 +246,15 @@ import Testing
                 "\(processes.stdout)\n\(processes.stderr)")
     }
 
+    /// The liveness benchmark kills real worker processes and reports each figure (no timing is judged here).
+    @Test func livenessBenchmarkReportsItsFigures() throws {
+        let out = try ProcessRunner.run(reelfarm, ["bench", "liveness", "--kills", "2"], timeout: 120)
+        #expect(out.status == 0, "\(out.stderr)")
+        for line in ["kills              2 worker processes", "dead-after limit", "detection          min", "ratio"] {
+            #expect(out.stdout.contains(line), "missing \(line) in \(out.stdout)")
+        }
+    }
+
     @Test func aBadStoryboardIsRefusedWithTheFieldNamedAndNothingQueued() throws {
         let dir = try temporaryDirectory()
         let (coordinator, endpoint) = try inProcessCoordinator(dir)

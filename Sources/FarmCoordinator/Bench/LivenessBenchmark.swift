@@ -1,0 +1,120 @@
+import FarmCore
+import FarmWire
+import Foundation
+
+/// `reelfarm bench liveness`: how long after a worker's SIGKILL its lease is back in the queue.
+///
+/// A coordinator runs in this process (so the moment it declares a worker dead is read off its own log, not polled);
+/// `kills` worker processes of this executable each take a slow test-card task, then are killed one after another
+/// at uneven moments relative to their heartbeats. Each delay is the time from `kill()` to the coordinator's line
+/// that ends the worker's leases, and is printed next to the liveness limit as a ratio.
+public struct LivenessBenchmark {
+    public var kills: Int
+    public var workerExecutable: URL
+
+    public init(kills: Int, workerExecutable: URL) {
+        self.kills = kills
+        self.workerExecutable = workerExecutable
+    }
+
+    public struct Result: CustomStringConvertible, Sendable {
+        public var delays: [Double]
+        public var limit: Double
+        public var description: String {
+            let sorted = delays.sorted()
+            func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(q * Double(sorted.count - 1) + 0.5))] }
+            let f = { (v: Double) in String(format: "%.3f s", v) }
+            return [
+                "kills              \(delays.count) worker processes, each SIGKILLed while holding a lease",
+                "dead-after limit   \(f(limit)) of silence",
+                "detection          min \(f(sorted.first ?? 0)), median \(f(at(0.5))), p90 \(f(at(0.9))), max \(f(sorted.last ?? 0))"
+                    + " (from kill to lease back in the queue)",
+                "ratio              max / limit = \(String(format: "%.3f", (sorted.last ?? 0) / limit))",
+            ].joined(separator: "\n")
+        }
+    }
+
+    struct BenchError: Error, CustomStringConvertible { var description: String }
+
+    /// When each worker (by name) was declared dead, from the coordinator's log.
+    final class DeathLog: @unchecked Sendable {
+        private let lock = NSLock()
+        private var at: [String: Double] = [:]
+        func note(_ line: String) {
+            // "worker live-7-3fa9c1 is dead (silent 3.0 s)"
+            guard line.hasPrefix("worker live-"), line.contains(" is dead") else { return }
+            let id = line.dropFirst("worker ".count).prefix { $0 != " " }
+            let name = id.split(separator: "-").prefix(2).joined(separator: "-")
+            let now = Self.clock
+            lock.withLock { at[name] = at[name] ?? now }
+        }
+        func time(_ name: String) -> Double? { lock.withLock { at[name] } }
+        static var clock: Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    }
+
+    public func run(log: (String) -> Void) throws -> Result {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reelfarm-liveness-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let deaths = DeathLog()
+        var config = CoordinatorConfiguration(
+            dataDirectory: dir, bind: "tcp://127.0.0.1:*",
+            geometry: { _ in EngineGeometry(latentChannels: 8, maxWindow: 1025) }, assembler: DispatchBenchmark.NoFilm())
+        config.log = { deaths.note($0) }
+        let coordinator = try Coordinator(configuration: config)
+        let endpoint = try coordinator.start()
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint, timeoutMillis: 10_000)
+        // One slow task per worker, and a few to spare: 1 000 denoising steps of a second each never finish here.
+        let shots = (0..<(kills + 4)).map { "  - {id: s\($0), frames: 20, prompt: p}" }.joined(separator: "\n")
+        let text = """
+            title: liveness benchmark
+            output: {width: 192, height: 64, fps: "24", sample_rate: 8000, channels: 1}
+            model: {engine: testcard, window: 33, overlap: 9, steps: 1000, seed: 1, schedule: chain}
+            shots:
+            \(shots)
+            """
+        let job = try client.submit(storyboard: text, source: "liveness", priority: 0).job
+        var workers: [(name: String, process: Process)] = []
+        defer { for w in workers where w.process.isRunning { kill(w.process.processIdentifier, SIGKILL) } }
+        for i in 0..<kills {
+            let p = Process()
+            p.executableURL = workerExecutable
+            p.arguments = ["worker", "--coordinator", endpoint, "--name", "live-\(i)", "--engine", "testcard",
+                           "--step-delay-ms", "1000"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            workers.append(("live-\(i)", p))
+        }
+        log("bench liveness: \(kills) workers started; waiting until each holds a lease")
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let busy = Set(try client.status(job: job).tasks?.filter { $0.state == "running" }.compactMap {
+                $0.worker?.split(separator: "-").prefix(2).joined(separator: "-")
+            } ?? [])
+            if workers.allSatisfy({ busy.contains($0.name) }) { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        // Kills 0.37 s apart fall at every phase of the workers' one-second heartbeats.
+        var killedAt: [String: Double] = [:]
+        for w in workers {
+            kill(w.process.processIdentifier, SIGKILL)
+            killedAt[w.name] = DeathLog.clock
+            Thread.sleep(forTimeInterval: 0.37)
+        }
+        for w in workers { w.process.waitUntilExit() }
+        let limit = Double(config.deadAfterMillis) / 1000
+        let wait = Date().addingTimeInterval(limit * 3)
+        while Date() < wait, !workers.allSatisfy({ deaths.time($0.name) != nil }) { Thread.sleep(forTimeInterval: 0.05) }
+        var delays: [Double] = []
+        for w in workers {
+            guard let dead = deaths.time(w.name), let killed = killedAt[w.name] else {
+                throw BenchError(description: "worker \(w.name) was never declared dead")
+            }
+            delays.append(dead - killed)
+        }
+        return Result(delays: delays, limit: limit)
+    }
+}
