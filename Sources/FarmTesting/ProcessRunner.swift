@@ -7,10 +7,14 @@ public enum ProcessRunner {
         public var status: Int32
         public var stdout: String
         public var stderr: String
+        /// The child ran past its time limit and was killed.
+        public var timedOut = false
     }
 
     /// Runs `executable` with `arguments`; output is read concurrently so a chatty child never blocks.
-    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws -> Output {
+    /// - Parameter timeout: seconds after which the child is killed (SIGKILL) and `timedOut` set; `nil` waits.
+    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
+                           timeout: Double? = nil) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -20,6 +24,17 @@ public enum ProcessRunner {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        let killed = Collected()
+        if let timeout {
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                killed.lock.withLock {
+                    guard !killed.finished else { return }
+                    killed.timedOut = true
+                    kill(pid, SIGKILL)
+                }
+            }
+        }
         let group = DispatchGroup()
         let collected = Collected()
         for (pipe, isOut) in [(out, true), (err, false)] {
@@ -32,13 +47,16 @@ public enum ProcessRunner {
         }
         group.wait()
         process.waitUntilExit()
+        killed.lock.withLock { killed.finished = true }
         return Output(status: process.terminationStatus, stdout: String(decoding: collected.out, as: UTF8.self),
-                      stderr: String(decoding: collected.err, as: UTF8.self))
+                      stderr: String(decoding: collected.err, as: UTF8.self),
+                      timedOut: killed.lock.withLock { killed.timedOut })
     }
 
     private final class Collected: @unchecked Sendable {
         let lock = NSLock()
         var out = Data(), err = Data()
+        var timedOut = false, finished = false
         func set(_ d: Data, isOut: Bool) { lock.withLock { if isOut { out = d } else { err = d } } }
     }
 }
