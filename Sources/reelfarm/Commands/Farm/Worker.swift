@@ -14,6 +14,7 @@ extension ReelFarm {
             discussion: "SIGTERM drains: running tasks finish (new ones are handed back), then the worker exits.")
 
         @OptionGroup var farm: CoordinatorOption
+        @OptionGroup var log: LogOptions
         @Option(parsing: .upToNextOption, help: "Engines this worker runs (default: all it has).") var engine: [String] = []
         @Option(help: "Tasks at once.") var slots: Int = 1
         @Option(help: "Name shown in `reelfarm workers`.") var name: String = ProcessInfo.processInfo.hostName
@@ -36,7 +37,7 @@ extension ReelFarm {
         }
 
         func run() async throws {
-            MediaLog.setLevel(.errors)
+            log.apply()
             let config = WorkerConfiguration(
                 coordinator: farm.endpoint, name: name, slots: slots, engines: engine.isEmpty ? EngineRegistry.names : engine,
                 device: device, tags: tags.split(separator: ",").map(String.init),
