@@ -7,13 +7,15 @@ public enum ProcessRunner {
         public var status: Int32
         public var stdout: String
         public var stderr: String
+        /// The child ran past its time limit and was killed.
+        public var timedOut = false
     }
 
-    /// Runs `executable` with `arguments`; output is read concurrently so a chatty child never blocks. A child still
-    /// running after `timeout` seconds is killed (SIGKILL) and its output ends with a line saying so: no test waits
-    /// forever on a process.
+    /// Runs `executable` with `arguments`; output is read concurrently so a chatty child never blocks.
+    /// - Parameter timeout: seconds after which the child is killed (SIGKILL), `timedOut` set and a line saying so
+    ///   added to its stderr: no test waits forever on a process.
     public static func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
-                           timeout: Double = 180) throws -> Output {
+                           timeout: Double? = 180) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -23,14 +25,17 @@ public enum ProcessRunner {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let pid = process.processIdentifier
         let killed = Collected()
-        let watchdog = DispatchWorkItem {
-            killed.set(Data("killed".utf8), isOut: true)
-            kill(pid, SIGKILL)
+        if let timeout {
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                killed.lock.withLock {
+                    guard !killed.finished else { return }
+                    killed.timedOut = true
+                    kill(pid, SIGKILL)
+                }
+            }
         }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-        defer { watchdog.cancel() }
         let group = DispatchGroup()
         let collected = Collected()
         for (pipe, isOut) in [(out, true), (err, false)] {
@@ -43,16 +48,17 @@ public enum ProcessRunner {
         }
         group.wait()
         process.waitUntilExit()
-        watchdog.cancel()
-        let note = killed.lock.withLock { killed.out.isEmpty } ? ""
-            : "\nProcessRunner: \(executable.lastPathComponent) \(arguments.joined(separator: " ")) ran past \(timeout) s and was killed\n"
+        killed.lock.withLock { killed.finished = true }
+        let timedOut = killed.lock.withLock { killed.timedOut }
+        let note = timedOut ? "\nProcessRunner: \(executable.lastPathComponent) ran past \(timeout ?? 0) s and was killed\n" : ""
         return Output(status: process.terminationStatus, stdout: String(decoding: collected.out, as: UTF8.self),
-                      stderr: String(decoding: collected.err, as: UTF8.self) + note)
+                      stderr: String(decoding: collected.err, as: UTF8.self) + note, timedOut: timedOut)
     }
 
     private final class Collected: @unchecked Sendable {
         let lock = NSLock()
         var out = Data(), err = Data()
+        var timedOut = false, finished = false
         func set(_ d: Data, isOut: Bool) { lock.withLock { if isOut { out = d } else { err = d } } }
     }
 }

@@ -6,6 +6,7 @@ struct ReelFarm: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reelfarm",
         abstract: "Render farm for long-form AI video with sound.",
+        version: "reelfarm \(reelfarmVersion)",
         subcommands: [
             Sample.self, Plan.self, Render.self, Verify.self, Demo.self,
             Coordinator.self, Worker.self, Submit.self, Status.self, Watch.self, Fetch.self, Cancel.self, Retry.self, Delete.self, Workers.self,

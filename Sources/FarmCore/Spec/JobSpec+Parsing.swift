@@ -33,13 +33,24 @@ extension JobSpec {
 
     /// Reads and validates the storyboard file at `url`.
     public static func load(contentsOf url: URL) throws(SpecError) -> JobSpec {
-        let text: String
+        let data: Data
         do {
-            text = try String(contentsOf: url, encoding: .utf8)
+            data = try Data(contentsOf: url)
         } catch {
             throw SpecError(source: url.path, issues: [SpecIssue(field: "(file)", rule: "cannot be read: \(error.localizedDescription)")])
         }
-        return try parse(text, source: url.path, baseDirectory: url.deletingLastPathComponent())
+        return try parse(data, source: url.path, baseDirectory: url.deletingLastPathComponent())
+    }
+
+    /// Parses a storyboard's bytes, refusing text that is not UTF-8 with the first bad byte and where it stands.
+    /// - Throws: ``SpecError``; for bad UTF-8 one `(file)` issue naming the byte, its line and offset.
+    public static func parse(_ data: Data, source: String, baseDirectory: URL? = nil) throws(SpecError) -> JobSpec {
+        if let bad = UTF8Check.firstInvalidByte(in: data) {
+            let byte = String(format: "0x%02X", bad.byte)
+            throw SpecError(source: source, issues: [SpecIssue(
+                field: "(file)", rule: "not UTF-8 text: invalid byte \(byte) at line \(bad.line), byte offset \(bad.offset)")])
+        }
+        return try parse(String(decoding: data, as: UTF8.self), source: source, baseDirectory: baseDirectory)
     }
 
     /// Turns relative file paths (model weights, keyframe and reference images) into absolute ones against `base`.

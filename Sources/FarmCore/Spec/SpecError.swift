@@ -31,6 +31,8 @@ public struct SpecError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        (["\(source): invalid storyboard"] + issues.map { "  \($0)" }).joined(separator: "\n")
+        // A file that cannot be read or decoded has one thing to say; it reads best on one line.
+        if issues.count == 1, issues[0].field == "(file)" { return "\(source): \(issues[0].rule)" }
+        return (["\(source): invalid storyboard"] + issues.map { "  \($0)" }).joined(separator: "\n")
     }
 }

@@ -7,9 +7,28 @@ import Yams
 /// `Double`, so `4.5` seconds is exactly 9/2.
 struct SpecReader {
     var issues: [SpecIssue] = []
+    /// The line of every field and list item read so far, so rules checked after reading (on the parsed spec, where
+    /// the YAML nodes are gone) still name where the field stands.
+    private var lines: [String: Int] = [:]
 
+    /// Records a broken rule; without a node the line is the field's as read, else its nearest enclosing field's.
     mutating func fail(_ path: String, _ node: Node?, _ rule: String) {
-        issues.append(SpecIssue(field: path, line: node?.mark?.line, rule: rule))
+        issues.append(SpecIssue(field: path, line: node?.mark?.line ?? line(of: path), rule: rule))
+    }
+
+    /// The line of `path`, or of the nearest enclosing field read (`shots[2].duration` → `shots[2]` → `shots`).
+    func line(of path: String) -> Int? {
+        var p = Substring(path)
+        while !p.isEmpty {
+            if let line = lines[String(p)] { return line }
+            guard let cut = p.lastIndex(where: { $0 == "." || $0 == "[" }) else { return nil }
+            p = p[..<cut]
+        }
+        return nil
+    }
+
+    private mutating func note(_ path: String, _ node: Node) {
+        if let line = node.mark?.line, lines[path] == nil { lines[path] = line }
     }
 
     /// The mapping at `path` as (key, value) pairs, refusing keys outside `allowed`.
@@ -32,6 +51,7 @@ struct SpecReader {
                 fail(field, key, "appears twice")
             } else {
                 out[k.string] = value
+                note(field, value)
             }
         }
         return out
@@ -42,6 +62,7 @@ struct SpecReader {
             fail(path, node, "must be a list")
             return nil
         }
+        for (i, item) in seq.enumerated() { note("\(path)[\(i)]", item) }
         return Array(seq)
     }
 

@@ -20,13 +20,14 @@ extension ReelFarm.Bench {
         @Option(help: "Picture width.") var width: Int = 1280
         @Option(help: "Picture height.") var height: Int = 720
         @Option(help: "Assembly runs to take the median of.") var runs: Int = 3
+        @OptionGroup var log: LogOptions
 
         func validate() throws {
             guard seconds >= 1, runs >= 1 else { throw ValidationError("--seconds and --runs must be ≥ 1") }
         }
 
         func run() throws {
-            MediaLog.setLevel(.errors)
+            log.apply()
             let bench = AssembleBenchmark(seconds: seconds, width: width, height: height, runs: runs)
             let result = try bench.run { printError($0) }
             print(result.description)

@@ -10,9 +10,12 @@ extension ReelFarm {
 
         @OptionGroup var job: JobArgument
         @Flag(help: "Print the plan as JSON.") var json = false
+        @OptionGroup var log: LogOptions
 
         func run() throws {
-            let (context, _) = try loadJob(job.job)
+            log.apply()
+            // The images too, as render and submit check them: a plan that passes here renders.
+            let (context, _) = try loadJob(job.job, images: true)
             if json {
                 FileHandle.standardOutput.write(context.plan.jsonData())
                 print()

@@ -14,6 +14,7 @@ extension ReelFarm {
         @Option(help: "Segments generated at once (default: CPU cores).")
         var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
         @Flag(help: "No progress bar.") var quiet = false
+        @OptionGroup var log: LogOptions
         @Option(help: ArgumentHelp("Deliberate mistake, for tests: drop-context | shift-audio:SAMPLES.", visibility: .private))
         var injectFault: [String] = []
 
@@ -25,7 +26,9 @@ extension ReelFarm {
         }
 
         func run() throws {
-            MediaLog.setLevel(.errors)
+            log.apply()
+            // Before anything is generated: a film with nowhere to go is refused at once.
+            try FileChecks.outputFile(output, command: "render")
             let (context, engine) = try loadJob(job.job, images: true)
             let renderer = LocalRenderer(
                 runner: SegmentRunner(engine: engine, encoder: H264ChunkEncoder()),
@@ -40,7 +43,7 @@ extension ReelFarm {
                                       report.generateSeconds, report.assembleSeconds))
                 }
             } catch {
-                printError("reelfarm render: \(error)")
+                printError("reelfarm render: \(FileChecks.describe(error, path: output))")
                 throw ExitCode.failure
             }
         }

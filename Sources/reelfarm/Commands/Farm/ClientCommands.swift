@@ -11,8 +11,10 @@ extension ReelFarm {
         @OptionGroup var farm: CoordinatorOption
         @Option(help: "Higher runs first.") var priority: Int = 0
         @Flag(help: "Show live progress per shot until the job ends.") var follow = false
+        @OptionGroup var log: LogOptions
 
         func run() throws {
+            log.apply()
             // Validate here first: a bad storyboard exits 2 with its fields named and nothing is sent.
             let (context, _) = try loadJob(job.job, images: true)
             // The images travel with the job: the coordinator never reads this machine's files.
@@ -65,8 +67,19 @@ extension ReelFarm {
         @OptionGroup var farm: CoordinatorOption
 
         func run() throws {
+            // Before asking the coordinator for anything: a film with nowhere to go is refused at once.
+            try FileChecks.outputFile(output, command: "fetch")
             let client = try farm.client()
-            let bytes = try clientCall { try client.fetch(job: job, to: URL(fileURLWithPath: output)) }
+            let bytes = try clientCall {
+                do {
+                    return try client.fetch(job: job, to: URL(fileURLWithPath: output))
+                } catch let error as FarmClient.ClientError {
+                    throw error
+                } catch {
+                    printError("reelfarm fetch: \(FileChecks.describe(error, path: output))")
+                    throw ExitCode.failure
+                }
+            }
             printError("fetched \(job): \(bytes) bytes → \(output)")
         }
     }
@@ -124,14 +137,25 @@ extension ReelFarm {
     }
 }
 
-/// Live per-shot progress on stderr until the job ends; exits non-zero when it failed or was cancelled.
+/// Live per-shot progress on stderr until the job ends; exits non-zero when it failed or was cancelled. On a file or
+/// pipe, plain snapshots at most every two seconds instead of a redrawn block (no escape codes in a log).
 enum Follow {
     static func run(_ client: FarmClient, job: String, quiet: Bool = false) throws {
+        let terminal = isatty(STDERR_FILENO) == 1
         var lastLines = 0
+        var lastText = "", lastPrinted = Date.distantPast
         while true {
             let report = try clientCall { try client.status(job: job) }
             guard let j = report.jobs.first else { throw ExitCode.failure }
-            if !quiet {
+            let ended = ["done", "failed", "cancelled"].contains(j.state)
+            if !quiet && !terminal {
+                let text = StatusFormatter.job(report, tasks: false)
+                if text != lastText && (ended || Date().timeIntervalSince(lastPrinted) >= 2) {
+                    FileHandle.standardError.write(Data((text + "\n").utf8))
+                    lastText = text
+                    lastPrinted = Date()
+                }
+            } else if !quiet {
                 let text = StatusFormatter.job(report, tasks: false)
                 let up = lastLines > 0 ? "\u{1B}[\(lastLines)A" : ""
                 FileHandle.standardError.write(Data((up + text.split(separator: "\n").map { $0 + "\u{1B}[K" }.joined(separator: "\n") + "\n").utf8))

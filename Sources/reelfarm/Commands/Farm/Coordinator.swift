@@ -22,7 +22,7 @@ extension ReelFarm {
                 """)
 
         @Option(help: "Data directory (SQLite store, artifacts, films).") var data: String?
-        @Option(help: "ZeroMQ endpoint to bind (port * picks a free one).") var bind: String?
+        @Option(help: "ZeroMQ endpoint to bind, tcp://HOST:PORT or HOST:PORT (port * picks a free one).") var bind: String?
         @Option(help: "Config file (YAML with keys data, bind, curve, authorized_keys).") var config: String?
         @Flag(help: "Encrypt the endpoint with CURVE; peers need the coordinator's public key.") var curve = false
         @Flag(help: "Keep finished jobs' chunks, PCM and latents (deleted once the film is stored, by default).")
@@ -43,16 +43,30 @@ extension ReelFarm {
             return (String(parts[0]), port)
         }
 
+        @OptionGroup var log: LogOptions
+
         func validate() throws {
             if let metrics { _ = try Self.metricsAddress(metrics) }
+            if let bind {
+                do { _ = try Endpoint.normalize(bind, what: "--bind") } catch { throw ValidationError(error.description) }
+            }
         }
 
         func run() async throws {
-            MediaLog.setLevel(.errors)
+            log.apply()
             let env = ProcessInfo.processInfo.environment
             let file = try config.map(ConfigFile.load) ?? [:]
             let dataDir = data ?? env["REELFARM_DATA"] ?? file["data"] ?? "reelfarm-data"
-            let endpoint = bind ?? env["REELFARM_BIND"] ?? file["bind"] ?? "tcp://127.0.0.1:7700"
+            let endpoint: String
+            do {
+                endpoint = try Endpoint.normalize(
+                    bind ?? env["REELFARM_BIND"] ?? file["bind"] ?? "tcp://127.0.0.1:7700",
+                    what: bind != nil ? "--bind" : env["REELFARM_BIND"] != nil ? "REELFARM_BIND" : "bind (config file)")
+            } catch {
+                printError("reelfarm coordinator: \(error)")
+                throw ExitCode.validationFailure
+            }
+            try FileChecks.dataDirectory(dataDir, command: "coordinator")
             var configuration = CoordinatorConfiguration(
                 dataDirectory: URL(fileURLWithPath: dataDir), bind: endpoint,
                 geometry: { model throws(SpecError) in try EngineRegistry.engine(for: model).geometry },
@@ -78,7 +92,7 @@ extension ReelFarm {
                     printError("reelfarm coordinator: CURVE on; public key \(configuration.curve!.publicKey) (\(base.path).pub)"
                                + (configuration.authorizedKeys.map { ", \($0.count) authorized peer key(s)" } ?? ""))
                 } catch {
-                    printError("reelfarm coordinator: \(error)")
+                    printError("reelfarm coordinator: \(FileChecks.describe(error, path: dataDir))")
                     throw ExitCode.failure
                 }
             }
@@ -103,7 +117,8 @@ extension ReelFarm {
                                          logger: Logger(label: "reelfarm.coordinator"))
                 try await group.run()
             } catch {
-                printError("reelfarm coordinator: data \(dataDir), endpoint \(endpoint): \(error)")
+                let what = error is CocoaError ? FileChecks.describe(error, path: dataDir) : "\(error)"
+                printError("reelfarm coordinator: data \(dataDir), endpoint \(endpoint): \(what)")
                 throw ExitCode.failure
             }
             printError("reelfarm coordinator: stopped")

@@ -16,9 +16,10 @@ extension ReelFarm {
         @Option(help: "Workers to start.") var workers: Int = 2
         @Option(help: "Storyboard to render (file or sample:NAME).") var job: String = "sample:cyber-lobster"
         @Option(help: "Coordinator data directory (default: a fresh temporary one).") var data: String?
+        @OptionGroup var log: LogOptions
 
         func run() throws {
-            MediaLog.setLevel(.errors)
+            log.apply()
             let (context, _) = try loadJob(job, images: true)
             let text = job.hasPrefix("sample:") ? SampleStoryboards.text(String(job.dropFirst(7)))! : try String(contentsOfFile: job, encoding: .utf8)
             let dir = URL(fileURLWithPath: data ?? NSTemporaryDirectory() + "reelfarm-demo-\(getpid())")

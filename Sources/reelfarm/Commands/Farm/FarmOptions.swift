@@ -7,8 +7,20 @@ struct CoordinatorOption: ParsableArguments {
     @Option(help: "Coordinator endpoint (default: $REELFARM_COORDINATOR or tcp://127.0.0.1:7700).")
     var coordinator: String?
 
-    var endpoint: String {
+    /// As typed (flag, then environment, then the default).
+    private var written: String {
         coordinator ?? ProcessInfo.processInfo.environment["REELFARM_COORDINATOR"] ?? "tcp://127.0.0.1:7700"
+    }
+
+    /// The endpoint to connect to, `HOST:PORT` made `tcp://HOST:PORT` (checked in `validate()`).
+    var endpoint: String { (try? Endpoint.normalize(written)) ?? written }
+
+    func validate() throws {
+        do {
+            _ = try Endpoint.normalize(written, what: coordinator == nil ? "REELFARM_COORDINATOR" : "--coordinator")
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     @Option(help: "Seconds to wait for the coordinator's answer.") var timeout: Double = 5

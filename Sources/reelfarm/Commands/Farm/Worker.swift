@@ -15,6 +15,7 @@ extension ReelFarm {
                 + "stopped and handed back, then the worker exits.")
 
         @OptionGroup var farm: CoordinatorOption
+        @OptionGroup var log: LogOptions
         @Option(parsing: .upToNextOption, help: "Engines this worker runs (default: all it has).") var engine: [String] = []
         @Option(help: "Tasks at once.") var slots: Int = 1
         @Option(help: "Name shown in `reelfarm workers`.") var name: String = ProcessInfo.processInfo.hostName
@@ -40,7 +41,7 @@ extension ReelFarm {
         }
 
         func run() async throws {
-            MediaLog.setLevel(.errors)
+            log.apply()
             let config = WorkerConfiguration(
                 coordinator: farm.endpoint, name: name, slots: slots, engines: engine.isEmpty ? EngineRegistry.names : engine,
                 device: device, tags: tags.split(separator: ",").map(String.init),
