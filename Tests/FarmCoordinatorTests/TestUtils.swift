@@ -48,7 +48,7 @@ func inProcessCoordinator(_ dir: URL) throws -> (Coordinator, String) {
     MediaLog.setLevel(.errors)
     var config = CoordinatorConfiguration(
         dataDirectory: dir, bind: "tcp://127.0.0.1:*",
-        geometry: { model throws(SpecError) in try EngineRegistry.engine(for: model).geometry },
+        geometry: { model throws(SpecError) in try EngineRegistry.geometry(for: model) },
         assembler: MP4FilmAssembler())
     config.images = { spec, files throws(SpecError) in try StoryboardImages.load(spec, files: files) }
     let c = try Coordinator(configuration: config)

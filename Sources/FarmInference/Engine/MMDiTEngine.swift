@@ -13,11 +13,15 @@ public struct MMDiTEngine: Engine {
 
     public init(model: MMDiT) {
         self.model = model
-        geometry = EngineGeometry(
+        geometry = Self.geometry(of: model.config)
+    }
+
+    /// The latent grid of a configuration, without weights (a coordinator plans with it).
+    public static func geometry(of config: MMDiTConfig) -> EngineGeometry {
+        EngineGeometry(
             temporalStride: MMDiTConfig.temporalStride, spatialStride: MMDiTConfig.spatialStride,
-            latentChannels: model.config.videoChannels, maxWindow: model.config.maxWindow,
-            stepLayout: LatentStepLayout(
-                spatial: true, audio: [model.config.audioChannels, model.config.audioTokensPerStep]))
+            latentChannels: config.videoChannels, maxWindow: config.maxWindow,
+            stepLayout: LatentStepLayout(spatial: true, audio: [config.audioChannels, config.audioTokensPerStep]))
     }
 
     /// A task this engine cannot run, and why.

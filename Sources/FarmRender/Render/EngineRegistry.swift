@@ -7,6 +7,19 @@ public enum EngineRegistry {
     /// Engine names this build can run.
     public static let names = ["testcard", "mmdit"]
 
+    /// The latent grid `model`'s engine works on, without building the engine or reading any file: what a farm's
+    /// coordinator plans with (the weights live on the workers). An MMDiT's grid comes from `model.config`
+    /// (default `small`); a storyboard whose weights are of another configuration must name it.
+    public static func geometry(for model: ModelSpec, source: String = "storyboard") throws(SpecError) -> EngineGeometry {
+        guard model.engine == "mmdit" else { return try engine(for: model, source: source).geometry }
+        let name = model.config ?? "small"
+        guard let config = MMDiTConfig.named(name) else {
+            let rule = "unknown mmdit configuration \"\(name)\" (have: \(MMDiTConfig.names.joined(separator: ", ")))"
+            throw SpecError(source: source, issues: [SpecIssue(field: "model.config", rule: rule)])
+        }
+        return MMDiTEngine.geometry(of: config)
+    }
+
     /// The engine for `model`.
     /// - Throws: ``SpecError`` naming `model.engine` when no such engine exists here, or `model.config` /
     ///   `model.weights` when the MMDiT's configuration is unknown or its weights file is unusable.
