@@ -47,22 +47,6 @@ import Testing
         return out
     }
 
-    /// ``answer(_:lease:inline:)`` computed on another thread while `peer` sends a heartbeat every 0.3 s.
-    func answerWhileBeating(_ peer: RawPeer, _ assign: WireMessage) throws -> [WireMessage] {
-        final class Box: @unchecked Sendable {
-            let lock = NSLock()
-            var result: Result<[WireMessage], any Error>?
-        }
-        let box = Box()
-        let me = self
-        Thread { let r = Result { try me.answer(assign) }; box.lock.withLock { box.result = r } }.start()
-        while true {
-            if let r = box.lock.withLock({ box.result }) { return try r.get() }
-            try peer.send(WireMessage(.heartbeat, Heartbeat()))
-            Thread.sleep(forTimeInterval: 0.3)
-        }
-    }
-
     /// Outputs sent inside the `result` are checked like pieces: a blob the result does not account for fails the
     /// attempt; the honest answer is accepted and the film is the local one (more lies: `HostileWorkerTests`).
     @Test func inlineOutputsAreCheckedLikePieces() throws {
@@ -221,7 +205,7 @@ import Testing
         #expect(try client.status(job: job).jobs.first?.state == "cancelled")
         // A result arriving after the cancel is refused (the peer keeps beating while it renders: on a loaded machine
         // the render alone can outlast the 3 s liveness limit).
-        for m in try answerWhileBeating(w, assign) { try w.send(m) }
+        for m in try w.beating(while: { try self.answer(assign) }) { try w.send(m) }
         #expect(try w.next([.refused]).map { try $0.payload(Refusal.self).kind } == .stale)
     }
 

@@ -67,6 +67,19 @@ final class RawPeer {
     func send(_ m: WireMessage) throws { try socket.send(m.frames) }
     func sendRaw(_ frames: [Data]) throws { try socket.send(frames) }
 
+    /// Runs `work` on another thread while this peer sends a heartbeat every 0.3 s, so that slow work (a render on a
+    /// loaded machine) does not make the coordinator declare the peer dead.
+    func beating<T>(while work: @escaping () throws -> T) throws -> T {
+        let box = ResultBox<T>()
+        nonisolated(unsafe) let work = work
+        Thread { let r = Result { try work() }; box.lock.withLock { box.result = r } }.start()
+        while true {
+            if let r = box.lock.withLock({ box.result }) { return try r.get() }
+            try send(WireMessage(.heartbeat, Heartbeat()))
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+    }
+
     /// The next message with one of `commands` (others are skipped), within `seconds`.
     func next(_ commands: Set<Command>, seconds: Double = 10) throws -> WireMessage? {
         let deadline = Date().addingTimeInterval(seconds)
@@ -128,4 +141,10 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try body() }) }.start()
     }
+}
+
+/// A result handed from one thread to another.
+final class ResultBox<T>: @unchecked Sendable {
+    let lock = NSLock()
+    var result: Result<T, any Error>?
 }
