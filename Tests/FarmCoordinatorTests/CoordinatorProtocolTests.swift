@@ -114,11 +114,7 @@ import Testing
         let (coordinator, endpoint) = try inProcessCoordinator(dir)
         defer { coordinator.stop(); coordinator.wait() }
         // A real worker renders while a hostile peer sends junk.
-        let worker = Worker(configuration: WorkerConfiguration(
-            coordinator: endpoint, name: "honest", slots: 2, engines: ["testcard"], device: "cpu", tags: [],
-            memoryBytes: 1 << 30, maxFramePixels: 1 << 22, engineFactory: { _ in TestCardEngine() }, encoder: H264ChunkEncoder()))
-        let thread = Thread { try? worker.run() }
-        thread.start()
+        let worker = startTestCardWorker(endpoint)
         defer { worker.stop() }
         let client = try FarmClient(endpoint: endpoint)
         let job = try client.submit(storyboard: farmStoryboard, source: "three.yaml", priority: 0).job
@@ -288,11 +284,7 @@ import Testing
         // A byte of a/0's stored output flipped, as a failing disk would.
         let result = try #require(answered.last).payload(TaskResult.self)
         let hash = try #require(result.outputs.first { $0.output == output }).sha256
-        let file = dir.appendingPathComponent("artifacts").appendingPathComponent(String(hash.prefix(2)))
-            .appendingPathComponent(hash)
-        var bytes = try Data(contentsOf: file)
-        bytes[bytes.count / 2] ^= 0x40
-        try bytes.write(to: file)
+        try damageArtifact(hash, in: dir)
         for m in try answer(b, inline: true) { try peer.send(m) }
         let again = try #require(try peer.next([.assign]), "the segment with the damaged \(output) did not run again")
         let lease = try again.payload(Assign.self).lease
@@ -324,10 +316,7 @@ import Testing
         _ = try waitFor(client, job: job, seconds: 10) { $0.tasks?.first { $0.key == "a/0" }?.state == "done" }
         let last = try #require(answered.last)
         let hash = try #require(try last.payload(TaskResult.self).outputs.first { $0.output == "audio" }).sha256
-        let file = dir.appendingPathComponent("artifacts").appendingPathComponent(String(hash.prefix(2))).appendingPathComponent(hash)
-        var bytes = try Data(contentsOf: file)
-        bytes[bytes.count / 2] ^= 0x40
-        try bytes.write(to: file)
+        try damageArtifact(hash, in: dir)
         _ = try client.cancel(job: job)
         #expect(try client.retry(job: job).requeuedTasks == 2)
         var again: [WireMessage] = []

@@ -255,6 +255,14 @@ import Testing
         }
     }
 
+    /// Refused clients all return, each saying why; the benchmark prints the figures (no timing is judged here).
+    @Test func refusalBenchmarkReportsEveryClientReturning() throws {
+        let out = try ProcessRunner.run(reelfarm, ["bench", "refusals", "--clients", "20"], timeout: 120)
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout.contains("returned           20 of 20 (20 saying why"), "\(out.stdout)")
+        #expect(out.stdout.contains("ratio"), "\(out.stdout)")
+    }
+
     @Test func aBadStoryboardIsRefusedWithTheFieldNamedAndNothingQueued() throws {
         let dir = try temporaryDirectory()
         let (coordinator, endpoint) = try inProcessCoordinator(dir)

@@ -179,11 +179,7 @@ import Testing
         #expect(told == lies.count)
 
         // The coordinator still serves; a real worker finishes the job.
-        let worker = Worker(configuration: WorkerConfiguration(
-            coordinator: endpoint, name: "honest", slots: 2, engines: ["testcard"], device: "cpu", tags: [],
-            memoryBytes: 1 << 30, maxFramePixels: 1 << 22, engineFactory: { _ in TestCardEngine() }, encoder: H264ChunkEncoder()))
-        let thread = Thread { try? worker.run() }
-        thread.start()
+        let worker = startTestCardWorker(endpoint)
         defer { worker.stop() }
         let status = try waitFor(client, job: job, seconds: 60)
         #expect(status.jobs.first?.state == "done", "\(status.jobs.first?.error ?? "")")

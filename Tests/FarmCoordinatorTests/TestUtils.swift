@@ -5,6 +5,7 @@ import FarmRender
 import FarmTestCard
 import FarmTesting
 import FarmWire
+import FarmWorker
 import Foundation
 import Testing
 
@@ -147,4 +148,21 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
 final class ResultBox<T>: @unchecked Sendable {
     let lock = NSLock()
     var result: Result<T, any Error>?
+}
+
+/// A real worker with the test-card engine, in this process on a thread of its own; stop it when done.
+func startTestCardWorker(_ endpoint: String, name: String = "honest", slots: Int = 2) -> Worker {
+    let worker = Worker(configuration: WorkerConfiguration(
+        coordinator: endpoint, name: name, slots: slots, engines: ["testcard"], device: "cpu", tags: [],
+        memoryBytes: 1 << 30, maxFramePixels: 1 << 22, engineFactory: { _ in TestCardEngine() }, encoder: H264ChunkEncoder()))
+    Thread { try? worker.run() }.start()
+    return worker
+}
+
+/// Flips one byte in the middle of a stored artifact, as a failing disk would.
+func damageArtifact(_ hash: String, in dir: URL) throws {
+    let file = dir.appendingPathComponent("artifacts").appendingPathComponent(String(hash.prefix(2))).appendingPathComponent(hash)
+    var bytes = try Data(contentsOf: file)
+    bytes[bytes.count / 2] ^= 0x40
+    try bytes.write(to: file)
 }
