@@ -130,8 +130,12 @@ public struct SegmentDescription: Codable, Sendable, Equatable {
             }
         }
         let f = try format.format()
+        // Checked: a hostile width × height must not overflow (the sizes are otherwise only required positive).
+        let (pixels, o1) = f.width.multipliedReportingOverflow(by: f.height)
+        let (imageBytes, o2) = pixels.multipliedReportingOverflow(by: 3)
+        let imageSize = o1 || o2 ? -1 : imageBytes
         func image(_ blob: Int, _ what: String) throws(WireError) -> StillImage {
-            guard blobs.indices.contains(blob), blobs[blob].count == f.width * f.height * 3 else {
+            guard blobs.indices.contains(blob), blobs[blob].count == imageSize else {
                 throw WireError(.badPayload, "\(what) blob \(blob) is missing or not \(f.width)×\(f.height) RGB24")
             }
             return StillImage(width: f.width, height: f.height, rgb: [UInt8](blobs[blob]))
