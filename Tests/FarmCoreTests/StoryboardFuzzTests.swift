@@ -95,10 +95,12 @@ import Testing
 }
 
 extension StoryboardFuzzTests {
-    // Yams composes recursively: flow (`[[[[`) or compact block (`- - - -`) nesting a few thousand levels deep
-    // overflowed the stack; the text is now refused before it reaches Yams.
-    @Test(arguments: [String(repeating: "[", count: 100_000), String(repeating: "{a: ", count: 50_000),
-                      String(repeating: "- ", count: 50_000) + "x", "a:\n" + String(repeating: "? ", count: 50_000)])
+    // Yams composes recursively, and libyaml only stops at 1000 levels: `[[[…]]]` 999 deep overflowed a 512 KiB
+    // thread stack (found with a crafted input at reduced stack size; the text is now refused before Yams sees it).
+    @Test(arguments: [String(repeating: "[", count: 999) + String(repeating: "]", count: 999),
+                      String(repeating: "{a: ", count: 999) + "1" + String(repeating: "}", count: 999),
+                      String(repeating: "- ", count: 999) + "x", "a:\n" + String(repeating: "? ", count: 999) + "b",
+                      String(repeating: "[", count: 100_000)])
     func deepNestingIsRefusedBeforeComposing(_ text: String) {
         let found = issues(text)
         #expect(found.count == 1 && found.first?.field == "(document)" && found.first?.rule.contains("too deeply") == true)
