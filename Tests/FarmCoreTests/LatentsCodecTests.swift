@@ -35,8 +35,8 @@ import Testing
         #expect(LatentsCodec.encode(try LatentsCodec.decode(Self.good)) == Self.good)
     }
 
-    // Trapped before: zero steps let trailing dimensions whose product overflows pass the element
-    // count check (0 × anything is 0), and `LatentTensor.init`'s `reduce(1, *)` then trapped.
+    // Accepted before, to trap later: zero steps let trailing dimensions whose product overflows pass the element
+    // count check (0 × anything is 0), and the first `stride0` (an engine slicing its pinned latents) trapped.
     @Test func zeroStepsWithOverflowingTrailingDimensionsIsRefused() {
         let data = Self.latents(video: [0, 1 << 31 - 1, 1 << 31 - 1, 1 << 31 - 1], videoValues: 0, audio: [0], audioValues: 0)
         #expect(reason(data)?.contains("video") == true)

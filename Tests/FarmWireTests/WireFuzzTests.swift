@@ -61,8 +61,8 @@ import Testing
         #expect(error?.message.contains("keyframe blob") == true)
     }
 
-    // Trapped before: a pinned latents blob with zero steps and overflowing trailing dimensions reached
-    // `LatentTensor.init`'s unchecked product.
+    // Accepted before: a pinned latents blob with zero steps and overflowing trailing dimensions decoded, and the
+    // engine's first `stride0` on it trapped.
     @Test func assignWithHostileLatentsIsRefused() {
         var pin = Data("RFLT".utf8)
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { pin.append(contentsOf: $0) } }
