@@ -28,8 +28,14 @@ enum FuzzTarget: String, CaseIterable {
         case .latents:
             _ = try? LatentsCodec.decode(Data(bytes))
         case .pcm:
-            let channels = Int(bytes.first ?? 0) - 128
-            _ = try? PCMCodec.decode(Data(bytes.dropFirst()), channels: channels)
+            // Byte 0 below 0x80 is the channel count; from 0x80 the next eight bytes are (any Int, hostile too).
+            guard let first = bytes.first else { return }
+            if first < 0x80 {
+                _ = try? PCMCodec.decode(Data(bytes.dropFirst()), channels: Int(first))
+            } else if bytes.count >= 9 {
+                let channels = bytes[1 ..< 9].reversed().reduce(0) { $0 << 8 | Int($1) }
+                _ = try? PCMCodec.decode(Data(bytes.dropFirst(9)), channels: channels)
+            }
         }
     }
 }

@@ -28,7 +28,8 @@ enum Seeds {
         case .latents:
             return [Array(LatentsCodec.encode(latents(3))), Array(LatentsCodec.encode(latents(0)))]
         case .pcm:
-            return [[130] + Array(PCMCodec.encode(PCMBuffer(channels: 2, samples: [0, 0.5, -0.5, 1])))]
+            let pcm = Array(PCMCodec.encode(PCMBuffer(channels: 2, samples: [0, 0.5, -0.5, 1])))
+            return [[2] + pcm, [0x80, 2, 0, 0, 0, 0, 0, 0, 0] + pcm]
         }
     }
 

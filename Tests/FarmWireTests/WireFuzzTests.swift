@@ -74,6 +74,25 @@ import Testing
         #expect(error?.message.contains("pin blob 0") == true)
     }
 
+    // Accepted before, to trap in the engine: `pin.latentIndex + t` overflowed for an index near Int.max, and
+    // `generate.count` for a range from -2^62 to 2^62 (the description only required lower <= upper).
+    @Test func assignWithOutOfRangeIndicesIsRefused() throws {
+        func error(_ edit: (inout SegmentDescription) -> Void) throws -> WireError? {
+            let m = Self.segment(width: 320, height: 192)
+            var a = try m.payload(Assign.self)
+            var d = try #require(a.segment)
+            edit(&d)
+            a.segment = d
+            return taskError(WireMessage(.assign, a, blobs: m.blobs))
+        }
+        #expect(try error { $0.pins[0].latentIndex = Int.max }?.message.contains("pin latent index") == true)
+        #expect(try error { $0.generate = [-(1 << 62), 1 << 62] }?.message.contains("generate") == true)
+        #expect(try error { $0.samples = [0, Int.max] }?.message.contains("samples") == true)
+        #expect(try error { $0.tailLatents = -1 }?.message.contains("tail_latents") == true)
+        #expect(try error { $0.keyframes[0].frame = Int.min }?.message.contains("frame") == true)
+        #expect(try error { $0.shot.frames = [-5, 3] }?.message.contains("shot frames") == true)
+    }
+
     /// 20 000 mutations of real messages (bytes of one frame edited, frames dropped or repeated) decode or are
     /// refused, whatever type the metadata is decoded as.
     @Test func mutatedMessagesNeverTrap() {
