@@ -85,14 +85,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Fuzz targets for every parser of network or file input; Scripts/fuzz builds them with libFuzzer.
+        .executableTarget(
+            name: "FarmFuzz", dependencies: ["FarmCore", "FarmWire", "FarmMedia", "FarmInference"],
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(name: "FarmCoreTests", dependencies: ["FarmCore", "FarmTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FarmTestCardTests",
             dependencies: ["FarmCore", "FarmTestCard", "FarmTesting"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "FarmMediaTests", dependencies: ["FarmMedia", "FarmCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "FarmWireTests", dependencies: ["FarmWire", "FarmCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "FarmMediaTests", dependencies: ["FarmMedia", "FarmCore", "FarmTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "FarmWireTests", dependencies: ["FarmWire", "FarmCore", "FarmTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "FarmStoreTests", dependencies: ["FarmStore", "FarmCore", .product(name: "GRDB", package: "GRDB.swift")],
                     swiftSettings: swiftSettings),
         .testTarget(
@@ -104,7 +110,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "FarmInferenceTests", dependencies: ["FarmInference", "FarmCore"], exclude: ["Fixtures"],
+            name: "FarmInferenceTests", dependencies: ["FarmInference", "FarmCore", "FarmTesting"], exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -20,6 +20,15 @@ public enum LatentsCodec {
         return out
     }
 
+    /// Largest element count of one tensor, and of one step of it, that ``decode(_:)`` accepts (4 GiB of Float32
+    /// values: far beyond any window an engine runs, small enough that no product of dimensions overflows).
+    public static let maxElements = 1 << 30
+
+    /// Reads latents written by ``encode(_:)``.
+    /// - Throws: ``DecodeError`` naming what is wrong: magic, version, a rank outside 1...8, a negative or oversized
+    ///   dimension, a shape whose element count overflows or exceeds ``maxElements`` or the bytes present, trailing
+    ///   bytes, or video and audio that disagree on the number of steps. Never traps, and never allocates more than
+    ///   the input's size.
     public static func decode(_ data: Data) throws(DecodeError) -> Latents {
         var reader = ByteReader(data)
         guard reader.take(4).map({ Data($0) }) == Data("RFLT".utf8) else { throw DecodeError(description: "latents: bad magic") }
@@ -28,28 +37,38 @@ public enum LatentsCodec {
         for name in ["video", "audio"] {
             guard let rank = reader.u32(), rank >= 1, rank <= 8 else { throw DecodeError(description: "latents: bad \(name) rank") }
             var shape: [Int] = []
-            for _ in 0..<rank {
-                guard let d = reader.i64(), d >= 0, d < 1 << 31 else { throw DecodeError(description: "latents: bad \(name) dimension") }
+            for axis in 0..<Int(rank) {
+                guard let d = reader.i64() else { throw DecodeError(description: "latents: \(name) shape is truncated") }
+                guard d >= 0, d <= Int64(maxElements) else {
+                    throw DecodeError(description: "latents: \(name) dimension \(axis) is \(d), must be in 0...\(maxElements)")
+                }
                 shape.append(Int(d))
             }
-            let (n, overflow) = shape.reduce((1, false)) { acc, d in
-                let m = acc.0.multipliedReportingOverflow(by: d)
-                return (m.partialValue, acc.1 || m.overflow)
+            guard let n = LatentTensor.product(shape.dropFirst(), limit: maxElements)
+                .flatMap({ LatentTensor.product([shape[0], $0], limit: maxElements) })
+            else {
+                throw DecodeError(description: "latents: \(name) tensor \(shape) holds more than \(maxElements) elements")
             }
-            guard !overflow, n <= reader.remaining / 4, let raw = reader.take(n * 4) else {
+            // Checked before allocating: a hostile shape must not make us reserve memory the data does not back.
+            guard n <= reader.remaining / 4, let raw = reader.take(n * 4) else {
                 throw DecodeError(description: "latents: \(name) tensor \(shape) is larger than the data")
             }
             var values = [Float](repeating: 0, count: n)
             raw.withUnsafeBytes { p in
                 for i in 0..<n { values[i] = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
             }
-            tensors.append(LatentTensor(shape: shape, values: values))
+            do {
+                tensors.append(try LatentTensor(validatingShape: shape, values: values, maxElements: maxElements))
+            } catch {
+                throw DecodeError(description: "latents: \(name): \(error)")
+            }
         }
         guard reader.remaining == 0 else { throw DecodeError(description: "latents: \(reader.remaining) trailing bytes") }
-        guard tensors[0].shape.first == tensors[1].shape.first else {
-            throw DecodeError(description: "latents: video and audio disagree on the number of steps")
+        do {
+            return try Latents(validating: tensors[0], audio: tensors[1])
+        } catch {
+            throw DecodeError(description: "latents: \(error)")
         }
-        return Latents(video: tensors[0], audio: tensors[1])
     }
 
     static func append<T: FixedWidthInteger>(_ v: T, to data: inout Data) {
@@ -87,6 +106,9 @@ public struct ByteReader {
 
 /// PCM as bytes: Float32 little-endian, interleaved.
 public enum PCMCodec {
+    /// Most channels ``decode(_:channels:)`` accepts.
+    public static let maxChannels = 1 << 16
+
     public static func encode(_ pcm: PCMBuffer) -> Data {
         var out = Data(capacity: pcm.samples.count * 4)
         pcm.samples.withUnsafeBufferPointer { p in
@@ -95,8 +117,12 @@ public enum PCMCodec {
         return out
     }
 
+    /// Reads interleaved Float32 PCM of `channels` channels.
+    /// - Throws: ``LatentsCodec/DecodeError`` when `channels` is outside 1...``maxChannels`` or the bytes are not
+    ///   whole frames.
     public static func decode(_ data: Data, channels: Int) throws(LatentsCodec.DecodeError) -> PCMBuffer {
-        guard channels > 0, data.count % (4 * channels) == 0 else {
+        // Bounded before multiplying: `4 * channels` must not overflow for a hostile channel count.
+        guard channels > 0, channels <= maxChannels, data.count % (4 * channels) == 0 else {
             throw LatentsCodec.DecodeError(description: "pcm: \(data.count) bytes is not whole frames of \(channels) channels")
         }
         var values = [Float](repeating: 0, count: data.count / 4)

@@ -13,6 +13,13 @@ extension JobSpec {
     public static func parse(_ text: String, source: String, baseDirectory: URL? = nil,
                              checkingFiles: Bool = true) throws(SpecError) -> JobSpec {
         let root: Node
+        let depth = SpecNesting.depthBound(text)
+        guard depth <= SpecNesting.maxDepth else {
+            throw SpecError(source: source, issues: [SpecIssue(
+                field: "(document)",
+                rule: "nests lists and mappings too deeply: its brackets and indentation allow \(depth) levels, "
+                    + "at most \(SpecNesting.maxDepth) are accepted")])
+        }
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 throw SpecError(source: source, issues: [SpecIssue(field: "(document)", rule: "is empty")])

@@ -19,7 +19,7 @@ extension JobSpec {
         case (.some, .some):
             r.fail("\(path).frames", m["frames"], "give duration or frames, not both")
         case (let d?, nil):
-            if let v = r.rational(d, "\(path).duration") {
+            if let v = r.time(d, "\(path).duration") {
                 if !v.isPositive {
                     r.fail("\(path).duration", d, "must be > 0 (got \(v))")
                 } else if v > SpecLimits.maxShotSeconds {
@@ -30,7 +30,13 @@ extension JobSpec {
             }
         case (nil, let f?):
             if let v = r.int(f, "\(path).frames") {
-                if v <= 0 { r.fail("\(path).frames", f, "must be > 0 (got \(v))") } else { length = .frames(v) }
+                if v <= 0 {
+                    r.fail("\(path).frames", f, "must be > 0 (got \(v))")
+                } else if v > SpecLimits.maxShotFrames {
+                    r.fail("\(path).frames", f, "must be at most \(SpecLimits.maxShotFrames) (got \(v))")
+                } else {
+                    length = .frames(v)
+                }
             }
         }
         let prompt = r.string(m["prompt"], "\(path).prompt", required: true, max: SpecLimits.maxPromptCharacters)
@@ -50,7 +56,7 @@ extension JobSpec {
             for (i, item) in list.enumerated() {
                 let p = "\(path).cues[\(i)]"
                 guard let c = r.mapping(item, p, allowed: ["at", "sound"]) else { continue }
-                let at = r.rational(c["at"], "\(p).at")
+                let at = r.time(c["at"], "\(p).at")
                 let s = r.string(c["sound"], "\(p).sound", required: true, max: SpecLimits.maxSoundCharacters)
                 if let at, at < Rational(0) { r.fail("\(p).at", c["at"], "must be ≥ 0 (got \(at))") }
                 if let at, let s { cues.append(SoundCue(at: at, sound: s)) }
@@ -64,7 +70,7 @@ extension JobSpec {
             for (i, item) in list.enumerated() {
                 let p = "\(path).keyframes[\(i)]"
                 guard let k = r.mapping(item, p, allowed: ["at", "image"]) else { continue }
-                let at = r.rational(k["at"], "\(p).at")
+                let at = r.time(k["at"], "\(p).at")
                 let image = r.string(k["image"], "\(p).image", required: true, max: 4096)
                 if let at, at < Rational(0) { r.fail("\(p).at", k["at"], "must be ≥ 0 (got \(at))") }
                 if let at, let image { keyframes.append(Keyframe(at: at, image: image)) }
@@ -90,6 +96,12 @@ extension JobSpec {
         }
         if spec.shots.first?.transition == .continue {
             r.fail("shots[0].transition", nil, "the first shot has no previous shot to continue")
+        }
+        if let i = firstShotOverflowingTimeline(spec) {
+            // The rules below need the timeline; computing it would overflow, so stop at this one.
+            r.fail("shots[\(i)].duration", nil, "the film's exact running time cannot be computed up to this shot: "
+                   + "write durations as simpler fractions (such as 4.5 or 1001/240)")
+            return
         }
         let timeline = ShotTimeline(spec)
         let total = timeline.clock.time(ofFrame: timeline.totalFrames)

@@ -16,6 +16,10 @@ public enum SpecLimits {
     public static let maxShotSeconds = Rational(3_600)
     /// Longest film, seconds (4 hours).
     public static let maxFilmSeconds = Rational(14_400)
+    /// Longest single shot given in frames: `maxShotSeconds` at `maxFPS`.
+    public static let maxShotFrames = 864_000
+    /// Largest denominator of a time (duration, cue or keyframe `at`): exact to the microsecond.
+    public static let maxTimeDenominator: Int64 = 1_000_000
     public static let window = 1...1_025
     public static let steps = 1...1_000
     public static let maxPromptCharacters = 4_096

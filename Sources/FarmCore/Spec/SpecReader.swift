@@ -97,6 +97,18 @@ struct SpecReader {
         return v
     }
 
+    /// A time in seconds: a rational whose denominator is at most ``SpecLimits/maxTimeDenominator``, so that sums
+    /// and products of times stay far inside `Int64`.
+    mutating func time(_ node: Node?, _ path: String, required: Bool = true) -> Rational? {
+        guard let v = rational(node, path, required: required) else { return nil }
+        guard v.denominator <= SpecLimits.maxTimeDenominator else {
+            fail(path, node, "must be exact to the microsecond: a denominator of at most "
+                 + "\(SpecLimits.maxTimeDenominator) (got \(v))")
+            return nil
+        }
+        return v
+    }
+
     mutating func rational(_ node: Node?, _ path: String, required: Bool = true) -> Rational? {
         guard let node else {
             if required { fail(path, nil, "is required") }

@@ -67,7 +67,8 @@ extension Rational {
         if let slash = text.firstIndex(of: "/") {
             guard let n = Int64(text[..<slash].trimmingCharacters(in: .whitespaces)),
                   let d = Int64(text[text.index(after: slash)...].trimmingCharacters(in: .whitespaces)),
-                  d != 0 else { return nil }
+                  // Int64.min has no positive counterpart: reducing or normalizing its sign would trap.
+                  d != 0, n != .min, d != .min else { return nil }
             self.init(n, d)
             return
         }
@@ -87,7 +88,10 @@ extension Rational {
         var scale: Int64 = 1
         for _ in 0..<fraction.count { scale *= 10 }
         let frac = fraction.isEmpty ? 0 : Int64(String(fraction))!
-        let n = whole * scale + frac
+        // Twelve digits each side fit Int64 alone, not always together (`999999999999.999999999999`).
+        let (shifted, o1) = whole.multipliedReportingOverflow(by: scale)
+        let (n, o2) = shifted.addingReportingOverflow(frac)
+        guard !o1, !o2 else { return nil }
         self.init(negative ? -n : n, scale)
     }
 }

@@ -113,8 +113,8 @@ public struct SafetensorsFile: Sendable {
                 .unknownDType, path: path,
                 "tensor \(name): dtype \(dtypeName) is not supported (F32, F16, BF16 are)")
         }
-        let shape = shapeValues.compactMap { ($0 as? NSNumber)?.intValue }
-        let bounds = offsets.compactMap { ($0 as? NSNumber)?.intValue }
+        let shape = shapeValues.compactMap(integer)
+        let bounds = offsets.compactMap(integer)
         guard shape.count == shapeValues.count, shape.allSatisfy({ $0 >= 0 }), bounds.count == 2 else {
             throw SafetensorsError(
                 .badHeader, path: path, "tensor \(name): shape and data_offsets must be non-negative integers")
@@ -132,11 +132,15 @@ public struct SafetensorsFile: Sendable {
             throw SafetensorsError(
                 .badOffsets, path: path, "tensor \(name): data_offsets [\(begin), \(end)] are reversed")
         }
-        guard end - begin == count * dtype.size else {
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.size)
+        guard !overflow else {
+            throw SafetensorsError(.badOffsets, path: path, "tensor \(name): shape \(shape) is too large")
+        }
+        guard end - begin == bytes else {
             throw SafetensorsError(
                 .badOffsets, path: path,
                 "tensor \(name): \(end - begin) bytes for shape \(shape) of "
-                    + "\(dtype.rawValue), which needs \(count * dtype.size)")
+                    + "\(dtype.rawValue), which needs \(bytes)")
         }
         guard end <= dataBytes else {
             throw SafetensorsError(
@@ -144,6 +148,16 @@ public struct SafetensorsFile: Sendable {
                 "tensor \(name): data ends at byte \(end) of a data section of \(dataBytes) bytes")
         }
         return Entry(name: name, dtype: dtype, shape: shape, range: begin..<end)
+    }
+
+    /// A JSON number with an integral value that fits `Int` (`NSNumber.intValue` would truncate `1.5` and wrap
+    /// `1e30` into a plausible-looking offset).
+    private static func integer(_ value: Any) -> Int? {
+        if let i = value as? Int { return i }
+        guard let n = value as? NSNumber else { return nil }
+        let d = n.doubleValue
+        guard d.rounded() == d, abs(d) < 0x1p62 else { return nil }
+        return Int(d)
     }
 
     /// Converts tensor `name` to Float32 into `out` (`entry.count` floats).

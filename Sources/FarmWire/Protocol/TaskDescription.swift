@@ -67,7 +67,9 @@ public struct ShotDescription: Codable, Sendable, Equatable {
     }
 
     public func brief() throws(WireError) -> ShotBrief {
-        guard frames.count == 2, frames[0] <= frames[1] else { throw WireError(.badPayload, "shot frames \(frames) is not a range") }
+        guard frames.count == 2, frames[0] >= 0, frames[0] <= frames[1], frames[1] <= WireBounds.maxFrame else {
+            throw WireError(.badPayload, "shot frames \(frames) is not a range inside [0, \(WireBounds.maxFrame)]")
+        }
         return ShotBrief(index: index, id: id, prompt: prompt, camera: camera, sound: sound,
                          cues: cues.map { ShotBrief.Cue(sample: $0.sample, sound: $0.sound) },
                          frames: TimeRange(frames[0], frames[1]))
@@ -116,12 +118,18 @@ public struct SegmentDescription: Codable, Sendable, Equatable {
 
     /// The engine task, with pins decoded from `blobs`.
     public func task(blobs: [Data]) throws(WireError) -> SegmentTask {
-        func range(_ a: [Int], _ name: String) throws(WireError) -> TimeRange {
-            guard a.count == 2, a[0] <= a[1] else { throw WireError(.badPayload, "\(name) \(a) is not a half-open range") }
+        func range(_ a: [Int], _ name: String, limit: Int = WireBounds.maxFrame) throws(WireError) -> TimeRange {
+            guard a.count == 2, a[0] >= 0, a[0] <= a[1], a[1] <= limit else {
+                throw WireError(.badPayload, "\(name) \(a) is not a half-open range inside [0, \(limit)]")
+            }
             return TimeRange(a[0], a[1])
         }
+        try WireBounds.check(steps: steps, tailLatents: tailLatents, frames: keyframes.map(\.frame))
         var pins: [LatentPin] = []
         for p in self.pins {
+            guard (0 ... WireBounds.maxFrame).contains(p.latentIndex) else {
+                throw WireError(.badPayload, "pin latent index \(p.latentIndex) is outside [0, \(WireBounds.maxFrame)]")
+            }
             guard blobs.indices.contains(p.blob) else { throw WireError(.badPayload, "pin refers to missing blob \(p.blob)") }
             do {
                 pins.append(LatentPin(latentIndex: p.latentIndex, latents: try LatentsCodec.decode(blobs[p.blob])))
@@ -130,8 +138,12 @@ public struct SegmentDescription: Codable, Sendable, Equatable {
             }
         }
         let f = try format.format()
+        // Checked: a hostile width × height must not overflow (the sizes are otherwise only required positive).
+        let (pixels, o1) = f.width.multipliedReportingOverflow(by: f.height)
+        let (imageBytes, o2) = pixels.multipliedReportingOverflow(by: 3)
+        let imageSize = o1 || o2 ? -1 : imageBytes
         func image(_ blob: Int, _ what: String) throws(WireError) -> StillImage {
-            guard blobs.indices.contains(blob), blobs[blob].count == f.width * f.height * 3 else {
+            guard blobs.indices.contains(blob), blobs[blob].count == imageSize else {
                 throw WireError(.badPayload, "\(what) blob \(blob) is missing or not \(f.width)×\(f.height) RGB24")
             }
             return StillImage(width: f.width, height: f.height, rgb: [UInt8](blobs[blob]))
@@ -142,7 +154,7 @@ public struct SegmentDescription: Codable, Sendable, Equatable {
         for r in references { grid.append(try image(r, "reference")) }
         return SegmentTask(id: id, shot: try shot.brief(), index: index, format: f,
                            generate: try range(generate, "generate"), own: try range(own, "own"),
-                           samples: try range(samples, "samples"), pins: pins, seed: seed, steps: steps,
+                           samples: try range(samples, "samples", limit: WireBounds.maxSample), pins: pins, seed: seed, steps: steps,
                            tailLatents: tailLatents, keyframes: stills, references: grid)
     }
 }
@@ -168,7 +180,27 @@ public struct AnchorDescription: Codable, Sendable, Equatable {
             guard let b = blobs.first else { throw WireError(.badPayload, "anchor start pin blob missing") }
             do { start = try LatentsCodec.decode(b) } catch { throw WireError(.badPayload, "anchor start: \(error)") }
         }
+        try WireBounds.check(steps: steps, tailLatents: 0, frames: frames)
         return AnchorTask(id: id, shot: try shot.brief(), format: try format.format(), frames: frames, start: start,
                           seed: seed, steps: steps)
+    }
+}
+
+/// Bounds on the numbers of a task description, so that engines can do arithmetic on them without overflow: a
+/// film is at most 4 h at 240 fps (3 456 000 frames) and 192 kHz (2.8 · 10⁹ samples); these leave ample room.
+enum WireBounds {
+    static let maxFrame = 1 << 31
+    static let maxSample = 1 << 40
+
+    static func check(steps: Int, tailLatents: Int, frames: [Int]) throws(WireError) {
+        guard (0 ... SpecLimits.steps.upperBound).contains(steps) else {
+            throw WireError(.badPayload, "steps \(steps) is outside [0, \(SpecLimits.steps.upperBound)]")
+        }
+        guard (0 ... maxFrame).contains(tailLatents) else {
+            throw WireError(.badPayload, "tail_latents \(tailLatents) is outside [0, \(maxFrame)]")
+        }
+        if let f = frames.first(where: { !(0 ... maxFrame).contains($0) }) {
+            throw WireError(.badPayload, "frame \(f) is outside [0, \(maxFrame)]")
+        }
     }
 }

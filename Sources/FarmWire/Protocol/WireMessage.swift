@@ -35,11 +35,14 @@ public struct WireMessage: Sendable, Equatable {
     public func payload<P: Decodable>(_ type: P.Type) throws(WireError) -> P {
         if let fast = P.self as? any WireReadable.Type {
             let value = try WireValue.parse(meta)
+            let decoded: any WireReadable
             do {
-                return try fast.init(wire: value) as! P
+                decoded = try fast.init(wire: value)
             } catch {
                 throw WireError(.badPayload, "\(command) metadata does not decode as \(P.self): \(error.message)")
             }
+            guard let payload = decoded as? P else { throw WireError(.badPayload, "\(command) metadata is not \(P.self)") }
+            return payload
         }
         do {
             return try WireJSON.decoder.decode(P.self, from: meta)
