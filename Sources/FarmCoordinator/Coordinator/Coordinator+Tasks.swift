@@ -65,7 +65,7 @@ extension Coordinator {
         if let stray = Set(received.keys).subtracting(r.outputs.map(\.output)).sorted().first {
             return try reject("output \(stray) came in pieces but the result does not list it")
         }
-        var data: [String: Data] = [:]
+        var data: [String: Data] = [:], hashes: [String: String] = [:]
         for digest in r.outputs {
             if digest.blob != nil, received[digest.output] != nil {
                 return try reject("output \(digest.output) came both inline and in pieces")
@@ -77,6 +77,7 @@ extension Coordinator {
                                   + "\(digest.size) bytes \(digest.sha256.prefix(12))", kind: .badPayload)
             }
             data[digest.output] = bytes
+            hashes[digest.output] = hash
         }
         guard let expected = try expectedOutputs(key) else {
             throw WireError(.stale, "\(r.lease): its job is no longer running")
@@ -88,7 +89,7 @@ extension Coordinator {
         }
         var outputs: [(name: String, hash: String, size: Int)] = []
         for (name, bytes) in data.sorted(by: { $0.key < $1.key }) {
-            let hash = ArtifactStore.digest(bytes)
+            let hash = hashes[name] ?? ArtifactStore.digest(bytes)
             do {
                 try store.artifacts.put(bytes, hash: hash)
             } catch {
