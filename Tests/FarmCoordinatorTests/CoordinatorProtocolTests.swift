@@ -330,6 +330,41 @@ import Testing
         #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(two))
     }
 
+    /// A worker process keeps its id across a reconnect (same `instance`, new connection): the lease it still reports
+    /// carries over, its result counts, and the old connection going silent does not mark the live worker dead.
+    @Test func aReconnectingWorkerKeepsItsIdAndItsLease() throws {
+        let dir = try temporaryDirectory()
+        let (coordinator, endpoint) = try inProcessCoordinator(dir)
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let one = Self.storyboard("one", shots: ["a"])
+        let job = try client.submit(storyboard: one, source: "one.yaml", priority: 0).job
+        let instance = "0123456789abcdef0123456789abcdef"
+        func hello(running: [Lease]) -> WireMessage {
+            WireMessage(.hello, Hello(name: "w", engines: ["testcard"], device: "cpu", slots: 1, memoryBytes: 1 << 30,
+                                      maxFramePixels: 1 << 22, tags: [], running: running, instance: instance))
+        }
+        let first = try RawPeer(endpoint)
+        try first.send(hello(running: []))
+        #expect(try first.next([.welcome]).map { try $0.payload(Welcome.self).workerId } == "w-012345")
+        let assign = try #require(try first.next([.assign]))
+        let lease = try assign.payload(Assign.self).lease
+        let second = try RawPeer(endpoint)
+        try second.send(hello(running: [lease]))
+        let welcome = try #require(try second.next([.welcome])).payload(Welcome.self)
+        #expect(welcome.workerId == "w-012345" && welcome.drop.isEmpty)
+        for m in try second.beating(while: { try self.answer(assign) }) { try second.send(m) }
+        #expect(try waitFor(client, job: job, seconds: 30).jobs.first?.state == "done")
+        // The first connection stays silent past the liveness limit: the worker is still one live worker.
+        for _ in 0..<14 {
+            try second.send(WireMessage(.heartbeat, Heartbeat()))
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        let workers = try client.workers().workers
+        #expect(workers.map(\.id) == ["w-012345"] && workers.first?.state == "alive", "\(workers)")
+        #expect(try client.status(job: job).attempts?.map(\.worker) == ["w-012345"])
+    }
+
     /// `delete_job` removes an ended job and exactly the artifacts nothing else uses: two jobs of one storyboard share
     /// their (deterministic) film, so deleting the first keeps it for the second; a running job is refused.
     @Test func deletingAJobKeepsWhatOtherJobsStillUse() throws {

@@ -213,7 +213,8 @@ extension Coordinator {
 
     func workersReport(sequence: UInt32, from identity: Data) throws {
         let now = Self.clock
-        let live = Dictionary(uniqueKeysWithValues: sessions.values.map { ($0.id, $0) })
+        // Ids are unique per session (a reconnect replaces the old session), but a report must never trap on a peer.
+        let live = Dictionary(sessions.values.map { ($0.id, $0) }, uniquingKeysWith: { a, b in a.lastSeen >= b.lastSeen ? a : b })
         let all = try store.workers().filter { $0.state != "gone" || live[$0.id] != nil }.map { w in
             WorkerSummary(id: w.id, name: w.name, state: live[w.id] == nil ? w.state : (live[w.id]!.draining ? "draining" : "alive"),
                           engines: w.engines, device: w.device, slots: w.slots, busy: live[w.id]?.leases.count ?? 0, tags: w.tags,

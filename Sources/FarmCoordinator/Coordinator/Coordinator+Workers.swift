@@ -18,6 +18,10 @@ extension Coordinator {
             id = "\(base)-\(workerCounter)"
         }
         let session = WorkerSession(identity: identity, id: id, hello: h, now: now)
+        // The same worker process on a new connection (a reconnect): its old session goes, so that reaping it later
+        // cannot mark the live worker dead. Leases the new hello still reports carry over below; the rest are lost.
+        let previous = sessions.first { $0.key != identity && $0.value.id == id }?.value
+        if let previous { sessions[previous.identity] = nil }
         var drop: [Lease] = []
         for lease in h.running {
             // A lease survives a reconnect only if it is still this task's current one and nobody else holds it.
@@ -29,6 +33,10 @@ extension Coordinator {
             } else {
                 drop.append(lease)
             }
+        }
+        if let previous {
+            previous.leases = previous.leases.filter { key, _ in running[key]?.identity == previous.identity }
+            try loseLeases(of: previous, reason: "worker \(id) reconnected without it")
         }
         sessions[identity] = session
         try store.upsertWorker(WorkerRecord(id: id, name: h.name, engines: h.engines, device: h.device, slots: h.slots,
