@@ -262,16 +262,11 @@ import Testing
         #expect(try fetchedFilm(client, job: job, into: dir) == localFilm(two))
     }
 
-    /// A finished segment's output damaged on disk before the film is assembled is caught by its hash: that segment
-    /// runs again (its result is deterministic) and the film is still the local one.
-    @Test(arguments: ["audio", "chunk"])
-    func aDamagedOutputFoundInAssemblyRunsItsSegmentAgain(output: String) throws {
-        let dir = try temporaryDirectory()
-        let (coordinator, endpoint) = try inProcessCoordinator(dir)
-        defer { coordinator.stop(); coordinator.wait() }
-        let client = try FarmClient(endpoint: endpoint)
-        let two = Self.storyboard("two", shots: ["a", "b"])
-        let job = try client.submit(storyboard: two, source: "two.yaml", priority: 0).job
+    /// Submits `storyboard` (shots `a` and `b`), leases both to one peer, answers `a/0` and, once it is done, flips
+    /// a byte of its stored `output` as a failing disk would. Returns the job, the peer and `b/0`'s assignment.
+    func damagedFirstOfTwo(_ storyboard: String, output: String, client: FarmClient, endpoint: String, dir: URL) throws
+        -> (job: String, peer: RawPeer, b: WireMessage) {
+        let job = try client.submit(storyboard: storyboard, source: "two.yaml", priority: 0).job
         let peer = try RawPeer(endpoint)
         try peer.send(hello("p", slots: 2))
         var assigns: [WireMessage] = []
@@ -281,10 +276,21 @@ import Testing
         let answered = try answer(a, inline: true)
         for m in answered { try peer.send(m) }
         _ = try waitFor(client, job: job, seconds: 10) { $0.tasks?.first { $0.key == "a/0" }?.state == "done" }
-        // A byte of a/0's stored output flipped, as a failing disk would.
         let result = try #require(answered.last).payload(TaskResult.self)
-        let hash = try #require(result.outputs.first { $0.output == output }).sha256
-        try damageArtifact(hash, in: dir)
+        try damageArtifact(try #require(result.outputs.first { $0.output == output }).sha256, in: dir)
+        return (job, peer, b)
+    }
+
+    /// A finished segment's output damaged on disk before the film is assembled is caught by its hash: that segment
+    /// runs again (its result is deterministic) and the film is still the local one.
+    @Test(arguments: ["audio", "chunk"])
+    func aDamagedOutputFoundInAssemblyRunsItsSegmentAgain(output: String) throws {
+        let dir = try temporaryDirectory()
+        let (coordinator, endpoint) = try inProcessCoordinator(dir)
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let two = Self.storyboard("two", shots: ["a", "b"])
+        let (job, peer, b) = try damagedFirstOfTwo(two, output: output, client: client, endpoint: endpoint, dir: dir)
         for m in try answer(b, inline: true) { try peer.send(m) }
         let again = try #require(try peer.next([.assign]), "the segment with the damaged \(output) did not run again")
         let lease = try again.payload(Assign.self).lease
@@ -305,18 +311,7 @@ import Testing
         defer { coordinator.stop(); coordinator.wait() }
         let client = try FarmClient(endpoint: endpoint)
         let two = Self.storyboard("two", shots: ["a", "b"])
-        let job = try client.submit(storyboard: two, source: "two.yaml", priority: 0).job
-        let peer = try RawPeer(endpoint)
-        try peer.send(hello("p", slots: 2))
-        var assigns: [WireMessage] = []
-        while assigns.count < 2, let m = try peer.next([.assign]) { assigns.append(m) }
-        let a = try #require(assigns.first { try $0.payload(Assign.self).lease.task.hasSuffix(":a/0") })
-        let answered = try answer(a, inline: true)
-        for m in answered { try peer.send(m) }
-        _ = try waitFor(client, job: job, seconds: 10) { $0.tasks?.first { $0.key == "a/0" }?.state == "done" }
-        let last = try #require(answered.last)
-        let hash = try #require(try last.payload(TaskResult.self).outputs.first { $0.output == "audio" }).sha256
-        try damageArtifact(hash, in: dir)
+        let (job, peer, _) = try damagedFirstOfTwo(two, output: "audio", client: client, endpoint: endpoint, dir: dir)
         _ = try client.cancel(job: job)
         #expect(try client.retry(job: job).requeuedTasks == 2)
         var again: [WireMessage] = []

@@ -224,9 +224,9 @@ public struct DispatchBenchmark: Sendable {
             var made: [String: (Data, String)] = [:]
             func output(_ key: String, _ make: () -> Data) -> (Data, String) {
                 if let o = made[key] { return o }
-                let d = make()
-                made[key] = (d, Digest.sha256(d))
-                return made[key]!
+                let d = make(), o = (d, Digest.sha256(d))
+                made[key] = o
+                return o
             }
             while !stop.isSet {
                 if Date().timeIntervalSince(lastBeat) > 0.5 {

@@ -21,15 +21,13 @@ public struct LivenessBenchmark {
         public var delays: [Double]
         public var limit: Double
         public var description: String {
-            let sorted = delays.sorted()
-            func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(q * Double(sorted.count - 1) + 0.5))] }
-            let f = { (v: Double) in String(format: "%.3f s", v) }
+            let q = Quantiles(delays), f = Quantiles.seconds
             return [
                 "kills              \(delays.count) worker processes, each SIGKILLed while holding a lease",
                 "dead-after limit   \(f(limit)) of silence",
-                "detection          min \(f(sorted.first ?? 0)), median \(f(at(0.5))), p90 \(f(at(0.9))), max \(f(sorted.last ?? 0))"
+                "detection          min \(f(q.min)), median \(f(q.at(0.5))), p90 \(f(q.at(0.9))), max \(f(q.max))"
                     + " (from kill to lease back in the queue)",
-                "ratio              max / limit = \(String(format: "%.3f", (sorted.last ?? 0) / limit))",
+                "ratio              max / limit = \(String(format: "%.3f", q.max / limit))",
             ].joined(separator: "\n")
         }
     }
@@ -53,17 +51,10 @@ public struct LivenessBenchmark {
     }
 
     public func run(log: (String) -> Void) throws -> Result {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reelfarm-liveness-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
         let deaths = DeathLog()
-        var config = CoordinatorConfiguration(
-            dataDirectory: dir, bind: "tcp://127.0.0.1:*",
-            geometry: { _ in EngineGeometry(latentChannels: 8, maxWindow: 1025) }, assembler: DispatchBenchmark.NoFilm())
-        config.log = { deaths.note($0) }
-        let coordinator = try Coordinator(configuration: config)
-        let endpoint = try coordinator.start()
-        defer { coordinator.stop(); coordinator.wait() }
+        let bench = try BenchCoordinator("liveness") { $0.log = { deaths.note($0) } }
+        defer { bench.close() }
+        let endpoint = bench.endpoint
         let client = try FarmClient(endpoint: endpoint, timeoutMillis: 10_000)
         // One slow task per worker, and a few to spare: 1 000 denoising steps of a second each never finish here.
         let shots = (0..<(kills + 4)).map { "  - {id: s\($0), frames: 20, prompt: p}" }.joined(separator: "\n")
@@ -105,7 +96,7 @@ public struct LivenessBenchmark {
             Thread.sleep(forTimeInterval: 0.37)
         }
         for w in workers { w.process.waitUntilExit() }
-        let limit = Double(config.deadAfterMillis) / 1000
+        let limit = Double(CoordinatorConfiguration.defaultDeadAfterMillis) / 1000
         let wait = Date().addingTimeInterval(limit * 3)
         while Date() < wait, !workers.allSatisfy({ deaths.time($0.name) != nil }) { Thread.sleep(forTimeInterval: 0.05) }
         var delays: [Double] = []

@@ -21,15 +21,13 @@ public struct RefusalBenchmark {
         public var returns: [(seconds: Double, explained: Bool)]
         public var timeout: Double
         public var description: String {
-            let sorted = returns.map(\.seconds).sorted()
-            func at(_ q: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(q * Double(sorted.count - 1) + 0.5))] }
-            let f = { (v: Double) in String(format: "%.3f s", v) }
+            let q = Quantiles(returns.map(\.seconds)), f = Quantiles.seconds
             return [
                 "clients            \(returns.count) at once, CURVE coordinator with an allowlist: half without a key, half unlisted",
                 "returned           \(returns.count) of \(returns.count) (\(returns.filter(\.explained).count) saying why, "
                     + "\(returns.filter { !$0.explained }.count) after their timeout)",
-                "time to return     median \(f(at(0.5))), p90 \(f(at(0.9))), max \(f(sorted.last ?? 0)) (timeout \(f(timeout)))",
-                "ratio              max / timeout = \(String(format: "%.3f", (sorted.last ?? 0) / timeout))",
+                "time to return     median \(f(q.at(0.5))), p90 \(f(q.at(0.9))), max \(f(q.max)) (timeout \(f(timeout)))",
+                "ratio              max / timeout = \(String(format: "%.3f", q.max / timeout))",
             ].joined(separator: "\n")
         }
     }
@@ -42,19 +40,13 @@ public struct RefusalBenchmark {
     }
 
     public func run() throws -> Result {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reelfarm-refusals-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
         let server = try CurveKeyPair.generate(), listed = try CurveKeyPair.generate()
-        var config = CoordinatorConfiguration(
-            dataDirectory: dir, bind: "tcp://127.0.0.1:*",
-            geometry: { _ in EngineGeometry(latentChannels: 8, maxWindow: 1025) }, assembler: DispatchBenchmark.NoFilm())
-        config.curve = server
-        config.authorizedKeys = [listed.publicKey]
-        config.log = { _ in }
-        let coordinator = try Coordinator(configuration: config)
-        let endpoint = try coordinator.start()
-        defer { coordinator.stop(); coordinator.wait() }
+        let bench = try BenchCoordinator("refusals") {
+            $0.curve = server
+            $0.authorizedKeys = [listed.publicKey]
+        }
+        defer { bench.close() }
+        let endpoint = bench.endpoint
         let unlisted = try (0..<clients / 2).map { _ in try CurveKeyPair.generate() }
         let returns = Returns()
         let group = DispatchGroup()

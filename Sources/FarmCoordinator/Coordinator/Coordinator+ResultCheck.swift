@@ -23,12 +23,6 @@ struct ExpectedOutputs {
         case .anchors: ["anchors"]
         }
     }
-
-    /// The exact byte size an output must have, where the plan decides it (PCM); `nil` where only its content can say.
-    func exactSize(of name: String) -> Int? {
-        guard case .segment(_, let samples, _) = kind, name == "audio" else { return nil }
-        return samples * format.channels * 4
-    }
 }
 
 /// Why a result's outputs were refused; the attempt fails with this text.
@@ -61,14 +55,13 @@ extension Coordinator {
             throw BadResult("outputs \(names.sorted()) are not the task's \(expected.names.sorted())"
                             + (missing.isEmpty ? "" : "; missing \(missing)") + (extra.isEmpty ? "" : "; unexpected \(extra)"))
         }
-        for (name, data) in outputs.sorted(by: { $0.key < $1.key }) {
-            if let size = expected.exactSize(of: name), data.count != size {
-                throw BadResult("output \(name) is \(data.count) bytes; \(size) expected "
+        switch expected.kind {
+        case .segment(let frames, let samples, let tailSteps):
+            let audio = outputs["audio"]?.count ?? 0, size = samples * expected.format.channels * 4
+            guard audio == size else {
+                throw BadResult("output audio is \(audio) bytes; \(size) expected "
                                 + "(owned samples × \(expected.format.channels) channels × 4 bytes)")
             }
-        }
-        switch expected.kind {
-        case .segment(let frames, _, let tailSteps):
             try checkChunk(outputs["chunk"] ?? Data(), frames: frames, of: key, format: expected.format)
             try checkLatents(outputs["tail"] ?? Data(), name: "tail", steps: tailSteps, shapes: expected.stepShapes)
         case .anchors(let steps):

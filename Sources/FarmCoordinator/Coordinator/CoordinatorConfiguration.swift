@@ -10,7 +10,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var bind: String
     public var heartbeatMillis = 1_000
     /// A worker silent this long is dead and its tasks go back to the queue.
-    public var deadAfterMillis = 3_000
+    public var deadAfterMillis = CoordinatorConfiguration.defaultDeadAfterMillis
+    public static let defaultDeadAfterMillis = 3_000
     /// Attempts a task may fail (engine error, worker lost) before its job fails.
     public var maxFailures = 3
     /// Failed tasks of one job after which a worker is not given that job again.
