@@ -72,12 +72,16 @@ let package = Package(
             dependencies: ["FarmCore", "FarmWire", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "FarmEngineHost", dependencies: ["FarmCore", "FarmWire"], exclude: [],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "FarmTesting", dependencies: ["FarmCore"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "reelfarm",
             dependencies: [
                 "FarmCore", "FarmRender", "FarmMedia", "FarmTestCard", "FarmInference",
-                "FarmWire", "FarmStore", "FarmCoordinator", "FarmWorker",
+                "FarmWire", "FarmStore", "FarmCoordinator", "FarmWorker", "FarmEngineHost",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

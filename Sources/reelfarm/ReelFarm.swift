@@ -10,7 +10,7 @@ struct ReelFarm: AsyncParsableCommand {
         subcommands: [
             Sample.self, Plan.self, Render.self, Verify.self, Demo.self,
             Coordinator.self, Worker.self, Submit.self, Status.self, Watch.self, Fetch.self, Cancel.self, Retry.self, Delete.self, Workers.self,
-            Bench.self, Model.self, Keys.self,
+            Bench.self, Model.self, Keys.self, Engines.self,
         ]
     )
 }

@@ -49,7 +49,7 @@ func inProcessCoordinator(_ dir: URL) throws -> (Coordinator, String) {
     MediaLog.setLevel(.errors)
     var config = CoordinatorConfiguration(
         dataDirectory: dir, bind: "tcp://127.0.0.1:*",
-        geometry: { model throws(SpecError) in try EngineRegistry.geometry(for: model) },
+        geometry: { model throws(SpecError) in try EngineRegistry.plannedGeometry(for: model) },
         assembler: MP4FilmAssembler())
     config.images = { spec, files throws(SpecError) in try StoryboardImages.load(spec, files: files) }
     let c = try Coordinator(configuration: config)

@@ -37,7 +37,7 @@ extension Coordinator {
             files[path] = store.artifacts.url(hash)
         }
         do {
-            job = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: s.source,
+            job = try JobContext(spec: spec, geometry: geometry(for: spec.model, source: s.source), source: s.source,
                                  images: config.images(spec, files))
         } catch {
             refuse(identity, WireError(.invalid, error.description), sequence: sequence, issues: error.issues.map(\.description))
@@ -56,6 +56,7 @@ extension Coordinator {
         let ready = try store.insert(NewJob(id: id, title: spec.title, source: s.source, storyboard: s.storyboard,
                                             priority: s.priority, tasks: tasks, baseDirectory: s.baseDirectory), now: Self.wall)
         try store.addAssets(job: id, assets, now: Self.wall)
+        try store.setGeometry(job: id, json: Self.encodeGeometry(job.plan.geometry))
         contexts[id] = job
         priorities[id] = s.priority
         unfinished[id] = tasks.count
@@ -107,8 +108,15 @@ extension Coordinator {
     private func unplaceable(_ job: JobRecord) throws -> String? {
         guard let spec = try? JobSpec.parse(job.storyboard, source: job.source) else { return nil }
         let live = sessions.values.filter { !$0.draining }
-        guard !live.contains(where: { $0.fits(spec) }) else { return nil }
-        let needs = ["engine \(spec.model.engine) at \(spec.output.width)×\(spec.output.height)", spec.requires.summary]
+        let planned = contexts[job.id]?.plan.geometry
+        guard !live.contains(where: { $0.fits(spec, geometry: planned) }) else { return nil }
+        let engine = spec.model.engine
+        let offering = live.filter { $0.hello.engines.contains(engine) }
+        if !live.isEmpty, offering.isEmpty { return "no connected worker offers engine \(engine)" }
+        if let planned, !offering.isEmpty, offering.allSatisfy({ $0.geometries[engine].map { $0 != planned } ?? false }) {
+            return "the \(offering.count) connected workers running engine \(engine) declare another latent grid than the job was planned with"
+        }
+        let needs = ["engine \(engine) at \(spec.output.width)×\(spec.output.height)", spec.requires.summary]
             .filter { !$0.isEmpty }.joined(separator: ", ")
         return live.isEmpty ? "no worker is connected" : "none of the \(live.count) connected workers has \(needs)"
     }

@@ -39,6 +39,7 @@ extension Coordinator {
             try loseLeases(of: previous, reason: "worker \(id) reconnected without it")
         }
         sessions[identity] = session
+        try declare(h, worker: id)
         try store.upsertWorker(WorkerRecord(id: id, name: h.name, engines: h.engines, device: h.device, slots: h.slots,
                                             memory: h.memoryBytes, maxPixels: h.maxFramePixels, tags: h.tags,
                                             state: "alive", lastSeen: Self.wall), now: Self.wall)
@@ -70,6 +71,10 @@ extension Coordinator {
             guard (16...64).contains(instance.count), instance.allSatisfy(\.isHexDigit) else {
                 throw bad("instance must be 16–64 hex digits")
             }
+        }
+        for (engine, doc) in h.geometries ?? [:] {
+            guard h.engines.contains(engine) else { throw bad("geometries names engine \(engine.prefix(64)), which engines does not list") }
+            do { _ = try doc.geometry() } catch { throw bad("engine \(engine): \(error.message)") }
         }
     }
 

@@ -14,6 +14,8 @@ public final class Coordinator: @unchecked Sendable {
     var running: [TaskKey: (attempt: Int, identity: Data)] = [:]
     var queue = ReadyQueue()
     var contexts: [String: JobContext] = [:]
+    /// The latent grid of each engine this build does not have, as the last worker running it declared.
+    var declared: [String: EngineGeometry] = [:]
     var priorities: [String: Int] = [:]
     /// Each loaded job's reverse dependencies (`task → tasks waiting for it`), from the plan the job was stored from.
     var dependents: [String: [String: [String]]] = [:]
@@ -61,6 +63,9 @@ public final class Coordinator: @unchecked Sendable {
         config = configuration
         store = try FarmStore(directory: configuration.dataDirectory)
         assembly = AssemblyWorker(store: store, assembler: configuration.assembler)
+        for (engine, json) in try store.declaredGeometries() {
+            if let g = try? Self.decodeGeometry(json) { declared[engine] = g }
+        }
     }
 
     /// Monotonic seconds, for liveness.

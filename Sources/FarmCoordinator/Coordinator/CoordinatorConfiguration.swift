@@ -16,8 +16,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var maxFailures = 3
     /// Failed tasks of one job after which a worker is not given that job again.
     public var excludeWorkerAfter = 2
-    /// Plans storyboards: the latent grid of the engine a storyboard names.
-    public var geometry: @Sendable (ModelSpec) throws(SpecError) -> EngineGeometry
+    /// Plans storyboards: the latent grid of a built-in engine a storyboard names; `nil` for an engine this build
+    /// does not have, which the coordinator plans with the geometry that workers running it declared.
+    public var geometry: @Sendable (ModelSpec) throws(SpecError) -> EngineGeometry?
     /// Writes a film from chunks and PCM.
     public var assembler: any FilmAssembler
     /// Decodes a storyboard's keyframe and reference images at the film's size, from the job's stored copies (the
@@ -32,7 +33,7 @@ public struct CoordinatorConfiguration: Sendable {
     /// Where the coordinator's log lines go (stderr by default).
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("reelfarm coordinator: \($0)\n".utf8)) }
 
-    public init(dataDirectory: URL, bind: String, geometry: @escaping @Sendable (ModelSpec) throws(SpecError) -> EngineGeometry,
+    public init(dataDirectory: URL, bind: String, geometry: @escaping @Sendable (ModelSpec) throws(SpecError) -> EngineGeometry?,
                 assembler: any FilmAssembler) {
         self.dataDirectory = dataDirectory
         self.bind = bind

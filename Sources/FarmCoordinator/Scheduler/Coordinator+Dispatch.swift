@@ -21,7 +21,7 @@ extension Coordinator {
                 excluded[t.task.job] = try store.excludedWorkers(job: t.task.job, threshold: config.excludeWorkerAfter)
             }
             let candidates = free.keys.compactMap { sessions[$0] }.filter {
-                $0.fits(job.spec) && !excluded[t.task.job]!.contains($0.id)
+                $0.fits(job.spec, geometry: job.plan.geometry) && !excluded[t.task.job]!.contains($0.id)
             }
             // The worker with the most free slots (ties by id) keeps load even.
             guard let w = candidates.max(by: { (free[$0.identity]!, $1.id) < (free[$1.identity]!, $0.id) }) else {
@@ -59,7 +59,7 @@ extension Coordinator {
                                          baseDirectory: record.baseDirectory.map { URL(fileURLWithPath: $0) }, checkingFiles: false)
             // Images come from the job's own stored copies, never from the paths the storyboard names.
             let files = try store.assets(job: job).mapValues { store.artifacts.url($0) }
-            c = try JobContext(spec: spec, geometry: config.geometry(spec.model), source: record.source,
+            c = try JobContext(spec: spec, geometry: geometry(for: spec.model, job: job, source: record.source), source: record.source,
                                images: config.images(spec, files))
         } catch let error as SpecError {
             // A stored job that can no longer be planned (an engine this build lacks, a damaged image) fails alone,

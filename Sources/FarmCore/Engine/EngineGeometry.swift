@@ -11,15 +11,24 @@ public struct EngineGeometry: Hashable, Sendable, Codable {
     public var maxWindow: Int
     /// How one latent step of each stream is laid out in the latents an engine hands back (tails, anchors).
     public var stepLayout: LatentStepLayout
+    /// A film's width and height must be multiples of this (1: any size).
+    public var spatialMultiple: Int
+    /// The rate the model's sound comes out at before it is brought to the film's rate; nil: no sound of its own.
+    public var nativeAudioRate: Int?
 
     public init(temporalStride: Int = 4, spatialStride: Int = 8, latentChannels: Int, maxWindow: Int,
-                stepLayout: LatentStepLayout = .pooled) {
+                stepLayout: LatentStepLayout = .pooled, spatialMultiple: Int = 1, nativeAudioRate: Int? = nil) {
         self.temporalStride = temporalStride
         self.spatialStride = spatialStride
         self.latentChannels = latentChannels
         self.maxWindow = maxWindow
         self.stepLayout = stepLayout
+        self.spatialMultiple = spatialMultiple
+        self.nativeAudioRate = nativeAudioRate
     }
+
+    /// A frame-count rule as people write it: `1+4k`.
+    public var frameRule: String { "1+\(temporalStride)k" }
 
     /// The shape of one latent step of each stream for a film of `format`: a tail of `n` steps is
     /// `[n] + video` and `[n] + audio`.

@@ -4,6 +4,7 @@ public enum Planner {
     /// - Throws: ``SpecError`` when the model settings do not fit the engine's latent grid.
     public static func plan(_ spec: JobSpec, geometry: EngineGeometry, source: String = "storyboard") throws(SpecError) -> Plan {
         try check(spec.model, geometry, source: source)
+        try check(spec.output, geometry, engine: spec.model.engine, source: source)
         let timeline = ShotTimeline(spec)
         let clock = timeline.clock
         var segments: [Segment] = []
@@ -46,6 +47,15 @@ public enum Planner {
         }
         if model.overlap >= model.window {
             issues.append(SpecIssue(field: "model.overlap", rule: "must be < model.window (\(model.overlap) ≥ \(model.window))"))
+        }
+        if !issues.isEmpty { throw SpecError(source: source, issues: issues) }
+    }
+
+    static func check(_ output: OutputFormat, _ g: EngineGeometry, engine: String, source: String) throws(SpecError) {
+        let m = g.spatialMultiple
+        var issues: [SpecIssue] = []
+        for (field, value) in [("output.width", output.width), ("output.height", output.height)] where value % m != 0 {
+            issues.append(SpecIssue(field: field, rule: "must be a multiple of \(m) for engine \(engine) (got \(value))"))
         }
         if !issues.isEmpty { throw SpecError(source: source, issues: issues) }
     }

@@ -21,7 +21,8 @@ public struct MMDiTEngine: Engine {
         EngineGeometry(
             temporalStride: MMDiTConfig.temporalStride, spatialStride: MMDiTConfig.spatialStride,
             latentChannels: config.videoChannels, maxWindow: config.maxWindow,
-            stepLayout: LatentStepLayout(spatial: true, audio: [config.audioChannels, config.audioTokensPerStep]))
+            stepLayout: LatentStepLayout(spatial: true, audio: [config.audioChannels, config.audioTokensPerStep]),
+            spatialMultiple: 16)
     }
 
     /// A task this engine cannot run, and why.

@@ -7,6 +7,12 @@ public enum EngineRegistry {
     /// Engine names this build can run.
     public static let names = ["testcard", "mmdit"]
 
+    /// What a coordinator plans with: a built-in engine's grid, or nil for any other name (engine processes on the
+    /// workers declare theirs).
+    public static func plannedGeometry(for model: ModelSpec) throws(SpecError) -> EngineGeometry? {
+        names.contains(model.engine) ? try geometry(for: model) : nil
+    }
+
     /// The latent grid `model`'s engine works on, without building the engine or reading any file: what a farm's
     /// coordinator plans with (the weights live on the workers). An MMDiT's grid comes from `model.config`
     /// (default `small`); a storyboard whose weights are of another configuration must name it.

@@ -9,6 +9,7 @@ enum Migrations {
         m.registerMigration("0003_job_base_directory") { db in try db.execute(sql: jobBaseDirectory) }
         m.registerMigration("0004_hot_path_layout") { db in try db.execute(sql: hotPathLayout) }
         m.registerMigration("0005_job_assets") { db in try db.execute(sql: jobAssets) }
+        m.registerMigration("0006_engine_geometries") { db in try db.execute(sql: engineGeometries) }
         return m
     }
 
@@ -21,6 +22,18 @@ enum Migrations {
     ///   `attempts` keeps the ended ones, appended by rowid (one iteration's rows share pages) with an index by job;
     /// - a task's outputs are columns of its row (`chunk`, `audio`, `tail`, `anchors`: artifact hashes), set by the
     ///   same statement that marks it done; the `outputs` table goes.
+    /// 0006: engines that run in engine processes are open-ended; the latent grid that workers running one
+    /// declared is kept, and each job keeps the grid it was planned with (so it plans the same after a restart).
+    static let engineGeometries = """
+        CREATE TABLE engine_geometries (
+            engine TEXT PRIMARY KEY,
+            geometry TEXT NOT NULL,
+            worker TEXT NOT NULL,
+            declared_at REAL NOT NULL
+        );
+        ALTER TABLE jobs ADD COLUMN geometry TEXT;
+        """
+
     static let hotPathLayout = """
         CREATE TABLE tasks_0004 (
             job_id TEXT NOT NULL REFERENCES jobs(id),

@@ -264,6 +264,36 @@ public final class FarmStore: @unchecked Sendable {
         }
     }
 
+    /// Records the latent grid (JSON) that a worker running `engine` declared.
+    public func declareGeometry(engine: String, json: String, worker: String, now: Double) throws {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO engine_geometries (engine, geometry, worker, declared_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT(engine) DO UPDATE SET geometry = excluded.geometry, worker = excluded.worker,
+                    declared_at = excluded.declared_at
+                """, arguments: [engine, json, worker, now])
+        }
+    }
+
+    /// Every declared latent grid: engine → JSON.
+    public func declaredGeometries() throws -> [String: String] {
+        try read { db in
+            var out: [String: String] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT engine, geometry FROM engine_geometries") { out[r["engine"]] = r["geometry"] }
+            return out
+        }
+    }
+
+    /// Keeps the latent grid (JSON) a job was planned with.
+    public func setGeometry(job: String, json: String) throws {
+        try write { db in try db.execute(sql: "UPDATE jobs SET geometry = ? WHERE id = ?", arguments: [json, job]) }
+    }
+
+    /// The latent grid (JSON) a job was planned with; nil for jobs planned before it was kept.
+    public func geometry(job: String) throws -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT geometry FROM jobs WHERE id = ?", arguments: [job]) }
+    }
+
     /// A job's images: path as its storyboard resolves it → artifact hash.
     public func assets(job: String) throws -> [String: String] {
         try read { db in

@@ -29,9 +29,13 @@ public struct Hello: Codable, Sendable, Equatable {
     /// A random id the worker process picks once at start (16–64 hex digits) and sends in every `hello`: the
     /// coordinator keeps the worker's id across its reconnects and the coordinator's restarts.
     public var instance: String?
+    /// The latent grid of each engine it runs in engine processes, as their handshakes declared it (engine name →
+    /// geometry); the coordinator plans jobs for engines it does not build in with these.
+    public var geometries: [String: GeometryDocument]?
     public init(name: String, engines: [String], device: String, slots: Int, memoryBytes: Int64, maxFramePixels: Int,
-                tags: [String], running: [Lease], instance: String? = nil) {
+                tags: [String], running: [Lease], instance: String? = nil, geometries: [String: GeometryDocument]? = nil) {
         self.instance = instance
+        self.geometries = geometries
         self.name = name
         self.engines = engines
         self.device = device

@@ -106,7 +106,8 @@ public final class Worker: @unchecked Sendable {
         lastHeard = Self.clock
         let hello = Hello(name: config.name, engines: config.engines, device: config.device, slots: config.slots,
                           memoryBytes: config.memoryBytes, maxFramePixels: config.maxFramePixels, tags: config.tags,
-                          running: lock.withLock { Array(running.keys) }, instance: instance)
+                          running: lock.withLock { Array(running.keys) }, instance: instance,
+                          geometries: config.geometries.isEmpty ? nil : config.geometries)
         // The hello goes first on the new connection; stale heartbeats are dropped, reports keep their order.
         stalled = [WireMessage(.hello, hello)] + stalled.filter { $0.command != .heartbeat && $0.command != .hello }
         flushStalled()

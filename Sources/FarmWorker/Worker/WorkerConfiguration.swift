@@ -22,6 +22,8 @@ public struct WorkerConfiguration: Sendable {
     public var heartbeatMillis = 1_000
     /// How long a drain (SIGTERM) waits for running tasks; those still running then are stopped and handed back.
     public var drainMillis = 10_000
+    /// The latent grid of each engine it runs in engine processes, as their handshakes declared it (sent in `hello`).
+    public var geometries: [String: GeometryDocument] = [:]
     /// CURVE towards a coordinator that uses it; `nil`: plain TCP.
     public var security: CurveClientSecurity?
 

@@ -20,6 +20,22 @@ func loadJob(_ argument: String, images: Bool = false) throws -> (JobContext, an
     }
 }
 
+/// Checks a storyboard before it is submitted: parsed, its images decoded, and planned when its engine is built in
+/// (an engine run in engine processes is planned by the coordinator with the grid its workers declared).
+func checkSubmission(_ argument: String) throws -> JobSpec {
+    do {
+        let spec = try JobSource.load(argument)
+        let images = try StoryboardImages.load(spec, source: argument)
+        if let geometry = try EngineRegistry.plannedGeometry(for: spec.model) {
+            _ = try JobContext(spec: spec, geometry: geometry, source: argument, images: images)
+        }
+        return spec
+    } catch {
+        printError(error.description)
+        throw ExitCode(specErrorExitCode)
+    }
+}
+
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }

@@ -16,9 +16,9 @@ extension ReelFarm {
         func run() throws {
             log.apply()
             // Validate here first: a bad storyboard exits 2 with its fields named and nothing is sent.
-            let (context, _) = try loadJob(job.job, images: true)
+            let spec = try checkSubmission(job.job)
             // The images travel with the job: the coordinator never reads this machine's files.
-            let assets = try Array(Set(context.spec.imagePaths)).sorted().map { path in
+            let assets = try Array(Set(spec.imagePaths)).sorted().map { path in
                 do {
                     return (path: path, data: try Data(contentsOf: URL(fileURLWithPath: path)))
                 } catch {

@@ -69,7 +69,7 @@ extension ReelFarm {
             try FileChecks.dataDirectory(dataDir, command: "coordinator")
             var configuration = CoordinatorConfiguration(
                 dataDirectory: URL(fileURLWithPath: dataDir), bind: endpoint,
-                geometry: { model throws(SpecError) in try EngineRegistry.geometry(for: model) },
+                geometry: { model throws(SpecError) in try EngineRegistry.plannedGeometry(for: model) },
                 assembler: MP4FilmAssembler())
             configuration.images = { spec, files throws(SpecError) in try StoryboardImages.load(spec, files: files) }
             configuration.keepIntermediates = keepIntermediates || env["REELFARM_KEEP_INTERMEDIATES"] == "1"
