@@ -118,6 +118,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FarmEngineHostTests",
+            dependencies: ["FarmEngineHost", "FarmCore", "FarmWire", "FarmTestCard", "FarmTesting", "reelfarm"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "FarmRenderTests",
             dependencies: ["FarmRender", "FarmCore", "FarmTestCard", "FarmMedia", "FarmTesting", "reelfarm"],
             swiftSettings: swiftSettings

@@ -18,6 +18,9 @@ public final class EngineProcessPool: @unchecked Sendable {
 
     public var name: String { command.name }
 
+    /// Each slot's process id while it runs.
+    public var pids: [Int32?] { lock.withLock { processes.map(\.pid) } }
+
     /// Starts slot 0's process and returns its handshake and the geometry it declares.
     /// - Throws: ``EngineProcessError`` when it does not get ready.
     public func warmUp() throws -> (EngineReady, EngineGeometry) {

@@ -62,6 +62,7 @@ public struct ProcessEngine: Engine {
             throw EngineContractError("audio sample \(i / f.channels) channel \(i % f.channels) is not finite")
         }
         let frames = VideoFrames(width: f.width, height: f.height, count: task.own.count, rgb: [UInt8](m.blobs[1]))
+        // Only the tail crosses the contract: it stands for the latents (nothing downstream reads more).
         return SegmentResult(latents: tail, frames: frames, audio: PCMBuffer(channels: f.channels, samples: samples), tail: tail)
     }
 

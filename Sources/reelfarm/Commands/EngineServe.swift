@@ -23,6 +23,8 @@ extension ReelFarm.Engines {
         @Argument(help: "Engine: \(EngineRegistry.names.joined(separator: ", ")).") var engine: String
         @Option(help: "MMDiT configuration whose latent grid this process declares (tasks must use it).") var config: String?
         @Option(name: .customLong("as"), help: "Name to answer to (default: the engine's own).") var alias: String?
+        @Option(help: ArgumentHelp("Sleep after every denoising step (fault tests).", visibility: .private))
+        var stepDelayMs: Int = 0
 
         func validate() throws {
             guard EngineRegistry.names.contains(engine) else {
@@ -38,7 +40,7 @@ extension ReelFarm.Engines {
                 throw ValidationError(error.description)
             }
             let served = config ?? "small"
-            let (engine, name) = (self.engine, alias ?? self.engine)
+            let (engine, name, delay) = (self.engine, alias ?? self.engine, Double(stepDelayMs) / 1000)
             let out = EngineServer.takeStandardOutput()
             let server = EngineServer(
                 name: name, geometry: geometry, version: "reelfarm-\(reelfarmVersion)/\(engine)" + (engine == "mmdit" ? "-\(served)" : ""),
@@ -49,7 +51,8 @@ extension ReelFarm.Engines {
                     }
                     var spec = model.spec
                     spec.engine = engine
-                    return try EngineRegistry.engine(for: spec, source: "task model")
+                    let built = try EngineRegistry.engine(for: spec, source: "task model")
+                    return delay > 0 ? DelayedEngine(built, stepDelay: delay) : built
                 },
                 log: { FileHandle.standardError.write(Data("reelfarm engine \(name): \($0)\n".utf8)) })
             let status = server.serve()
