@@ -158,6 +158,23 @@ def test_keyframes_and_anchors(engine):
     assert np.array_equal(b.video[0], a.video[1]) and np.array_equal(b.audio[0], a.audio[1])
 
 
+def test_guided_sampling_holds_pins(engine):
+    # the real model's path: classifier-free, spatio-temporal and modality guidance with rescale, cross timesteps
+    import dataclasses
+    from reelfarm_engines.ltx2 import Sampling
+    f = fmt("24")
+    first = engine.generate(task(f, (0, 17), (0, 17), tail=2), quiet)
+    saved = engine.sampling
+    engine.sampling = dataclasses.replace(Sampling(), stg_blocks=(1,), max_sequence_length=32)
+    try:
+        key = [protocol.Keyframe(20, np.full((64, 64, 3), 128, dtype=np.uint8))]
+        r = engine.generate(task(f, (8, 25), (17, 25), pins=[protocol.Pin(0, first.tail)], tail=3, keyframes=key), quiet)
+    finally:
+        engine.sampling = saved
+    assert np.array_equal(r.tail.video[:2], first.tail.video) and np.array_equal(r.tail.audio[:2], first.tail.audio)
+    assert np.isfinite(r.audio).all() and r.frames.shape == (8, 64, 64, 3)
+
+
 # ------------------------------------------------------------------------------------------ through the contract
 
 class Reader:

@@ -13,20 +13,23 @@ r_a = sample_rate / hop / 4 = 25 audio latents per second; it is causal too (a w
 frame, each later one four). The vocoder makes `native_rate` samples per second (24 kHz for LTX-2) from the mels.
 
 Global audio grid. Audio latent J (a global index) ends on mel frame 4J, the instant J / r_a seconds of the film.
-Every segment uses that grid, so neighbours share the very same audio latents: A(f) = ceil(f · r_a / fps) is the
-first audio latent at or after frame f's instant. A window of frames [lo, hi) denoises audio latents
-J ∈ [max(0, A(lo − 7)), A(hi) + 1): the audio of its first latent step's whole 8-frame block, and one latent past
-the end so the decoded sound covers the last frame. Its decoded sound starts at J_start / r_a; `protocol.owned_audio`
-cuts the owned samples at the film's rate from there (the start expressed as frame 1 of a frame rate 1 / start).
-RoPE positions of audio tokens are shifted by J_start / r_a − lo / fps so sound and picture share one clock.
+Every window uses that grid, so neighbours share the very same audio latents: A(f) = max(0, ceil(f · r_a / fps)) is
+the first audio latent at or after frame f's instant. A window of frames [lo, hi) denoises the audio latents
+J ∈ [A(lo − 7), A(hi) + P): the sound of its first latent step's whole 8-frame block, and P = 3 latents (120 ms)
+of lookahead past its last frame. Its decoded sound starts at J_start / r_a; `protocol.owned_audio` cuts the owned
+samples at the film's rate from there (that start given as frame 1 of a frame rate 1 / start: same exact
+positions). RoPE positions of the audio tokens are shifted by J_start / r_a − lo / fps: one clock for both streams.
 
-Step layout. Video: [C, H/32, W/32], normalized (the transformer's space). Audio: [k, C_audio, mel_bins / 4],
-k = 16 (enough for fps ≥ 12.5): the audio step of the video step that ends at global frame e holds the audio
-latents J ∈ [max(0, A(e − 8)), A(e)) (those whose instant falls in the 8 frames before e: 8 or 9 at 24 fps, 6 or
-7 at 29.97) in order from slot 0, zero padding after. e, and so the slots, follow from the pin's latent index and
-the segment's frames, so a tail pinned at index 0 of the next window (whose first frame is the tail's first step's
-last frame) restores exactly the audio latents of that span. Anchors are 1-frame windows: their step covers the
-same 8-frame block before and including the anchor frame.
+Step layout. Video: [C, H/32, W/32], normalized (the transformer's space). Audio: [k, C_audio, mel_bins / 4] with
+k = 20: the audio step of the video step that ends at global frame e holds the audio latents
+J ∈ [A(e − 8), A(e) + P) in order from slot 0, zeros after: those whose instant falls in the 8 frames before e
+(8 or 9 at 24 fps, 6 or 7 at 30000/1001, at most 16 down to 12.5 fps), then the P lookahead latents, which
+overlap the next step's. e, and so the slots, follow from a pin's latent index and the window's first frame, so a
+tail pinned at index 0 of the next window (whose first frame is the tail's first step's last frame) restores
+exactly the audio latents of those spans. The lookahead is what keeps a join free of clicks: the next window holds
+the previous one's audio latents on both sides of the frame where ownership passes, so both decode the same sound
+there (the vocoder looks a few mel frames ahead). Anchors are 1-frame windows: their step covers the 8-frame block
+before and including the anchor frame, plus the lookahead.
 """
 
 from __future__ import annotations
@@ -36,10 +39,9 @@ import dataclasses
 import hashlib
 import math
 import os
-import sys
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 import torch
