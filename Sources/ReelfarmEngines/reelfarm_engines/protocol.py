@@ -11,6 +11,7 @@ import os
 import select
 import struct
 import sys
+import time
 import traceback
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -455,6 +456,22 @@ def rate_is_integer_shift(numer: list, scale: int) -> bool:
 
 # ----------------------------------------------------------------------------------------------- the serve loop
 
+def pick_device(option: Optional[str]) -> str:
+    """`auto` (or nothing): `cuda` when torch sees a GPU, else `cpu`; anything else as given."""
+    if option in (None, "", "auto"):
+        import torch
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    return "cuda:0" if option == "cuda" else option
+
+
+def device_memory(device: str) -> int:
+    """Bytes of memory on `device` (the host's RAM for the CPU)."""
+    if device.startswith("cuda"):
+        import torch
+        return int(torch.cuda.get_device_properties(torch.device(device)).total_memory)
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -490,17 +507,19 @@ def serve(engine: Engine, options: dict) -> int:
                 task_id = task.id
                 del blobs
                 progress = _Progress(out, inp, task.id)
+                t0 = time.perf_counter()
                 if kind == SEGMENT:
                     r = engine.generate(task, progress)
                     check_result(task, r)
-                    write_message(out, RESULT, {"task": task.id},
+                    write_message(out, RESULT, {"task": task.id, "seconds": time.perf_counter() - t0},
                                   [r.tail.encode(), np.ascontiguousarray(r.frames, dtype=np.uint8),
                                    np.ascontiguousarray(r.audio, dtype="<f4")])
                 else:
                     latents = engine.anchors(task, progress)
                     if latents.count != len(task.frames):
                         raise ContractError(f"{task.id}: {latents.count} anchors for {len(task.frames)} frames")
-                    write_message(out, RESULT, {"task": task.id}, [latents.encode()])
+                    write_message(out, RESULT, {"task": task.id, "seconds": time.perf_counter() - t0},
+                                  [latents.encode()])
             except Cancelled:
                 write_message(out, CANCELLED, {"task": task_id})
                 _log(f"{engine.name}: {task_id} cancelled")
