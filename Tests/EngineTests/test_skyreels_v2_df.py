@@ -227,3 +227,19 @@ def test_through_the_contract():
         assert p.proc.returncode == 0
     finally:
         p.close()
+
+
+def test_weights_from_a_local_diffusers_directory(engine, tmp_path):
+    """The real configurations load `SkyReelsV2DiffusionForcingPipeline` from a local directory (never a hub id):
+    the tiny pipeline saved and loaded back as "540p" renders the same latents."""
+    from reelfarm_engines.skyreels_v2_df import tiny_pipeline
+
+    tiny_pipeline().save_pretrained(str(tmp_path))
+    e = SkyReelsV2DFEngine()
+    ready = e.load({"config": "540p", "device": "cpu", "weights": str(tmp_path), "max_sequence_length": 16})
+    assert ready.version.endswith("/skyreels-v2-df-540p") and ready.geometry.max_window == 97
+    task = segment((0, 9), (0, 9))
+    assert np.array_equal(e.generate(task, quiet).tail.video, engine.generate(task, quiet).tail.video)
+    e.close()
+    with pytest.raises(ValueError, match="weights"):
+        SkyReelsV2DFEngine().load({"config": "540p", "device": "cpu"})

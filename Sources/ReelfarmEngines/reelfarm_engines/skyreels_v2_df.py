@@ -116,6 +116,44 @@ def tiny_pipeline():
                                               transformer=transformer.eval(), vae=vae.eval(), scheduler=scheduler)
 
 
+def load_model(cls, folder: str, dtype: torch.dtype, device: torch.device):
+    """`cls.from_pretrained(folder)` without accelerate: built uninitialised on `device` in float32, every weight of
+    the folder's safetensors (one file or an index of shards) loaded, then cast to `dtype` except the class's
+    `_keep_in_fp32_modules`, as diffusers does."""
+    import json
+
+    from diffusers.models.modeling_utils import no_init_weights
+    from safetensors.torch import load_file
+
+    with no_init_weights(), torch.device(device):
+        model = cls.from_config(cls.load_config(folder))
+    index = [f for f in os.listdir(folder) if f.endswith(".safetensors.index.json")]
+    if index:
+        with open(os.path.join(folder, index[0])) as f:
+            files = sorted(set(json.load(f)["weight_map"].values()))
+    else:
+        files = sorted(f for f in os.listdir(folder) if f.endswith(".safetensors"))
+    if not files:
+        raise ValueError(f"no safetensors weights in {folder}")
+    expected, loaded = set(model.state_dict()), set()
+    for name in files:
+        state = load_file(os.path.join(folder, name), device=str(device))
+        unexpected = set(state) - expected
+        if unexpected:
+            raise ValueError(f"{folder}/{name}: weights the model does not have: {sorted(unexpected)[:5]}")
+        model.load_state_dict(state, strict=False)
+        loaded |= set(state)
+        del state
+    if expected - loaded:
+        raise ValueError(f"{folder}: weights missing: {sorted(expected - loaded)[:5]}")
+    keep = model._keep_in_fp32_modules or []
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.is_floating_point() and not any(k in name for k in keep):
+                p.data = p.data.to(dtype)
+    return model.eval()
+
+
 # ------------------------------------------------------------------------------------------------------ engine
 
 class SkyReelsV2DFEngine:
@@ -193,8 +231,17 @@ class SkyReelsV2DFEngine:
         if not os.path.isdir(path):
             raise ValueError(f"weights {path!r} is not a local diffusers directory")
         _log(f"loading {path} ({self.dtype}, {self.device})")
-        pipe = SkyReelsV2DiffusionForcingPipeline.from_pretrained(
-            path, local_files_only=True, torch_dtype={"default": self.dtype, "vae": torch.float32})
+        dtypes = {"default": self.dtype, "vae": torch.float32}
+        parts = {}
+        from diffusers.utils import is_accelerate_available
+        if not is_accelerate_available():
+            # diffusers 0.42 cannot load a model with `_keep_in_fp32_modules` (the transformer, the VAE) without
+            # accelerate; load those two here, the rest through the pipeline.
+            from diffusers import AutoencoderKLWan, SkyReelsV2Transformer3DModel
+            parts = {"transformer": load_model(SkyReelsV2Transformer3DModel, os.path.join(path, "transformer"),
+                                               self.dtype, self.device),
+                     "vae": load_model(AutoencoderKLWan, os.path.join(path, "vae"), torch.float32, self.device)}
+        pipe = SkyReelsV2DiffusionForcingPipeline.from_pretrained(path, local_files_only=True, dtype=dtypes, **parts)
         self.pipe = None
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
