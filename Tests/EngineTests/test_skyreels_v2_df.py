@@ -243,3 +243,15 @@ def test_weights_from_a_local_diffusers_directory(engine, tmp_path):
     e.close()
     with pytest.raises(ValueError, match="weights"):
         SkyReelsV2DFEngine().load({"config": "540p", "device": "cpu"})
+
+
+def test_bfloat16_as_on_cuda():
+    """The dtype path a GPU takes (bf16 transformer and text encoder, float32 VAE, latents and kept modules)."""
+    e = SkyReelsV2DFEngine()
+    e.load({"config": "tiny", "device": "cpu", "dtype": "bfloat16"})
+    assert e.pipe.transformer.dtype == torch.bfloat16 and e.pipe.vae.dtype == torch.float32
+    assert e.pipe.transformer.scale_shift_table.dtype == torch.float32  # _keep_in_fp32_modules
+    first = e.generate(segment((0, 9), (0, 9)), quiet)
+    second = e.generate(segment((4, 13), (9, 13), [protocol.Pin(0, first.tail)], index=1, tail=3), quiet)
+    assert np.isfinite(second.tail.video).all() and np.array_equal(second.tail.video[:2], first.tail.video)
+    e.close()

@@ -146,12 +146,17 @@ def load_model(cls, folder: str, dtype: torch.dtype, device: torch.device):
         del state
     if expected - loaded:
         raise ValueError(f"{folder}: weights missing: {sorted(expected - loaded)[:5]}")
-    keep = model._keep_in_fp32_modules or []
+    return cast(model, dtype).eval()
+
+
+def cast(model, dtype: torch.dtype):
+    """Parameters to `dtype`, except those of the class's `_keep_in_fp32_modules` (as diffusers' loading does)."""
+    keep = getattr(model, "_keep_in_fp32_modules", None) or []
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if p.is_floating_point() and not any(k in name for k in keep):
+            if p.is_floating_point() and p.dtype != dtype and not any(k in name for k in keep):
                 p.data = p.data.to(dtype)
-    return model.eval()
+    return model
 
 
 # ------------------------------------------------------------------------------------------------------ engine
@@ -216,11 +221,9 @@ class SkyReelsV2DFEngine:
                               device=device_name, device_memory_bytes=memory, geometry=geometry)
 
     def _install(self, pipe) -> None:
-        for module, dtype in ((pipe.transformer, self.dtype), (pipe.text_encoder, self.dtype),
-                              (pipe.vae, torch.float32)):
-            module.to(self.device)
-            if module.dtype != dtype:  # from_pretrained already cast (keeping its float32 modules)
-                module.to(dtype)
+        cast(pipe.transformer.to(self.device), self.dtype)
+        cast(pipe.text_encoder.to(self.device), self.dtype)
+        pipe.vae.to(self.device, torch.float32)
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe
         self._prompt_cache.clear()
