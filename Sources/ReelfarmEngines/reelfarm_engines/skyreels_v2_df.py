@@ -9,12 +9,15 @@ goes in as *latents*, never re-encoded pixels, and may sit at any latent index:
   exactly the given values in the latents (so they come back bit-identical), their timestep is 0 and the scheduler
   never updates them — what the pipeline does with `num_pre_ready` prefix frames. With `addnoise_condition` > 0
   (option; default 20, the pipeline's recommendation for long video) the transformer sees them lightly noised
-  at that timestep, exactly as the pipeline does; the held values themselves are not changed.
+  at that timestep, as the pipeline does (the noise from the segment's generator, not torch's global one); the
+  held values themselves are not changed.
 - **Keyframes** (RGB at global frames) are held the same way at latent index ceil(local/4): one at local frame 0
   is VAE-encoded alone (the causal first latent); a later one is encoded as five copies of the image and its
   second latent is taken (a 4-frame latent of the still image, the kind of step that sits at a later index). A pin
   wins over a keyframe at the same index.
 - Noise comes from a CPU generator seeded from (task.seed, task.index), so a segment is reproducible on any device.
+- **Anchors**: each anchor frame is a 1-frame window (its causal first latent), seeded from (seed, frame), with no
+  link between anchors; the first is the start pin's last step when `has_start`.
 
 Outputs: `tail` is the last min(tail_latents, steps) latent steps in the pipeline's normalised latent space
 ([n, 16, H/8, W/8]; no audio latents, `step_layout.audio = [0]`); frames are the owned frames of one causal VAE
