@@ -509,7 +509,9 @@ class MMDiT:
         self.config = config
         self.device = torch.device(device)
         self.dtype = dtype
-        self.w = {k: torch.as_tensor(np.ascontiguousarray(v)).to(device=self.device, dtype=dtype)
+        # Fresh copies: the torch allocator's alignment, so kernels (whose summation order can follow the
+        # alignment) give the same bits for the same weights however they were made.
+        self.w = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device=self.device, dtype=dtype, copy=True)
                   for k, v in weights.items()}
         self.numpy_weights = weights  # float32, for the codecs' exact host arithmetic
 
