@@ -48,20 +48,24 @@ def tiny_weights():
     return m.load_weights(TINY)
 
 
-def tiny_model(tiny_weights, dtype=torch.float32, perturb=None):
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+DEVICES = ["cpu", pytest.param("cuda", marks=CUDA)]
+
+
+def tiny_model(tiny_weights, dtype=torch.float32, perturb=None, device="cpu"):
     config, w = tiny_weights
     w = {k: v.copy() for k, v in w.items()}
     if perturb:
         name, index, delta = perturb
         w[name].reshape(-1)[index] += delta
-    return m.MMDiT(config, w, "cpu", dtype)
+    return m.MMDiT(config, w, device, dtype)
 
 
 def forward_case(model, case, name):
     """One forward pass of a case's inputs, as ReferenceTests.forward does it: (video, audio) velocities."""
     data, meta = case
     c, dt = model.config, model.dtype
-    T = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(dt)
+    T = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(model.device, dt)
     if name == "forward_a":
         lay = m.TokenLayout(c, 3, 4, 4, references=1)
         text = model.text_context(meta["prompt"], meta["sound"])
@@ -74,12 +78,12 @@ def forward_case(model, case, name):
         lay = m.TokenLayout(c, 3, 4, 4, step_times=json.loads(meta["forward_b.step_times"]))
         text = model.text_context("", "")
         v, a = T(data["forward_b.video.noisy"]), T(data["forward_b.audio.noisy"])
-        vin = lay.patchify_video(v, torch.zeros_like(v), torch.zeros(v.shape[0], 4, 4, dtype=dt))
-        ain = lay.patchify_audio(a, torch.zeros_like(a), torch.zeros(a.shape[0], a.shape[2], dtype=dt))
+        vin = lay.patchify_video(v, torch.zeros_like(v), v.new_zeros((v.shape[0], 4, 4)))
+        ain = lay.patchify_audio(a, torch.zeros_like(a), a.new_zeros((a.shape[0], a.shape[2])))
     t = float(np.float32(float(meta[f"{name}.time"])))
     with torch.inference_mode():
         vo, ao = model.forward(vin, ain, lay, model.rope(lay), text, t)
-    return lay.unpatchify_video(vo), lay.unpatchify_audio(ao)
+    return lay.unpatchify_video(vo).cpu(), lay.unpatchify_audio(ao).cpu()
 
 
 def forward_errors(model, case, name):
@@ -98,8 +102,8 @@ def sample_errors(model, case, segment=None):
         data["sample.video.reference"].copy(), data["sample.video.mask"].copy(),
         data["sample.audio.reference"].copy(), data["sample.audio.mask"].copy(), data["sample.references"].copy())
     xv, xa = m.sample(model, cond, int(meta["sample.steps"]))
-    return (max_relative_error(xv, data["sample.expected.video"]),
-            max_relative_error(xa, data["sample.expected.audio"]))
+    return (max_relative_error(xv.cpu(), data["sample.expected.video"]),
+            max_relative_error(xa.cpu(), data["sample.expected.audio"]))
 
 
 def noise_error(case, step=None):
@@ -109,16 +113,18 @@ def noise_error(case, step=None):
     return max_relative_error(ours, data["noise.expected"])
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("name", ["forward_a", "forward_b"])
-def test_forward_matches_reference(tiny_weights, case, name, dtype):
-    video, audio = forward_errors(tiny_model(tiny_weights, dtype), case, name)
+def test_forward_matches_reference(tiny_weights, case, name, dtype, device):
+    video, audio = forward_errors(tiny_model(tiny_weights, dtype, device=device), case, name)
     assert video <= TOLERANCE and audio <= TOLERANCE, f"{name}: relative errors {video}, {audio}"
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
-def test_sampler_matches_reference(tiny_weights, case, dtype):
-    video, audio = sample_errors(tiny_model(tiny_weights, dtype), case)
+def test_sampler_matches_reference(tiny_weights, case, dtype, device):
+    video, audio = sample_errors(tiny_model(tiny_weights, dtype, device=device), case)
     assert video <= TOLERANCE and audio <= TOLERANCE, f"sample: relative errors {video}, {audio}"
 
 
@@ -293,6 +299,26 @@ def test_segment_matches_the_numpy_reference_sampler(engine):
                         11, 3, 2, float(cfg["guidance"]), float(cfg["timeShift"]))
     assert max_relative_error(ours.tail.video, xv) <= TOLERANCE
     assert max_relative_error(ours.tail.audio, xa) <= TOLERANCE
+
+
+@CUDA
+def test_cuda_segment_matches_cpu(engine):
+    """The same task on the GPU: tail within the parity tolerance, frames within 2 of 255, audio within 1e-3."""
+    gpu = m.MMDiTTorchEngine()
+    assert gpu.load({"config": "tiny", "device": "cuda"}).device.startswith("cuda:")
+    rng = np.random.default_rng(4)
+    pin = protocol.Latents(rng.standard_normal((1, 4, 4, 4)).astype(np.float32),
+                           rng.standard_normal((1, 4, 4)).astype(np.float32))
+    image = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    task = segment_task((8, 17), (9, 17), index=1, steps=3, tail=3, pins=[(0, pin)], keyframes=[(12, image)],
+                        references=[image])
+    a, b = engine.generate(task, Progress()), gpu.generate(task, Progress())
+    assert max_relative_error(b.tail.video, a.tail.video) <= TOLERANCE
+    assert max_relative_error(b.tail.audio, a.tail.audio) <= TOLERANCE
+    assert np.array_equal(b.tail.video[0], pin.video[0])
+    assert np.abs(b.frames.astype(int) - a.frames.astype(int)).max() <= 2
+    assert np.abs(b.audio - a.audio).max() <= 1e-3
+    gpu.close()
 
 
 def test_keyframe_is_held_at_its_latent_step(engine):

@@ -535,7 +535,7 @@ class MMDiT:
             p = f"text.blocks.{i}"
             h = F.layer_norm(x, (d,), w[p + ".norm1.weight"], w[p + ".norm1.bias"], EPS)
             qkv = self.linear(p + ".qkv", h).reshape(n, 3, hh, d // hh).permute(1, 2, 0, 3)
-            o = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])  # [H, n, hd]
+            o = F.scaled_dot_product_attention(qkv[0][None], qkv[1][None], qkv[2][None])[0]  # [H, n, hd]
             x = x + self.linear(p + ".out", o.permute(1, 0, 2).reshape(n, d))
             h = F.layer_norm(x, (d,), w[p + ".norm2.weight"], w[p + ".norm2.bias"], EPS)
             x = x + self.linear(p + ".fc2", gelu(self.linear(p + ".fc1", h)))
@@ -596,10 +596,11 @@ class MMDiT:
                 qs.append(apply_rope(rms_heads(qkv[:, 0], w[p + ".q_norm"]), cos, sin))
                 ks.append(apply_rope(rms_heads(qkv[:, 1], w[p + ".k_norm"]), cos, sin))
                 vs.append(qkv[:, 2])
-            q = torch.cat(qs).transpose(0, 1)
-            k = torch.cat([text.keys[i]] + ks).transpose(0, 1)
-            v = torch.cat([text.values[i]] + vs).transpose(0, 1)
-            o = F.scaled_dot_product_attention(q, k, v).transpose(0, 1).reshape(-1, d)
+            # [1, H, N, hd]: four dimensions let SDPA take its fused (flash) kernels instead of the math path.
+            q = torch.cat(qs).transpose(0, 1)[None]
+            k = torch.cat([text.keys[i]] + ks).transpose(0, 1)[None]
+            v = torch.cat([text.values[i]] + vs).transpose(0, 1)[None]
+            o = F.scaled_dot_product_attention(q, k, v)[0].transpose(0, 1).reshape(-1, d)
             o = [o[:nv], o[nv:]]
             for s in range(2):
                 p = f"blocks.{i}.{names[s]}"
