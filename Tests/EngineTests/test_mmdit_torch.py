@@ -3,6 +3,7 @@ contract, and (when the binary has `engine serve`) the Swift engine itself on th
 
 import importlib.util
 import json
+import math
 import os
 import queue
 import subprocess
@@ -374,6 +375,91 @@ def test_refuses_a_picture_off_the_patch_grid_and_another_configuration(engine):
     meta["model"]["config"] = "small"
     with pytest.raises(ValueError, match="serves configuration \"tiny\""):
         engine.generate(protocol.SegmentTask.parse(meta, blobs), Progress())
+
+
+def swift_audio_decode(frames, count, points, first_frame, fmt, samples, channels):
+    """AudioCodec.decode + AudioTimeline.coordinate, one sample at a time as the Swift code reads (float32 where
+    Swift uses Float)."""
+    f32 = np.float32
+    num, den = fmt.fps.numerator, fmt.fps.denominator
+    rate_den = fmt.sample_rate * den
+    remainder = (first_frame * rate_den) % num
+    out = np.zeros((len(samples), channels), np.float32)
+    for n, s in enumerate(samples):
+        q, r = divmod((s * num + 3 * rate_den - remainder) * A_PER_STEP,
+                      4 * rate_den)
+        k, x = q, r / (4 * rate_den)
+        st = [f32(0), f32(0)]
+        for _ in range(2):
+            if 0 <= k < count:
+                sine = math.sin(math.pi * x / 2)
+                w = f32(sine * sine)
+                pos = min(max(x * points / 2 - 0.5, 0), points - 1)
+                i = int(pos)
+                t = f32(pos - i)
+                for side in range(2):
+                    fr = frames[k, side * points:(side + 1) * points]
+                    v = fr[i] * (f32(1) - t) + fr[i + 1] * t if i + 1 < points else fr[i]
+                    st[side] = f32(st[side] + f32(w * v))
+            k, x = k - 1, x + 1
+        l, r_ = min(max(st[0], f32(-1)), f32(1)), min(max(st[1], f32(-1)), f32(1))
+        for c in range(channels):
+            out[n, c] = f32((l + r_) / f32(2)) if channels == 1 else (l if c % 2 == 0 else r_)
+    return out
+
+
+A_PER_STEP = 4  # tiny's audioTokensPerStep
+
+
+@pytest.mark.parametrize("fps, rate, channels, first", [("30000/1001", 48000, 2, 8), ("24/1", 44100, 1, 12),
+                                                        ("25/1", 16000, 3, 0)])
+def test_audio_decode_is_the_swift_arithmetic(tiny_weights, fps, rate, channels, first):
+    model = tiny_model(tiny_weights)
+    fmt = protocol.Format.parse({"width": 32, "height": 32, "fps": fps, "sample_rate": rate, "channels": channels})
+    steps = 3
+    latents = torch.from_numpy(np.random.default_rng(2).standard_normal((steps, 4, 4)).astype(np.float32) * 3)
+    timeline = m.AudioTimeline(fmt, first, 4)
+    assert timeline.first_sample == fmt.sample_at_frame(first)
+    lo, hi = fmt.sample_at_frame(first + 1) - timeline.first_sample, fmt.sample_at_frame(first + 9) - timeline.first_sample
+    ours = m.decode_audio(model, latents, steps, timeline, range(lo, hi), channels)
+    z = latents.permute(0, 2, 1).reshape(steps * 4, 4)
+    frames = torch.nn.functional.linear(z, model.w["codec.audio.decode.weight"], model.w["codec.audio.decode.bias"])
+    ref = swift_audio_decode(frames.numpy(), steps * 4, 8, first, fmt, range(lo, hi), channels)
+    assert ours.shape == (hi - lo, channels)
+    assert np.array_equal(ours, ref)
+    assert np.abs(ours).max() > 0.01
+
+
+def test_video_decode_and_encode_are_the_swift_arithmetic(tiny_weights):
+    model = tiny_model(tiny_weights)
+    z = np.random.default_rng(3).standard_normal((3, 4, 2, 4)).astype(np.float32) * 0.5
+    ours = m.decode_video(model, torch.from_numpy(z), range(0, 9))
+    W_ = model.numpy_weights["codec.video.decode.weight"]
+    b = model.numpy_weights["codec.video.decode.bias"]
+    for f in range(9):
+        j, sub = (f + 3) // 4, (f + 3) % 4
+        for y in range(2):
+            for x in range(4):
+                block = b[sub * 192:(sub + 1) * 192] + W_[sub * 192:(sub + 1) * 192] @ z[j, :, y, x]
+                byte = np.clip(np.floor((block.astype(np.float64) + 1) * 127.5 + 0.5), 0, 255)
+                got = ours[f, 8 * y:8 * y + 8, 8 * x:8 * x + 8].reshape(-1)
+                assert np.abs(got.astype(int) - byte.astype(int)).max() <= 1
+    # The seeded encoder is the least-squares inverse of sub-frame 3: encoding a decoded latent gives it back
+    # (up to the bytes' rounding; small latents keep the pixels off the clamp).
+    back = m.encode_image(model, ours[4])
+    assert np.abs(back - z[1]).max() < 0.1
+    # Swift's `.rounded()` takes ties away from zero (torch and numpy round them to even).
+    v = np.concatenate([np.random.default_rng(0).uniform(-1.1, 1.1, 2000).astype(np.float32),
+                        np.array([-1, 1, 2, -3], np.float32)])
+    ties = []
+    for k in (64, 65, 66, 100, 200):  # latents whose pixel value is exactly k + 0.5 in float32
+        near = (np.arange(-2000, 2001) + np.float32((k + 0.5) / 127.5 - 1).view(np.int32)).astype(np.int32)
+        near = near.view(np.float32)
+        ties.append(near[(near + np.float32(1)) * np.float32(127.5) == np.float32(k + 0.5)][0])
+    v = np.concatenate([v, np.array(ties, np.float32)])
+    b = ((v + np.float32(1)) * np.float32(127.5)).astype(np.float64)
+    assert np.array_equal(m._byte(v), np.clip(np.floor(b + 0.5), 0, 255).astype(np.uint8))
+    assert m._byte(np.array(ties[:2], np.float32)).tolist() == [65, 66]
 
 
 # -------------------------------------------------------------------------------------------- 3. the contract
