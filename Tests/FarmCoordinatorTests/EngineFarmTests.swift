@@ -28,8 +28,8 @@ import Testing
                 "\(name)=env PYTHONPATH=\(path) OMP_NUM_THREADS=1 \(python) -m reelfarm_engines \(name) --device cpu \(extra)"]
     }
 
-    static func servedTestCard(_ extra: String = "") -> [String] {
-        ["--engine-command", "testcard=\(reelfarm.path) engine serve testcard \(extra)"]
+    static func servedTestCard(as name: String = "testcard", _ extra: String = "") -> [String] {
+        ["--engine-command", "\(name)=\(reelfarm.path) engine serve testcard --as \(name) \(extra)"]
     }
 
     /// The number of samples ffmpeg decodes from the film's audio (it keeps the last AAC frame's padding).
@@ -108,7 +108,7 @@ import Testing
         #expect(try Data(contentsOf: film) == localFilm(farmStoryboard), "engine processes must not change a byte")
         let failed = status.attempts?.filter { $0.outcome == "failed" } ?? []
         #expect(failed.count == 1, "one attempt is lost with the engine: \(status.attempts ?? [])")
-        #expect(farm.log("w1").contains("was killed by signal 9"), "\(farm.log("w1"))")
+        #expect(farm.log("w1").contains("was killed by signal 9"), "the worker logs why its task failed: \(farm.log("w1"))")
         #expect(farm.log("w1").components(separatedBy: "ready in").count - 1 >= 2, "the engine was started again")
     }
 
@@ -123,7 +123,7 @@ import Testing
         #expect {
             _ = try client.submit(storyboard: text, source: "cards.yaml", priority: 0)
         } throws: { "\($0)".contains("model.engine") && "\($0)".contains("no worker has offered engine \"cards\"") }
-        let offering = try farm.startWorker(name: "cards", extra: Self.servedTestCard("--as cards") + ["--engine", "cards"])
+        let offering = try farm.startWorker(name: "cards", extra: Self.servedTestCard(as: "cards") + ["--engine", "cards"])
         _ = try waitForWorkers(client, count: 1, seconds: 60)
         // Breaking the declared grid is refused with the field named (the test card's is 1 + 4k frames).
         #expect {
@@ -131,10 +131,12 @@ import Testing
         } throws: { "\($0)".contains("model.window") && "\($0)".contains("1 + 4·k") }
         LocalFarm.signal(offering, SIGTERM)
         try farm.startWorker(name: "other", extra: ["--engine", "testcard"])
+        _ = try waitForWorkers(client, count: 1, seconds: 60)
         let job = try client.submit(storyboard: text, source: "cards.yaml", priority: 0).job
-        let waiting = try waitFor(client, job: job, seconds: 60) { $0.jobs.first?.waiting != nil }
+        // Until the other worker's hello, "no worker is connected"; then the engine is what is missing.
+        let waiting = try waitFor(client, job: job, seconds: 60) { $0.jobs.first?.waiting?.contains("offers") == true }
         #expect(waiting.jobs.first?.waiting == "no connected worker offers engine cards", "\(waiting.jobs)")
-        try farm.startWorker(name: "cards2", extra: Self.servedTestCard("--as cards") + ["--engine", "cards"])
+        try farm.startWorker(name: "cards2", extra: Self.servedTestCard(as: "cards") + ["--engine", "cards"])
         let done = try waitFor(client, job: job, seconds: 120)
         #expect(done.jobs.first?.state == "done", "\(farm.log("coordinator"))")
     }

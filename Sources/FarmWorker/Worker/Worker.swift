@@ -176,6 +176,7 @@ public final class Worker: @unchecked Sendable {
         }
         lock.withLock { running[lease] = false }
         let thread = Thread { [self] in
+            let started = Self.clock
             let outcome: TaskExecution.Outcome
             do {
                 let engine = try engine(for: assign.model)
@@ -187,7 +188,7 @@ public final class Worker: @unchecked Sendable {
             } catch {
                 outcome = .failure(error)
             }
-            finish(lease, outcome)
+            finish(lease, outcome, seconds: Self.clock - started)
         }
         thread.name = "reelfarm-task"
         thread.stackSize = 8 << 20
@@ -203,8 +204,13 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// Queues a finished task's outputs (in pieces) and its result, unless it was cancelled meanwhile.
-    private func finish(_ lease: Lease, _ outcome: TaskExecution.Outcome) {
+    private func finish(_ lease: Lease, _ outcome: TaskExecution.Outcome, seconds: Double) {
         let messages = Self.report(lease, outcome)
+        switch outcome {
+        case .success: log("task \(lease) done in \(String(format: "%.2f", seconds)) s")
+        case .failure(let error) where !(error is TaskCancelled): log("task \(lease) failed after \(String(format: "%.2f", seconds)) s: \(error)")
+        case .failure: log("task \(lease) stopped: its lease was cancelled")
+        }
         // The lease leaves `running` in the same step as its report enters the outbox (see the heartbeat); a
         // cancelled lease's report is dropped.
         lock.withLock {
