@@ -228,7 +228,7 @@ def test_through_the_contract():
                 break
             progress.append((meta["done"], meta["total"]))
         assert kind == protocol.RESULT, meta
-        assert meta == {"task": "s0/0"} and progress == [(1, 2), (2, 2)]
+        assert meta["task"] == "s0/0" and progress == [(1, 2), (2, 2)]
         tail, frames, audio = blobs
         latents = protocol.Latents.decode(tail)
         assert latents.video.shape == (2, 4, 2, 2) and latents.audio.shape == (2, AUDIO_SLOTS, 2, 2)

@@ -208,7 +208,7 @@ def test_through_the_contract():
                 break
             progress.append((meta["done"], meta["total"]))
         assert kind == protocol.RESULT, (kind, meta)
-        assert meta == {"task": "s0/1"} and progress == [(1, 2), (2, 2)]
+        assert meta["task"] == "s0/1" and progress == [(1, 2), (2, 2)]
         assert len(blobs) == 3
         tail = protocol.Latents.decode(blobs[0])
         assert tail.video.shape == (3, 16, 4, 4) and tail.audio.shape == (3, 0)

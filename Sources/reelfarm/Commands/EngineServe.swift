@@ -22,6 +22,8 @@ extension ReelFarm.Engines {
 
         @Argument(help: "Engine: \(EngineRegistry.names.joined(separator: ", ")).") var engine: String
         @Option(help: "MMDiT configuration whose latent grid this process declares (tasks must use it).") var config: String?
+        @Option(help: "MMDiT weights file for tasks that name none (default: seeded weights from the task's seed).")
+        var weights: String?
         @Option(name: .customLong("as"), help: "Name to answer to (default: the engine's own).") var alias: String?
         @Option(help: ArgumentHelp("Sleep after every denoising step (fault tests).", visibility: .private))
         var stepDelayMs: Int = 0
@@ -40,7 +42,7 @@ extension ReelFarm.Engines {
                 throw ValidationError(error.description)
             }
             let served = config ?? "small"
-            let (engine, name, delay) = (self.engine, alias ?? self.engine, Double(stepDelayMs) / 1000)
+            let (engine, name, delay, weights) = (self.engine, alias ?? self.engine, Double(stepDelayMs) / 1000, self.weights)
             let out = EngineServer.takeStandardOutput()
             let server = EngineServer(
                 name: name, geometry: geometry, version: "reelfarm-\(reelfarmVersion)/\(engine)" + (engine == "mmdit" ? "-\(served)" : ""),
@@ -51,6 +53,7 @@ extension ReelFarm.Engines {
                     }
                     var spec = model.spec
                     spec.engine = engine
+                    if spec.weights == nil { spec.weights = weights }
                     let built = try EngineRegistry.engine(for: spec, source: "task model")
                     return delay > 0 ? DelayedEngine(built, stepDelay: delay) : built
                 },
