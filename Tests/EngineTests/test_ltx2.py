@@ -204,7 +204,7 @@ class Reader:
 
 
 def test_through_the_contract():
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "Sources", "ReelfarmEngines"), OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.path.join(ROOT, "Sources", "ReelfarmEngines"), os.environ.get("PYTHONPATH")])), OMP_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-m", "reelfarm_engines", "ltx2", "--config", "tiny", "--device", "cpu"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
     try:

@@ -529,7 +529,7 @@ class EngineProcess:
 
 
 def torch_engine_process(*extra) -> EngineProcess:
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "Sources", "ReelfarmEngines"), OMP_NUM_THREADS="1",
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.path.join(ROOT, "Sources", "ReelfarmEngines"), os.environ.get("PYTHONPATH")])), OMP_NUM_THREADS="1",
                PYTHONUNBUFFERED="1")
     return EngineProcess([sys.executable, "-m", "reelfarm_engines", "mmdit-torch", "--config", "tiny",
                           "--device", "cpu", *extra], cwd=ROOT, env=env)
@@ -595,7 +595,7 @@ def test_contract_segment_cancel_and_shutdown():
 
 
 def test_contract_bench_configuration_gets_ready():
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "Sources", "ReelfarmEngines"), OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.path.join(ROOT, "Sources", "ReelfarmEngines"), os.environ.get("PYTHONPATH")])), OMP_NUM_THREADS="1")
     p = EngineProcess([sys.executable, "-m", "reelfarm_engines", "mmdit-torch", "--config", "bench",
                        "--device", "cpu"], cwd=ROOT, env=env)
     try:

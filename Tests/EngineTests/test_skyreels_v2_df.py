@@ -147,7 +147,7 @@ class EngineProcess:
     """`python -m reelfarm_engines skyreels-v2-df --config tiny --device cpu` with every read under a deadline."""
 
     def __init__(self, deadline: float):
-        env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "Sources", "ReelfarmEngines"), OMP_NUM_THREADS="1")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.path.join(ROOT, "Sources", "ReelfarmEngines"), os.environ.get("PYTHONPATH")])), OMP_NUM_THREADS="1")
         self.deadline = deadline
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "reelfarm_engines", "skyreels-v2-df", "--config", "tiny", "--device", "cpu"],

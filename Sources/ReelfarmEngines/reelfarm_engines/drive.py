@@ -71,7 +71,7 @@ def segment_meta(name: str, config, width: int, height: int, generate, own, inde
 
 
 def run(name: str, config, device: str, width: int, height: int, frames: int, steps: int, timeout: float = 900):
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.environ.get("PYTHONPATH")])))
     argv = [sys.executable, "-m", "reelfarm_engines", name, "--device", device] + (["--config", config] if config else [])
     t0 = time.perf_counter()
     e = EngineProcess(argv, env)

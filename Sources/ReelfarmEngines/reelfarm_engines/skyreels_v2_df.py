@@ -114,7 +114,7 @@ def tiny_pipeline():
     transformer = SkyReelsV2Transformer3DModel(
         patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
         text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32)
+        rope_max_seq_len=1024)  # the real model's: any film size up to 2048 px a side
     return SkyReelsV2DiffusionForcingPipeline(tokenizer=tokenizer, text_encoder=text_encoder.eval(),
                                               transformer=transformer.eval(), vae=vae.eval(), scheduler=scheduler)
 
