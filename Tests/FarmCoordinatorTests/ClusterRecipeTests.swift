@@ -51,12 +51,16 @@ import Yams
     }
 
     @Test func slurmScriptStartsValidWorkers() throws {
-        let script = try text("slurm/reelfarm-workers.sbatch")
+        // Continued lines (`\` at the end) joined, as the shell reads them.
+        let script = try text("slurm/reelfarm-workers.sbatch").replacingOccurrences(of: "\\\n", with: " ")
         let srun = try #require(script.split(separator: "\n").first { $0.hasPrefix("srun ") })
         var words = Self.words(String(srun))
         words.removeAll { $0 == "&" }
         let program = try #require(words.firstIndex(of: "$REELFARM"))
         #expect(try parse(Array(words[(program + 1)...])) == "worker")
+        // It starts the engine process on the task's GPU.
+        let command = try #require(words.firstIndex(of: "--engine-command").map { words[$0 + 1] })
+        #expect(command.hasPrefix("ltx2=") && command.contains("-m reelfarm_engines ltx2") && command.contains("--device cuda:{slot}"))
     }
 
     @Test func kubernetesContainersStartValidCommands() throws {
@@ -67,10 +71,24 @@ import Yams
                   let pod = template["spec"] as? [String: Any], let containers = pod["containers"] as? [[String: Any]] else { continue }
             for c in containers {
                 let args = try #require(c["args"] as? [String], "\(kind) container without args")
-                seen.append(try parse(args))
+                let command = try parse(args)
+                seen.append(command)
+                guard command == "worker" else { continue }
+                // The GPU worker asks for a GPU and runs its engine in an engine process from the GPU image.
+                let resources = c["resources"] as? [String: Any], limits = resources?["limits"] as? [String: Any]
+                #expect(limits?["nvidia.com/gpu"] as? Int == 1, "\(c)")
+                #expect(c["image"] as? String == "reelfarm-gpu:latest")
+                let engine = try #require(args.firstIndex(of: "--engine-command").map { args[$0 + 1] })
+                #expect(engine.hasPrefix("ltx2=python3 -m reelfarm_engines ltx2"), "\(engine)")
             }
         }
         #expect(seen.sorted() == ["coordinator", "worker"])
+    }
+
+    @Test func theGPUImageCarriesTheEngines() throws {
+        let docker = try text("kubernetes/Dockerfile.gpu")
+        #expect(docker.contains("COPY Sources/ReelfarmEngines") && docker.contains("pip install --no-cache-dir /opt/reelfarm/engines"))
+        #expect(docker.contains("--product reelfarm"))
     }
 
     @Test func aRenamedOptionIsCaught() {
