@@ -91,7 +91,7 @@ let package = Package(
 
         // Fuzz targets for every parser of network or file input; Scripts/fuzz builds them with libFuzzer.
         .executableTarget(
-            name: "FarmFuzz", dependencies: ["FarmCore", "FarmWire", "FarmMedia", "FarmInference"],
+            name: "FarmFuzz", dependencies: ["FarmCore", "FarmWire", "FarmMedia", "FarmInference", "FarmEngineHost"],
             swiftSettings: swiftSettings
         ),
 

@@ -1,4 +1,5 @@
 import FarmCore
+import FarmEngineHost
 import FarmInference
 import FarmMedia
 import FarmWire
@@ -6,7 +7,7 @@ import Foundation
 
 /// One parser that reads network or file input, driven with arbitrary bytes: it must return or throw, never trap.
 enum FuzzTarget: String, CaseIterable {
-    case wire, storyboard, chunk, safetensors, latents, pcm
+    case wire, storyboard, chunk, safetensors, latents, pcm, engine
 
     /// Feeds `bytes` to the parser; every error it throws is an acceptable answer.
     func run(_ bytes: [UInt8]) {
@@ -27,6 +28,9 @@ enum FuzzTarget: String, CaseIterable {
             }
         case .latents:
             _ = try? LatentsCodec.decode(Data(bytes))
+        case .engine:
+            // What an engine process sends a worker (ENGINES.md).
+            EngineInput.run(bytes)
         case .pcm:
             // Byte 0 below 0x80 is the channel count; from 0x80 the next eight bytes are (any Int, hostile too).
             guard let first = bytes.first else { return }

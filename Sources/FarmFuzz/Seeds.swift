@@ -1,4 +1,5 @@
 import FarmCore
+import FarmEngineHost
 import FarmInference
 import FarmMedia
 import FarmWire
@@ -25,6 +26,7 @@ enum Seeds {
             var f16 = withUnsafeBytes(of: UInt64(half.utf8.count).littleEndian) { Array($0) } + Array(half.utf8)
             f16 += [0x00, 0x3C, 0x00, 0xC0, 0x80, 0x3F]
             return [Array(w.encoded()), f16]
+        case .engine: return EngineInput.seeds()
         case .latents:
             return [Array(LatentsCodec.encode(latents(3))), Array(LatentsCodec.encode(latents(0)))]
         case .pcm:

@@ -78,6 +78,42 @@ public struct EngineMessage: Sendable {
     }
 }
 
+extension EngineMessage {
+    /// Parses one whole message from `data` with the limits ``EngineChannel`` applies (for tests and the fuzzer; the
+    /// worker reads from a pipe).
+    /// - Throws: ``EngineContractError`` naming what is wrong, including trailing bytes.
+    public static func decode(_ data: Data, maxBytes: Int = 1 << 30) throws(EngineContractError) -> EngineMessage {
+        var r = ByteReader(data)
+        guard let head = r.take(headerSize) else { throw EngineContractError("message shorter than its 16-byte header") }
+        let (kind, metaCount, blobCount) = try parseHeader([UInt8](head))
+        guard let meta = r.take(metaCount) else { throw EngineContractError("\(kind) metadata is truncated") }
+        var blobs: [Data] = []
+        var total = 0
+        for i in 0..<blobCount {
+            guard let size = r.take(8) else { throw EngineContractError("\(kind) blob \(i) length is truncated") }
+            let n = size.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            guard n <= maxBlobBytes, Int(n) <= maxBytes - total, let blob = r.take(Int(n)) else {
+                throw EngineContractError("\(kind) blob \(i) of \(n) bytes is truncated or past the limit")
+            }
+            total += Int(n)
+            blobs.append(Data(blob))
+        }
+        guard r.remaining == 0 else { throw EngineContractError("\(r.remaining) bytes after the message") }
+        return EngineMessage(kind, meta: Data(meta), blobs: blobs)
+    }
+
+    /// The message as it goes down the pipe.
+    public var bytes: Data {
+        var out = Data(Self.header(kind: kind, metaCount: meta.count, blobCount: blobs.count))
+        out += meta
+        for blob in blobs {
+            withUnsafeBytes(of: UInt64(blob.count).littleEndian) { out.append(contentsOf: $0) }
+            out += blob
+        }
+        return out
+    }
+}
+
 /// A peer broke the engine-process contract (framing, kind, metadata, a result that does not fit its task).
 public struct EngineContractError: Error, Sendable, CustomStringConvertible, Equatable {
     public var description: String

@@ -42,7 +42,8 @@ public struct GeometryDocument: Codable, Sendable, Equatable {
                   "max_window \(maxWindow) is not 1 + \(temporalStride)·k frames in 1...100000")
         try check((1...4).contains(stepLayout.audio.count) && stepLayout.audio.allSatisfy { (0...65_536).contains($0) },
                   "step_layout.audio \(stepLayout.audio.prefix(8)) is not 1 to 4 sizes in 0...65536")
-        try check(stepLayout.audio.reduce(1, { $0 * $1 }) <= 1 << 24, "step_layout.audio holds more than 2^24 values")
+        let values = stepLayout.audio.reduce(into: 1) { n, d in n = n.multipliedReportingOverflow(by: d).overflow ? Int.max : n * d }
+        try check(values <= 1 << 24, "step_layout.audio holds more than 2^24 values")
         if let r = nativeAudioRate { try check((1_000...768_000).contains(r), "native_audio_rate \(r) is outside 1000...768000") }
         return EngineGeometry(temporalStride: temporalStride, spatialStride: spatialStride, latentChannels: latentChannels,
                               maxWindow: maxWindow, stepLayout: LatentStepLayout(spatial: stepLayout.spatial, audio: stepLayout.audio),
