@@ -87,12 +87,13 @@ public final class EngineProcess: @unchecked Sendable {
         try? stdout.fileHandleForWriting.close()
         try? stderr.fileHandleForWriting.close()
         process = p
-        channel = EngineChannel(input: stdout.fileHandleForReading.fileDescriptor,
-                                output: stdin.fileHandleForWriting.fileDescriptor)
+        let channel = EngineChannel(input: stdout.fileHandleForReading.fileDescriptor,
+                                    output: stdin.fileHandleForWriting.fileDescriptor)
+        self.channel = channel
         pipes = [stdin, stdout]
         pumpStderr(stderr.fileHandleForReading)
         do {
-            let m = try channel!.receive(until: t0 + settings.startSeconds, maxBytes: 0)
+            let m = try channel.receive(until: t0 + settings.startSeconds, maxBytes: 0)
             guard m.kind == .ready else { throw EngineContractError("first message is \(m.kind), not ready") }
             let r = try m.payload(EngineReady.self)
             _ = try r.validated(as: command.name)

@@ -25,17 +25,25 @@ public struct ProcessEngine: Engine {
         let steps = geometry.latentCount(forFrames: task.generate.count)
         let tailSteps = min(task.tailLatents, steps)
         let shapes = geometry.stepShapes(for: f)
-        let frameBytes = task.own.count * f.width * f.height * 3
-        let audioBytes = task.samples.count * f.channels * 4
-        let tailBytes = 64 + tailSteps * 4 * (shapes.video.reduce(1, *) + shapes.audio.reduce(1, *)) + 16 * 8
+        // Saturating: a task of absurd size gets an absurd limit, not an overflow trap (its results fail the checks).
+        let frameBytes = Self.product([task.own.count, f.width, f.height, 3])
+        let audioBytes = Self.product([task.samples.count, f.channels, 4])
+        let tailBytes = Self.product([tailSteps, 4, Self.sum([Self.product(shapes.video), Self.product(shapes.audio)])])
+        let limit = Self.sum([frameBytes, audioBytes, tailBytes, 256])
         let m = try pool.withProcess { p in
-            try p.run(request, task: task.id, maxBytes: frameBytes + audioBytes + tailBytes, progress: progress)
+            try p.run(request, task: task.id, maxBytes: limit, progress: progress)
         }
         do {
             return try Self.segmentResult(m, task: task, tailSteps: tailSteps, shapes: shapes, engine: name)
         } catch {
             throw EngineProcessError("engine \(name): \(task.id): \(error)")
         }
+    }
+
+    static func sum(_ v: [Int]) -> Int { v.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 } }
+
+    static func product(_ v: [Int]) -> Int {
+        v.reduce(1) { n, d in let (m, o) = n.multipliedReportingOverflow(by: d); return o || d < 0 ? Int.max : m }
     }
 
     /// The checked result: three blobs of exactly the owned frames, samples and tail steps.
@@ -81,7 +89,7 @@ public struct ProcessEngine: Engine {
         let (d, blobs) = AnchorDescription.make(task)
         let request = EngineMessage(.anchors, AnchorRequest(model: model, anchors: d), blobs: blobs)
         let shapes = geometry.stepShapes(for: task.format)
-        let maxBytes = 256 + task.frames.count * 4 * (shapes.video.reduce(1, *) + shapes.audio.reduce(1, *))
+        let maxBytes = Self.sum([Self.product([task.frames.count, 4, Self.sum([Self.product(shapes.video), Self.product(shapes.audio)])]), 256])
         let m = try pool.withProcess { p in try p.run(request, task: task.id, maxBytes: maxBytes, progress: progress) }
         do {
             guard m.blobs.count == 1 else { throw EngineContractError("result carries \(m.blobs.count) blobs, an anchor pass's has 1") }
