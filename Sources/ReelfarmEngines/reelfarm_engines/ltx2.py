@@ -128,16 +128,8 @@ class LTX2Engine:
         self.config = options.get("config") or ("real" if options.get("weights") else None)
         if self.config is None:
             raise ValueError("ltx2 needs --weights DIR (a local diffusers LTX-2 directory) or --config tiny")
-        device = options.get("device") or "auto"
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and self.device.index is None:
-            self.device = torch.device("cuda", torch.cuda.current_device())
-        names = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-                 "float16": torch.float16, "fp16": torch.float16}
-        dtype = options.get("dtype")
-        self.dtype = names[dtype] if dtype else (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
+        self.device = protocol.torch_device(options.get("device"))
+        self.dtype = protocol.torch_dtype(options.get("dtype"), self.device)
         if self.config == "tiny":
             self.pipe, self.sampling, self.max_window = tiny_pipeline(), TINY_SAMPLING, 41
         else:
@@ -156,10 +148,7 @@ class LTX2Engine:
         if p.vae_spatial_compression_ratio != 32 or p.vae_temporal_compression_ratio != 8:
             raise ValueError(f"video VAE strides {p.vae_temporal_compression_ratio}/{p.vae_spatial_compression_ratio},"
                              " the engine expects 8/32")
-        if self.device.type == "cuda":
-            memory = torch.cuda.get_device_properties(self.device).total_memory
-        else:
-            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        memory = protocol.device_memory(self.device)
         geometry = protocol.Geometry(
             temporal_stride=8, spatial_stride=32, spatial_multiple=32,
             latent_channels=p.transformer.config.in_channels, max_window=self.max_window,

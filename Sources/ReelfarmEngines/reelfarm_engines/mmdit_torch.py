@@ -804,12 +804,7 @@ def decode_audio(model: MMDiT, latents, steps: int, timeline: AudioTimeline, sam
 # --------------------------------------------------------------------------------------------------- engine
 
 def _resolve_device(name: Optional[str]) -> torch.device:
-    if name in (None, "", "auto"):
-        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", torch.cuda.current_device() if torch.cuda.is_available() else 0)
-    return dev
+    return protocol.torch_device(name)
 
 
 def _resolve_dtype(name: Optional[str]) -> torch.dtype:
@@ -821,9 +816,7 @@ def _resolve_dtype(name: Optional[str]) -> torch.dtype:
 
 
 def _device_memory(dev: torch.device) -> int:
-    if dev.type == "cuda":
-        return int(torch.cuda.get_device_properties(dev.index or 0).total_memory)
-    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    return protocol.device_memory(dev)
 
 
 class MMDiTTorchEngine:

@@ -456,19 +456,37 @@ def rate_is_integer_shift(numer: list, scale: int) -> bool:
 
 # ----------------------------------------------------------------------------------------------- the serve loop
 
-def pick_device(option: Optional[str]) -> str:
-    """`auto` (or nothing): `cuda` when torch sees a GPU, else `cpu`; anything else as given."""
+def torch_device(option: Optional[str]):
+    """The torch device an engine runs on: `auto` (or nothing) is `cuda:N` (the current GPU) when torch sees one,
+    else `cpu`; `cuda` alone gets the current GPU's index, so `ready` names it."""
+    import torch
     if option in (None, "", "auto"):
-        import torch
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
-    return "cuda:0" if option == "cuda" else option
+        option = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(option)
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", torch.cuda.current_device() if torch.cuda.is_available() else 0)
+    return dev
 
 
-def device_memory(device: str) -> int:
+DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+          "float16": "float16", "fp16": "float16"}
+
+
+def torch_dtype(option: Optional[str], device):
+    """`float32`/`bfloat16`/`float16` (or their short names); by default bf16 on a GPU and float32 on the CPU."""
+    import torch
+    if option in (None, ""):
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if option not in DTYPES:
+        raise ValueError(f"dtype {option!r} is not one of {sorted(DTYPES)}")
+    return getattr(torch, DTYPES[option])
+
+
+def device_memory(device) -> int:
     """Bytes of memory on `device` (the host's RAM for the CPU)."""
-    if device.startswith("cuda"):
+    if device.type == "cuda":
         import torch
-        return int(torch.cuda.get_device_properties(torch.device(device)).total_memory)
+        return int(torch.cuda.get_device_properties(device.index or 0).total_memory)
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 

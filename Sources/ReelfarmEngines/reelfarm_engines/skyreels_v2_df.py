@@ -182,15 +182,8 @@ class SkyReelsV2DFEngine:
         self.config = options.get("config") or "540p"
         if self.config not in BASE_FRAMES:
             raise ValueError(f"unknown config {self.config!r}; one of {sorted(BASE_FRAMES)}")
-        device = options.get("device") or "auto"
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and self.device.index is None:
-            self.device = torch.device("cuda", torch.cuda.current_device())
-        dtype = options.get("dtype") or ("bfloat16" if self.device.type == "cuda" else "float32")
-        self.dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
-                      "bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+        self.device = protocol.torch_device(options.get("device"))
+        self.dtype = protocol.torch_dtype(options.get("dtype"), self.device)
         self.guidance_scale = float(options.get("guidance_scale", 6.0))
         self.negative_prompt = str(options.get("negative_prompt", ""))
         self.addnoise_condition = float(options.get("addnoise_condition", 20.0))
@@ -211,10 +204,7 @@ class SkyReelsV2DFEngine:
         patch = self.pipe.transformer.config.patch_size
         self.spatial_multiple = self.spatial_stride * max(patch[1], patch[2], 2)
         self.channels = self.pipe.transformer.config.in_channels
-        if self.device.type == "cuda":
-            memory = torch.cuda.get_device_properties(self.device).total_memory
-        else:
-            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        memory = protocol.device_memory(self.device)
         geometry = protocol.Geometry(temporal_stride=TEMPORAL_STRIDE, spatial_stride=self.spatial_stride,
                                      spatial_multiple=self.spatial_multiple, latent_channels=self.channels,
                                      max_window=self.base_frames, step_audio=[0], native_audio_rate=None)
