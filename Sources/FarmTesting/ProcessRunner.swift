@@ -25,31 +25,31 @@ public enum ProcessRunner {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let killed = Collected()
-        if let timeout {
-            let pid = process.processIdentifier
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
-                killed.lock.withLock {
-                    guard !killed.finished else { return }
-                    killed.timedOut = true
-                    kill(pid, SIGKILL)
-                }
-            }
-        }
-        let group = DispatchGroup()
+        // Dedicated threads, not Dispatch's global queue: its few threads (as many as cores) can all be blocked in
+        // other tests' reads, which once starved a quick run past its test's time limit on a loaded 2-core machine.
         let collected = Collected()
+        let done = DispatchSemaphore(value: 0)
         for (pipe, isOut) in [(out, true), (err, false)] {
-            group.enter()
-            DispatchQueue.global().async {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                collected.set(data, isOut: isOut)
-                group.leave()
+            let reader = Thread {
+                collected.set(pipe.fileHandleForReading.readDataToEndOfFile(), isOut: isOut)
+                done.signal()
             }
+            reader.name = "ProcessRunner-read"
+            reader.start()
         }
-        group.wait()
+        var timedOut = false
+        let deadline = timeout.map { Date().addingTimeInterval($0) }
+        while process.isRunning {
+            if let deadline, Date() > deadline {
+                timedOut = true
+                kill(process.processIdentifier, SIGKILL)
+                break
+            }
+            usleep(5_000)
+        }
         process.waitUntilExit()
-        killed.lock.withLock { killed.finished = true }
-        let timedOut = killed.lock.withLock { killed.timedOut }
+        // A killed child's own children may still hold the pipes: after a timeout, wait for the output only briefly.
+        for _ in 0..<2 { _ = timedOut ? done.wait(timeout: .now() + 10) : done.wait(timeout: .distantFuture) }
         let note = timedOut ? "\nProcessRunner: \(executable.lastPathComponent) ran past \(timeout ?? 0) s and was killed\n" : ""
         return Output(status: process.terminationStatus, stdout: String(decoding: collected.out, as: UTF8.self),
                       stderr: String(decoding: collected.err, as: UTF8.self) + note, timedOut: timedOut)
@@ -58,7 +58,6 @@ public enum ProcessRunner {
     private final class Collected: @unchecked Sendable {
         let lock = NSLock()
         var out = Data(), err = Data()
-        var timedOut = false, finished = false
         func set(_ d: Data, isOut: Bool) { lock.withLock { if isOut { out = d } else { err = d } } }
     }
 }
