@@ -27,9 +27,6 @@ public struct EngineGeometry: Hashable, Sendable, Codable {
         self.nativeAudioRate = nativeAudioRate
     }
 
-    /// A frame-count rule as people write it: `1+4k`.
-    public var frameRule: String { "1+\(temporalStride)k" }
-
     /// The shape of one latent step of each stream for a film of `format`: a tail of `n` steps is
     /// `[n] + video` and `[n] + audio`.
     public func stepShapes(for format: OutputFormat) -> (video: [Int], audio: [Int]) {

@@ -24,7 +24,6 @@ public enum EngineInput {
 
     /// Valid messages of every kind a worker receives, as seeds.
     public static func seeds() -> [[UInt8]] {
-        let g = EngineGeometry(latentChannels: 8, maxWindow: 33)
         let ready = EngineMessage(.ready, EngineReady(engine: "testcard", version: "1", device: "cuda:0", deviceMemoryBytes: 1 << 30,
                                                       geometry: EngineGeometry(temporalStride: 8, spatialStride: 32, latentChannels: 128,
                                                                                maxWindow: 121, stepLayout: LatentStepLayout(spatial: true, audio: [20, 8, 4]),
@@ -35,7 +34,6 @@ public enum EngineInput {
         let (d, blobs) = SegmentDescription.make(task)
         let segment = EngineMessage(.segment, SegmentRequest(model: ModelDescription(ModelSpec(
             engine: "testcard", window: 9, overlap: 5, steps: 1, seed: 1, schedule: .chain)), segment: d), blobs: blobs)
-        _ = g
         return [ready, result, segment, EngineMessage(.progress, TaskNote(task: "t", done: 1, total: 2)),
                 EngineMessage(.failed, TaskNote(task: "t", message: "out of memory"))].map { [UInt8]($0.bytes) }
     }

@@ -431,14 +431,14 @@ def owned_audio(native: np.ndarray, native_rate: int, task: SegmentTask, taps: i
     base = np.array([q // scale for q in numer], dtype=np.int64)
     frac = np.array([(q % scale) / scale for q in numer], dtype=np.float64)
     cutoff = min(1.0, f.sample_rate / native_rate)
-    k = np.arange(-taps + 1, taps + 1)  # neighbours base + k
-    idx = np.clip(base[:, None] + k[None, :], 0, n - 1)
-    d = k[None, :] - frac[:, None]  # distance from the position, in native samples
-    w = cutoff * np.sinc(cutoff * d) * (0.42 + 0.5 * np.cos(np.pi * d / taps) + 0.08 * np.cos(2 * np.pi * d / taps))
-    w[np.abs(d) >= taps] = 0
     if cutoff == 1.0 and rate_is_integer_shift(numer, scale):
-        y = x[np.clip(base, 0, n - 1)]
+        y = x[np.clip(base, 0, n - 1)]  # whole native samples at the same rate: a copy, no filter
     else:
+        k = np.arange(-taps + 1, taps + 1)  # neighbours base + k
+        idx = np.clip(base[:, None] + k[None, :], 0, n - 1)
+        d = k[None, :] - frac[:, None]  # distance from the position, in native samples
+        w = cutoff * np.sinc(cutoff * d) * (0.42 + 0.5 * np.cos(np.pi * d / taps) + 0.08 * np.cos(2 * np.pi * d / taps))
+        w[np.abs(d) >= taps] = 0
         y = np.einsum("sk,skc->sc", w, x[idx])
     if y.shape[1] == 1:
         y = np.repeat(y, f.channels, axis=1)

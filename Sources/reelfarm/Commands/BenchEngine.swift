@@ -47,7 +47,7 @@ extension ReelFarm.Bench {
         }
 
         func run() throws {
-            let (width, height) = parsedSize!
+            guard let (width, height) = parsedSize else { throw ValidationError("--size must be WxH, e.g. 320x192") }
             let config = self.config ?? (isMMDiT ? "bench" : name == "testcard" ? nil : "tiny")
             let words: [String]
             if let command {
