@@ -107,7 +107,7 @@ extension Coordinator {
     /// Why no connected worker can take the job's tasks, or `nil` when one can.
     private func unplaceable(_ job: JobRecord) throws -> String? {
         guard let spec = try? JobSpec.parse(job.storyboard, source: job.source) else { return nil }
-        let live = sessions.values.filter { !$0.draining }
+        let live = sessions.all.filter { !$0.draining }
         let planned = contexts[job.id]?.plan.geometry
         guard !live.contains(where: { $0.fits(spec, geometry: planned) }) else { return nil }
         let engine = spec.model.engine
@@ -219,15 +219,22 @@ extension Coordinator {
         send(identity, WireMessage(.filmPart, FilmPart(job: id, offset: offset, total: total), sequence: sequence, blobs: [piece]))
     }
 
-    func workersReport(sequence: UInt32, from identity: Data) throws {
+    /// One page of the workers (``WorkersReport/pageSize`` rows from `offset`), with the farm's totals: bounded at
+    /// any farm size.
+    func workersReport(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
         let now = Self.clock
-        // Ids are unique per session (a reconnect replaces the old session), but a report must never trap on a peer.
-        let live = Dictionary(sessions.values.map { ($0.id, $0) }, uniquingKeysWith: { a, b in a.lastSeen >= b.lastSeen ? a : b })
-        let all = try store.workers().filter { $0.state != "gone" || live[$0.id] != nil }.map { w in
-            WorkerSummary(id: w.id, name: w.name, state: live[w.id] == nil ? w.state : (live[w.id]!.draining ? "draining" : "alive"),
-                          engines: w.engines, device: w.device, slots: w.slots, busy: live[w.id]?.leases.count ?? 0, tags: w.tags,
-                          secondsSinceSeen: live[w.id].map { now - $0.lastSeen } ?? -1)
+        let offset = q.offset ?? 0
+        guard offset >= 0 else { throw WireError(.badPayload, "workers: offset \(offset) is negative") }
+        let (page, total) = try store.workers(offset: offset, limit: WorkersReport.pageSize)
+        let rows = page.map { w in
+            let live = sessions.session(id: w.id)
+            // A row the store still calls alive without a session here is a worker this process has not heard from.
+            let state = live.map { $0.draining ? "draining" : "alive" } ?? (w.state == "alive" ? "disconnected" : w.state)
+            return WorkerSummary(id: w.id, name: w.name, state: state, engines: w.engines, device: w.device, slots: w.slots,
+                                 busy: live?.leases.count ?? 0, tags: w.tags, secondsSinceSeen: live.map { now - $0.lastSeen } ?? -1)
         }
-        send(identity, WireMessage(.reply, WorkersReport(workers: all, refused: refusedCounts), sequence: sequence))
+        send(identity, WireMessage(.reply, WorkersReport(
+            workers: rows, refused: refusedCounts, offset: offset, total: total, connected: sessions.count,
+            states: try store.workerStates(), capacity: workerCapacity), sequence: sequence))
     }
 }

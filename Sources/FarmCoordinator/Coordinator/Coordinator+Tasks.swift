@@ -110,8 +110,7 @@ extension Coordinator {
             throw CoordinatorFailure("recording the result of \(r.lease): \(error)")
         }
         running[key] = nil
-        session.leases[key] = nil
-        session.leasedAt[key] = nil
+        session.release(key)
         stats.results += 1
         gauges.resultsTotal += 1
         outputHashes[key.job, default: [:]][key.key] = Dictionary(outputs.map { ($0.name, $0.hash) }, uniquingKeysWith: { a, _ in a })
@@ -132,18 +131,16 @@ extension Coordinator {
     func failed(_ f: TaskFailed, from identity: Data) throws {
         let (session, key) = try holder(of: f.lease, from: identity)
         running[key] = nil
-        session.leases[key] = nil
-        session.leasedAt[key] = nil
+        session.release(key)
         uploads[f.lease] = nil
-        if f.handedBack { session.draining = true }  // a worker hands work back only while draining
+        if f.handedBack { session.startDraining() }  // a worker hands work back only while draining
         try endLease(key, attempt: f.lease.attempt, worker: session, outcome: f.handedBack ? "handed-back" : "failed", reason: f.reason)
     }
 
     /// Ends a lease without a result: retry, or fail the job after too many failures.
     func endLease(_ key: TaskKey, attempt: Int, worker: WorkerSession, outcome: String, reason: String) throws {
         running[key] = nil
-        worker.leases[key] = nil
-        worker.leasedAt[key] = nil
+        worker.release(key)
         if outcome != "handed-back" {
             _ = try store.recordFailure(worker: worker.id, job: key.job)
         }
@@ -161,8 +158,7 @@ extension Coordinator {
         queue.remove(job: job)
         for (task, attempt, _) in leases {
             if let holder = running.removeValue(forKey: task) {
-                sessions[holder.identity]?.leases[task] = nil
-                sessions[holder.identity]?.leasedAt[task] = nil
+                sessions[holder.identity]?.release(task)
                 send(holder.identity, WireMessage(.cancelTask, CancelTask(lease: Lease(task: task.id, attempt: attempt),
                                                                           reason: reason ?? "job \(state.rawValue)")))
             }

@@ -7,38 +7,45 @@ extension Coordinator {
     func hello(_ h: Hello, from identity: Data) throws {
         try Self.check(h)
         let now = Self.clock
-        if let old = sessions[identity] { try loseLeases(of: old, reason: "worker re-registered") }
         let base = h.name.isEmpty ? "worker" : h.name
+        let current = sessions[identity]
         let id: String
         if let instance = h.instance {
             // Stable across reconnects and coordinator restarts: the same process always gets the same id.
             id = "\(base)-\(instance.prefix(6).lowercased())"
+        } else if let current, current.hello.name == h.name {
+            id = current.id  // a hello again on the same connection is the same worker: its row, not a new one
         } else {
             workerCounter += 1
             id = "\(base)-\(workerCounter)"
         }
+        if let current, current.id != id { try store.setWorker(current.id, state: "gone", lastSeen: Self.wall) }
         let session = WorkerSession(identity: identity, id: id, hello: h, now: now)
-        // The same worker process on a new connection (a reconnect): its old session goes, so that reaping it later
-        // cannot mark the live worker dead. Leases the new hello still reports carry over below; the rest are lost.
-        let previous = sessions.first { $0.key != identity && $0.value.id == id }?.value
-        if let previous { sessions[previous.identity] = nil }
+        // The sessions this hello replaces: an earlier hello on this connection, and the same worker process on another
+        // connection (a reconnect), so that reaping it later cannot mark the live worker dead. Leases the new hello
+        // still reports carry over; the rest are lost.
+        let replaced = [current, sessions.session(id: id)].compactMap { $0 }.reduce(into: [WorkerSession]()) { list, s in
+            if !list.contains(where: { $0 === s }) { list.append(s) }
+        }
+        for old in replaced { sessions.remove(old) }
         var drop: [Lease] = []
+        var carried: Set<TaskKey> = []
         for lease in h.running {
-            // A lease survives a reconnect only if it is still this task's current one and nobody else holds it.
-            if let key = TaskKey(id: lease.task), let current = running[key], current.attempt == lease.attempt,
-               sessions[current.identity] == nil {
+            // A lease survives only if it is still this task's current one and no connected worker holds it.
+            if let key = TaskKey(id: lease.task), let held = running[key], held.attempt == lease.attempt,
+               sessions[held.identity] == nil, !carried.contains(key) {
                 running[key] = (lease.attempt, identity)
-                session.leases[key] = lease.attempt
-                session.leasedAt[key] = now
+                session.hold(key, attempt: lease.attempt, at: now)
+                carried.insert(key)
             } else {
                 drop.append(lease)
             }
         }
-        if let previous {
-            previous.leases = previous.leases.filter { key, _ in running[key]?.identity == previous.identity }
-            try loseLeases(of: previous, reason: "worker \(id) reconnected without it")
+        for old in replaced {
+            old.retain { !carried.contains($0) && running[$0]?.identity == old.identity }
+            try loseLeases(of: old, reason: old.identity == identity ? "worker re-registered" : "worker \(id) reconnected without it")
         }
-        sessions[identity] = session
+        sessions.insert(session, now: now, heartbeatPeriod: Double(config.heartbeatMillis) / 1000)
         try declare(h, worker: id)
         try store.upsertWorker(WorkerRecord(id: id, name: h.name, engines: h.engines, device: h.device, slots: h.slots,
                                             memory: h.memoryBytes, maxPixels: h.maxFramePixels, tags: h.tags,
@@ -46,7 +53,11 @@ extension Coordinator {
         send(identity, WireMessage(.welcome, Welcome(
             workerId: id, heartbeatMillis: config.heartbeatMillis, deadAfterMillis: config.deadAfterMillis,
             maxMessageBytes: WireMessage.maxMessageBytes, pieceBytes: WireMessage.pieceBytes, drop: drop)))
-        log("worker \(id) joined: \(h.slots) slots, engines \(h.engines.joined(separator: ",")), \(h.device)")
+        // Every join is logged on a small farm; on a large one, reconnects and every thousandth.
+        if sessions.count <= 1_000 || !replaced.isEmpty || sessions.count % 1_000 == 0 {
+            log("worker \(id) joined: \(h.slots) slots, engines \(h.engines.joined(separator: ",")), \(h.device)"
+                + (sessions.count > 1_000 ? " (\(sessions.count) connected)" : ""))
+        }
     }
 
     /// Range checks on what a worker says it can do; a `hello` that fails them is refused and nothing is recorded.
@@ -83,8 +94,8 @@ extension Coordinator {
     /// the worker dropped it) and the task goes back to the queue, instead of waiting for a result that will not come.
     func heartbeat(_ beat: Heartbeat, from identity: Data) throws {
         let session = try known(identity)
-        let now = Self.clock
-        session.lastSeen = now
+        guard !session.leases.isEmpty else { return }  // an idle worker's heartbeat costs a lookup and a clock read
+        let now = session.lastSeen
         let limit = Double(config.deadAfterMillis) / 1000
         let reported = Set(beat.running)
         let missing = session.leases.filter { key, attempt in
@@ -103,13 +114,13 @@ extension Coordinator {
 
     func known(_ identity: Data) throws -> WorkerSession {
         guard let s = sessions[identity] else { throw WireError(.unknownPeer, "unknown worker: send hello first") }
-        s.lastSeen = Self.clock
+        sessions.touch(s, now: Self.clock)
         return s
     }
 
     /// A worker leaves; anything it still held goes back to the queue.
     func bye(_ b: Bye, from identity: Data) throws {
-        guard let s = sessions.removeValue(forKey: identity) else { return }
+        guard let s = sessions.remove(identity: identity) else { return }
         try loseLeases(of: s, reason: "worker left: \(b.reason)", outcome: "handed-back")
         try store.setWorker(s.id, state: "gone", lastSeen: Self.wall)
         log("worker \(s.id) left (\(b.reason))")
@@ -117,11 +128,7 @@ extension Coordinator {
 
     /// Workers silent longer than the limit are dead; their tasks go back to the queue.
     func reapSilentWorkers(now: Double) {
-        let limit = Double(config.deadAfterMillis) / 1000
-        nextReap = now + limit
-        for s in sessions.values where now - s.lastSeen <= limit { nextReap = min(nextReap, s.lastSeen + limit) }
-        for (identity, s) in sessions where now - s.lastSeen > limit {
-            sessions[identity] = nil
+        for s in sessions.reapSilent(now: now, limit: Double(config.deadAfterMillis) / 1000) {
             do {
                 try loseLeases(of: s, reason: "worker \(s.id) silent for \(Int((now - s.lastSeen) * 1000)) ms")
                 try store.setWorker(s.id, state: "dead", lastSeen: Self.wall)
@@ -136,9 +143,9 @@ extension Coordinator {
     func loseLeases(of s: WorkerSession, reason: String, outcome: String = "lost") throws {
         for (task, attempt) in s.leases {
             running[task] = nil
-            uploads = uploads.filter { $0.key.task != task.id }
+            uploads[Lease(task: task.id, attempt: attempt)] = nil
             try endLease(task, attempt: attempt, worker: s, outcome: outcome, reason: reason)
         }
-        s.leases.removeAll()
+        s.retain { _ in false }
     }
 }

@@ -10,7 +10,7 @@ public final class Coordinator: @unchecked Sendable {
     let store: FarmStore
     private let zmq = ZMQContext()
     var socket: ZMQSocket!
-    var sessions: [Data: WorkerSession] = [:]
+    let sessions = SessionTable()
     var running: [TaskKey: (attempt: Int, identity: Data)] = [:]
     var queue = ReadyQueue()
     var contexts: [String: JobContext] = [:]
@@ -48,25 +48,29 @@ public final class Coordinator: @unchecked Sendable {
     let assembly: AssemblyWorker
     private let lock = NSLock()
     private var stopping = false
-    private var lastBeat = 0.0
     private let bound = DispatchSemaphore(value: 0)
     private var boundEndpoint: String?
     private var startError: (any Error)?
     var workerCounter = 0
-    /// The earliest time any session can be due to die (`lastSeen` only grows, so a scan before it finds nobody).
-    var nextReap = 0.0
     /// No session is reaped before this time (the loop itself stalled; see `run`).
     var reapHoldOff = 0.0
+
+    /// How many workers the descriptor limit allows at once (raised to the hard limit at start).
+    public let workerCapacity: Int
 
     /// Opens the store in the data directory (migrating it) and readies the queue from it.
     public init(configuration: CoordinatorConfiguration) throws {
         config = configuration
+        workerCapacity = DescriptorLimit.workerCapacity(soft: DescriptorLimit.raiseToHard().soft)
         store = try FarmStore(directory: configuration.dataDirectory)
         assembly = AssemblyWorker(store: store, assembler: configuration.assembler)
         for (engine, json) in try store.declaredGeometries() {
             if let g = try? Self.decodeGeometry(json) { declared[engine] = g }
         }
     }
+
+    /// The coordinator's heartbeat, encoded once (a large farm gets tens of thousands a second).
+    static let heartbeatMessage = WireMessage(.heartbeat, Heartbeat())
 
     /// Monotonic seconds, for liveness.
     static var clock: Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -118,8 +122,12 @@ public final class Coordinator: @unchecked Sendable {
         try socket.setMaxMessageSize(Int64(WireMessage.maxMessageBytes + 4096))
         try socket.setHighWaterMark(100_000)
         try socket.setRouterMandatory(true)
+        // A thousand workers connecting in a second must not overflow the listen queue (the kernel caps it at
+        // net.core.somaxconn).
+        try socket.setBacklog(4_096)
         try socket.bind(config.bind)
         let endpoint = try socket.lastEndpoint
+        gauges.workerCapacity = workerCapacity
         try endpoint.write(to: config.dataDirectory.appendingPathComponent("endpoint"), atomically: true, encoding: .utf8)
         try store.batch { try recover() }
         lock.withLock { boundEndpoint = endpoint }
@@ -127,7 +135,9 @@ public final class Coordinator: @unchecked Sendable {
         var lastIteration = Self.clock
         while !isStopping {
             var incoming: [[Data]] = []
-            if try socket.poll(milliseconds: 20) {
+            let ready = try socket.poll(milliseconds: 20)
+            let busySince = LoopStats.now
+            if ready {
                 let t0 = LoopStats.now
                 while incoming.count < 512, let frames = try socket.receive(dontWait: true) { incoming.append(frames) }
                 stats.add(.receive, since: t0)
@@ -168,6 +178,9 @@ public final class Coordinator: @unchecked Sendable {
             t0 = LoopStats.now
             flushOutbox()
             stats.add(.send, since: t0)
+            let busy = Double(LoopStats.now - busySince) / 1e9
+            stats.busy.add(busy)
+            if busy >= 1 { log(String(format: "loop iteration took %.1f s (%d messages)", busy, incoming.count)) }
         }
         socket.close()
     }
@@ -186,13 +199,14 @@ public final class Coordinator: @unchecked Sendable {
     private func tick() throws {
         for done in assembly.finished() { finishAssembly(done) }
         let now = Self.clock
-        if now - lastBeat >= Double(config.heartbeatMillis) / 1000 {
-            lastBeat = now
-            for s in sessions.values { send(s.identity, WireMessage(.heartbeat, Heartbeat())) }
-        }
+        // Each worker's turn comes once a period, spread over it in the order workers joined.
+        let period = Double(config.heartbeatMillis) / 1000
+        for s in sessions.heartbeatsDue(now: now, period: period) { send(s.identity, Self.heartbeatMessage) }
         // Deadlines are checked when they fall due (this loop wakes at least every 20 ms), not on a heartbeat tick.
-        if now >= nextReap, now >= reapHoldOff { reapSilentWorkers(now: now) }
-        try dispatchReady()
+        let limit = Double(config.deadAfterMillis) / 1000
+        if now >= reapHoldOff, let due = sessions.nextDeadline(limit: limit), now > due { reapSilentWorkers(now: now) }
+        // Only a change can place a task that could not be placed before: a new ready task or a freed slot.
+        if queue.grew || sessions.slotsFreed { try dispatchReady() }
         if !pendingProgress.isEmpty {
             try store.progress(pendingProgress.map { ($0.key, $0.value.attempt, $0.value.step, $0.value.steps) })
             pendingProgress.removeAll()
@@ -250,7 +264,7 @@ public final class Coordinator: @unchecked Sendable {
         case .retryJob: try retryJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .deleteJob: try deleteJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .fetch: try fetch(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
-        case .workers: try workersReport(sequence: m.sequence, from: identity)
+        case .workers: try workersReport(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .welcome, .assign, .cancelTask, .reply, .filmPart, .refused:
             throw WireError(.unexpected, "\(m.command) is sent by the coordinator, not to it")
         }
@@ -312,6 +326,8 @@ public struct LoopStats: Sendable {
     public private(set) var messages = 0
     /// Results recorded (tasks done).
     public internal(set) var results = 0
+    /// How long each iteration kept the loop from reading its socket (from the poll's return to the next poll).
+    public internal(set) var busy = LoopHistogram()
 
     static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
 

@@ -28,6 +28,10 @@ public struct FarmGauges: Sendable, Equatable {
     public var framesTotal = 0
     /// Films assembled.
     public var filmsTotal = 0
+    /// Workers the coordinator's descriptor limit allows at once.
+    public var workerCapacity = 0
+    /// How long the loop's iterations kept it from reading the socket (see ``LoopStats/busy``).
+    public var loopBusy = LoopHistogram()
 
     public init() {}
 }
@@ -43,11 +47,13 @@ extension Coordinator {
         }
         gauges.tasksReady = queue.count
         gauges.tasksRunning = running.count
+        // Kept by the session table as sessions change: O(1) however many workers are connected.
         gauges.workers = sessions.count
-        gauges.workersDraining = sessions.values.filter(\.draining).count
-        gauges.slots = sessions.values.reduce(0) { $0 + $1.hello.slots }
-        gauges.slotsBusy = sessions.values.reduce(0) { $0 + $1.leases.count }
+        gauges.workersDraining = sessions.draining
+        gauges.slots = sessions.slots
+        gauges.slotsBusy = sessions.busySlots
         gauges.refusedTotal = refusedCounts
+        gauges.loopBusy = stats.busy
         gauges.clientErrorsTotal = clientErrors
     }
 }

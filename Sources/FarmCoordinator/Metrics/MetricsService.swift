@@ -95,6 +95,7 @@ public final class MetricsService: Service, Sendable {
             ("workers_draining", g.workersDraining, "Connected workers that are draining."),
             ("worker_slots", g.slots, "Task slots of connected workers."),
             ("worker_slots_busy", g.slotsBusy, "Task slots holding a lease."),
+            ("worker_capacity", g.workerCapacity, "Workers the coordinator's file-descriptor limit allows at once."),
         ]
         for (metric, value, help) in gauges {
             registry.makeGauge(descriptor: name(metric, help)).set(Int64(value))
@@ -113,7 +114,10 @@ public final class MetricsService: Service, Sendable {
         for (reason, count) in g.refusedTotal.sorted(by: { $0.key < $1.key }) {
             registry.makeCounter(descriptor: refused, labels: [("reason", reason)]).increment(by: Int64(count))
         }
-        return registry.emitToString()
+        var text = registry.emitToString()
+        text += g.loopBusy.exposition(name: "reelfarm_loop_busy_seconds",
+                                      help: "Time each loop iteration kept the coordinator from reading its socket.")
+        return text
     }
 
     public struct MetricsError: Error, CustomStringConvertible {

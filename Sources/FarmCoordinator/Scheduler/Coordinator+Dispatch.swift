@@ -5,25 +5,30 @@ import Foundation
 
 extension Coordinator {
     /// Hands ready tasks to workers with free slots whose capabilities fit, best task first, in one transaction.
+    ///
+    /// It looks only at workers with a free slot (an index the session table keeps), and which of them fit is worked
+    /// out once per job, not once per task, so a farm of idle workers costs nothing per task.
     func dispatchReady() throws {
-        guard !queue.isEmpty else { return }
+        queue.grew = false
+        sessions.slotsFreed = false
+        guard !queue.isEmpty, !sessions.withFreeSlots.isEmpty else { return }
         var free: [Data: Int] = [:]
-        for (identity, s) in sessions where s.freeSlots > 0 { free[identity] = s.freeSlots }
-        guard !free.isEmpty else { return }
+        for identity in sessions.withFreeSlots { if let s = sessions[identity] { free[identity] = s.freeSlots } }
         var batch: [(task: TaskKey, session: WorkerSession)] = []
         var skipped: [ReadyTask] = []
-        var excluded: [String: Set<String>] = [:]
+        var fitting: [String: [WorkerSession]] = [:]
         var looked = 0
         while !free.isEmpty, looked < 4_096, let t = queue.pop() {
             looked += 1
             guard let job = try context(t.task.job) else { continue }  // job gone: drop the stale entry
-            if excluded[t.task.job] == nil {
-                excluded[t.task.job] = try store.excludedWorkers(job: t.task.job, threshold: config.excludeWorkerAfter)
-            }
-            let candidates = free.keys.compactMap { sessions[$0] }.filter {
-                $0.fits(job.spec, geometry: job.plan.geometry) && !excluded[t.task.job]!.contains($0.id)
+            if fitting[t.task.job] == nil {
+                let excluded = try store.excludedWorkers(job: t.task.job, threshold: config.excludeWorkerAfter)
+                fitting[t.task.job] = free.keys.compactMap { sessions[$0] }.filter {
+                    $0.fits(job.spec, geometry: job.plan.geometry) && !excluded.contains($0.id)
+                }
             }
             // The worker with the most free slots (ties by id) keeps load even.
+            let candidates = fitting[t.task.job]!.filter { free[$0.identity] != nil }
             guard let w = candidates.max(by: { (free[$0.identity]!, $1.id) < (free[$1.identity]!, $0.id) }) else {
                 skipped.append(t)
                 continue
@@ -32,15 +37,18 @@ extension Coordinator {
             free[w.identity]! -= 1
             if free[w.identity]! == 0 { free[w.identity] = nil }
         }
+        // Tasks not looked at yet with slots still free: look again next iteration.
+        if looked == 4_096 { queue.grew = true }
+        let grew = queue.grew
         for t in skipped { queue.push(t) }
+        queue.grew = grew
         guard !batch.isEmpty else { return }
         let numbers = try store.dispatch(batch.map { ($0.task, $0.session.id) }, now: Self.wall)
         let now = Self.clock
         for ((task, session), attempt) in zip(batch, numbers) where attempt > 0 {
             running[task] = (attempt, session.identity)
             gauges.dispatchedTotal += 1
-            session.leases[task] = attempt
-            session.leasedAt[task] = now
+            session.hold(task, attempt: attempt, at: now)
             do {
                 send(session.identity, try assignment(task, attempt: attempt))
             } catch {

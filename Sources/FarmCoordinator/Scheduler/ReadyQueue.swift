@@ -3,11 +3,15 @@ import FarmStore
 /// Ready tasks in dispatch order (job priority, then longest remaining path, then age): a binary heap.
 struct ReadyQueue {
     private var heap: [ReadyTask] = []
+    /// Set by every push; the dispatcher clears it once it has looked at the queue (nothing changes for a task that
+    /// could not be placed until a task or a slot appears).
+    var grew = false
 
     var count: Int { heap.count }
     var isEmpty: Bool { heap.isEmpty }
 
     mutating func push(_ t: ReadyTask) {
+        grew = true
         heap.append(t)
         var i = heap.count - 1
         while i > 0 {
@@ -38,7 +42,9 @@ struct ReadyQueue {
     /// Drops every task of `job` (cancelled or failed).
     mutating func remove(job: String) {
         let kept = heap.filter { $0.task.job != job }
+        let grew = self.grew
         heap = []
         for t in kept { push(t) }
+        self.grew = grew
     }
 }

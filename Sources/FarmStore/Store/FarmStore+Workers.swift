@@ -22,14 +22,36 @@ extension FarmStore {
     }
 
     public func workers() throws -> [WorkerRecord] {
+        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM workers ORDER BY registered_at").map(Self.worker) }
+    }
+
+    /// One page of the workers that have not left (connected ones first, then by registration), and how many there
+    /// are: a `workers` reply stays bounded however many workers a farm has seen.
+    public func workers(offset: Int, limit: Int) throws -> (page: [WorkerRecord], total: Int) {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM workers ORDER BY registered_at").map {
-                WorkerRecord(id: $0["id"], name: $0["name"], engines: ($0["engines"] as String).split(separator: ",").map(String.init),
-                             device: $0["device"], slots: $0["slots"], memory: $0["memory"], maxPixels: $0["max_pixels"],
-                             tags: ($0["tags"] as String).split(separator: ",").map(String.init), state: $0["state"],
-                             lastSeen: $0["last_seen"])
-            }
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM workers WHERE state != 'gone'") ?? 0
+            let page = try Row.fetchAll(db, sql: """
+                SELECT * FROM workers WHERE state != 'gone'
+                ORDER BY state IN ('alive', 'draining') DESC, registered_at, id LIMIT ? OFFSET ?
+                """, arguments: [limit, offset]).map(Self.worker)
+            return (page, total)
         }
+    }
+
+    /// Workers by stored state, every row counted.
+    public func workerStates() throws -> [String: Int] {
+        try read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM workers GROUP BY state").map {
+                ($0["state"] as String, $0["n"] as Int)
+            })
+        }
+    }
+
+    private static func worker(_ row: Row) -> WorkerRecord {
+        WorkerRecord(id: row["id"], name: row["name"], engines: (row["engines"] as String).split(separator: ",").map(String.init),
+                     device: row["device"], slots: row["slots"], memory: row["memory"], maxPixels: row["max_pixels"],
+                     tags: (row["tags"] as String).split(separator: ",").map(String.init), state: row["state"],
+                     lastSeen: row["last_seen"])
     }
 
     /// Counts a failed task of `job` against `worker`; returns the new count.

@@ -128,8 +128,9 @@ public final class FarmClient {
         try call(.deleteJob, JobQuery(job: job), expecting: Deleted.self)
     }
 
-    public func workers() throws -> WorkersReport {
-        try call(.workers, JobQuery(job: nil), expecting: WorkersReport.self)
+    /// One page of the workers (at most ``WorkersReport/pageSize``, connected ones first) from `offset`, with totals.
+    public func workers(offset: Int = 0) throws -> WorkersReport {
+        try call(.workers, JobQuery(job: nil, offset: offset == 0 ? nil : offset), expecting: WorkersReport.self)
     }
 
     /// Downloads a finished film piece by piece into `output` (written to a temporary file, then renamed).

@@ -74,6 +74,15 @@ public enum StatusFormatter {
                          + pad(w.secondsSinceSeen >= 0 ? String(format: "%.1fs", w.secondsSinceSeen) : "-", 8)
                          + w.engines.joined(separator: ",") + (w.tags.isEmpty ? "" : "  tags: \(w.tags.joined(separator: ","))"))
         }
+        if let total = r.total, total > r.workers.count {
+            let from = (r.offset ?? 0) + 1
+            lines.append("workers \(from)–\(from + r.workers.count - 1) of \(total) (--offset N for more)")
+        }
+        if let connected = r.connected {
+            let states = (r.states ?? [:]).sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            lines.append("connected: \(connected)" + (r.capacity.map { " of at most \($0) (descriptor limit)" } ?? "")
+                         + (states.isEmpty ? "" : "; rows by state: \(states)"))
+        }
         if !r.refused.isEmpty {
             lines.append("refused messages: " + r.refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }

@@ -133,13 +133,31 @@ public struct WorkerSummary: Codable, Sendable, Equatable {
     }
 }
 
-/// `reply` to `workers`: the workers, and the messages the coordinator refused, by reason.
+/// `reply` to `workers`: one page of the workers (connected ones first; at most ``pageSize``), how many there are,
+/// and the messages the coordinator refused, by reason.
 public struct WorkersReport: Codable, Sendable, Equatable {
     public var workers: [WorkerSummary]
     public var refused: [String: Int]
-    public init(workers: [WorkerSummary], refused: [String: Int]) {
+    /// Where this page starts among the workers that have not left, and how many of those there are.
+    public var offset: Int?
+    public var total: Int?
+    /// Connected workers, and every worker the farm has seen by state (`alive`, `dead`, `gone`, …).
+    public var connected: Int?
+    public var states: [String: Int]?
+    /// How many workers the coordinator's file-descriptor limit allows at once.
+    public var capacity: Int?
+    /// The most workers one reply lists.
+    public static let pageSize = 500
+
+    public init(workers: [WorkerSummary], refused: [String: Int], offset: Int? = nil, total: Int? = nil, connected: Int? = nil,
+                states: [String: Int]? = nil, capacity: Int? = nil) {
         self.workers = workers
         self.refused = refused
+        self.offset = offset
+        self.total = total
+        self.connected = connected
+        self.states = states
+        self.capacity = capacity
     }
 }
 

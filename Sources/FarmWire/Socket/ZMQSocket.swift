@@ -9,6 +9,13 @@ public final class ZMQContext: @unchecked Sendable {
         handle = zmq_ctx_new()
     }
 
+    /// A context for many sockets (libzmq's default allows 1 023), e.g. a swarm of simulated workers.
+    public init(maxSockets: Int32, ioThreads: Int32 = 1) {
+        handle = zmq_ctx_new()
+        zmq_ctx_set(handle, ZMQ_MAX_SOCKETS, maxSockets)
+        zmq_ctx_set(handle, ZMQ_IO_THREADS, ioThreads)
+    }
+
     deinit { zmq_ctx_term(handle) }
 
     /// libzmq's version, e.g. `4.3.4`.
@@ -140,6 +147,13 @@ public final class ZMQSocket {
     public func setRouterMandatory(_ on: Bool) throws(ZMQError) {
         var v: Int32 = on ? 1 : 0
         try zmqCheck(zmq_setsockopt(try socket, ZMQ_ROUTER_MANDATORY, &v, MemoryLayout<Int32>.size), "zmq_setsockopt(ROUTER_MANDATORY)")
+    }
+
+    /// The listen backlog of sockets it binds afterwards (libzmq's default is 100: a ramp of connecting workers
+    /// overflows it and their connects wait for retries).
+    public func setBacklog(_ connections: Int32) throws(ZMQError) {
+        var v = connections
+        try zmqCheck(zmq_setsockopt(try socket, ZMQ_BACKLOG, &v, MemoryLayout<Int32>.size), "zmq_setsockopt(BACKLOG)")
     }
 
     /// Messages queued per peer before sends block or fail (both directions).

@@ -23,6 +23,9 @@ public final class Worker: @unchecked Sendable {
     /// The last handshake failure logged, and when, so that a refused worker says so once, not every retry.
     private var lastRefusal: (text: String, at: Double)?
     private var drainDeadline: Double?
+    /// When a new socket is made for a coordinator that stays silent.
+    private var reconnect = ReconnectBackoff()
+    private var lastHello = -Double.infinity
     /// Whether the current socket ever completed a handshake (for what the silence message says).
     private var handshook = false
     /// Chosen once per process: the coordinator keeps this worker's id across reconnects and its own restarts.
@@ -78,13 +81,23 @@ public final class Worker: @unchecked Sendable {
                 flush()
             }
             if now - lastHeard > Double(config.coordinatorSilenceMillis) / 1000 {
-                if handshook {
-                    log("coordinator silent for \(Int(now - lastHeard)) s; reconnecting to \(config.coordinator)")
-                } else {
-                    log("no connection to \(config.coordinator) after \(Int(now - lastHeard)) s (is the coordinator running "
-                        + "there? with CURVE, is --coordinator-key its public key?); retrying")
+                // A silent coordinator is most often a busy or restarting one: libzmq reconnects the TCP connection by
+                // itself, and an unknown peer is told to say hello again. A new socket is made only after a backoff
+                // that doubles with each try and is jittered, so a farm of workers never reconnects in step.
+                if reconnect.due == nil {
+                    reconnect.due = lastHeard + reconnect.next()
+                    if handshook { log("coordinator silent for \(Int(now - lastHeard)) s; waiting for it") }
                 }
-                try connect()
+                if let due = reconnect.due, now >= due {
+                    if handshook {
+                        log("coordinator silent for \(Int(now - lastHeard)) s; reconnecting to \(config.coordinator)")
+                    } else {
+                        log("no connection to \(config.coordinator) after \(Int(now - lastHeard)) s (is the coordinator running "
+                            + "there? with CURVE, is --coordinator-key its public key?); retrying")
+                    }
+                    try connect()
+                    reconnect.due = now + reconnect.next()
+                }
             }
         }
         socket?.close()
@@ -104,6 +117,15 @@ public final class Worker: @unchecked Sendable {
         try s.connect(config.coordinator)
         socket = s
         lastHeard = Self.clock
+        register(again: false)
+    }
+
+    /// Says hello on the current socket (again, after the coordinator did not know this worker: a restarted
+    /// coordinator, or one that declared it dead; at most once a second however many refusals arrive).
+    private func register(again: Bool) {
+        let now = Self.clock
+        if again, now - lastHello < 1 { return }
+        lastHello = now
         let hello = Hello(name: config.name, engines: config.engines, device: config.device, slots: config.slots,
                           memoryBytes: config.memoryBytes, maxFramePixels: config.maxFramePixels, tags: config.tags,
                           running: lock.withLock { Array(running.keys) }, instance: instance,
@@ -142,6 +164,7 @@ public final class Worker: @unchecked Sendable {
 
     private func handle(_ frames: [Data]) {
         lastHeard = Self.clock
+        reconnect.reset()
         do {
             let m = try WireMessage(frames: frames)
             switch m.command {
@@ -158,7 +181,7 @@ public final class Worker: @unchecked Sendable {
                 lock.withLock { if running[c.lease] != nil { running[c.lease] = true } }
             case .refused:
                 let r = try m.payload(Refusal.self)
-                if r.kind == .unknownPeer { try connect() } else { log("coordinator refused a message: \(r.kind.rawValue): \(r.message)") }
+                if r.kind == .unknownPeer { register(again: true) } else { log("coordinator refused a message: \(r.kind.rawValue): \(r.message)") }
             default:
                 log("unexpected \(m.command) from the coordinator")
             }

@@ -125,13 +125,20 @@ extension ReelFarm {
     }
 
     struct Workers: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the workers and the messages the coordinator refused.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the workers and the messages the coordinator refused.",
+            discussion: "At most 500 workers a page, connected ones first; the totals follow.")
         @OptionGroup var farm: CoordinatorOption
         @Flag(help: "Print JSON.") var json = false
+        @Option(help: "Start the list at this worker (0 is the first).") var offset: Int = 0
+
+        func validate() throws {
+            guard offset >= 0 else { throw ValidationError("--offset must be 0 or more, not \(offset)") }
+        }
 
         func run() throws {
             let client = try farm.client()
-            let r = try clientCall { try client.workers() }
+            let r = try clientCall { try client.workers(offset: offset) }
             print(json ? StatusFormatter.json(r) : StatusFormatter.workers(r))
         }
     }

@@ -1,0 +1,179 @@
+import FarmWire
+import Foundation
+
+/// `reelfarm bench swarm`: a real coordinator process against `workers` simulated workers (``SwarmAgent`` processes,
+/// each with many DEALER sockets and heartbeats spread over the period). After the ramp it measures a steady window —
+/// the coordinator's CPU (from `/proc`), its RSS, the loop's busy time per iteration (from its `/metrics`
+/// histogram), deaths of workers that were alive (false deaths) — then silences `kills` workers and times their
+/// detection, then stops the coordinator with SIGSTOP for `stall` seconds and checks that it recovers without
+/// declaring anyone dead and without a storm of re-registrations.
+public struct SwarmBenchmark {
+    public var workers: Int
+    public var window: Double
+    public var kills: Int
+    public var stall: Double
+    public var executable: URL
+    public var perAgent = 5_000
+
+    public init(workers: Int, window: Double, kills: Int, stall: Double, executable: URL) {
+        self.workers = workers
+        self.window = window
+        self.kills = kills
+        self.stall = stall
+        self.executable = executable
+    }
+
+    struct BenchError: Error, CustomStringConvertible { var description: String }
+
+    public struct Result: CustomStringConvertible, Sendable {
+        public var requested: Int
+        public var workers: Int
+        public var limitNote: String?
+        public var rampSeconds: Double
+        public var window: Double
+        public var cpuFraction: Double
+        public var rssBytes: Int
+        public var busyP99: Double
+        public var busyMaxBucket: Double
+        public var busyMax: Double
+        public var falseDeaths: Int
+        public var detection: [Double]
+        public var deadLimit: Double
+        public var stall: Double
+        public var stallDeaths: Int
+        public var stallRehellos: Int
+        public var stallRecovery: Double?
+        public var agentRehellos: Int
+        public var latenessP99: Double
+        public var latenessMax: Double
+
+        public var description: String {
+            func ms(_ s: Double) -> String { s.isInfinite ? "> 5000 ms" : String(format: "%.0f ms", s * 1000) }
+            let q = Quantiles(detection)
+            var lines = [
+                "workers            \(workers) simulated (one DEALER each, 1 s heartbeats)"
+                    + (requested != workers ? " of \(requested) asked" : ""),
+            ]
+            if let limitNote { lines.append("limit              \(limitNote)") }
+            lines += [
+                String(format: "ramp               %.1f s to register them all", rampSeconds),
+                String(format: "coordinator CPU    %.1f %% of one core over %.0f s (goal < 25 %%)", cpuFraction * 100, window),
+                String(format: "coordinator RSS    %.0f MiB (goal < 1024)", Double(rssBytes) / 1_048_576),
+                "loop busy          p99 ≤ \(ms(busyP99)), max ≤ \(ms(busyMaxBucket)) in the window (\(ms(busyMax)) since start; goal p99 ≤ 50 ms)",
+                "false deaths       \(falseDeaths) over the window",
+                detection.isEmpty ? "death detection    -"
+                    : "death detection    \(detection.count) silenced: min \(ms(q.min)), median \(ms(q.at(0.5))), max \(ms(q.max))"
+                        + " from the last heartbeat (limit \(ms(deadLimit)))",
+            ]
+            if stall > 0 {
+                lines.append(String(format: "stall              SIGSTOP %.0f s: %d declared dead, %d re-registrations", stall, stallDeaths, stallRehellos)
+                             + (stallRecovery.map { String(format: ", every worker heard again %.1f s after SIGCONT", $0) } ?? ", not recovered"))
+            }
+            lines.append("re-hellos          \(agentRehellos) sent by simulated workers the coordinator no longer knew (whole run)")
+            lines.append("simulator lateness p99 \(ms(latenessP99)), max \(ms(latenessMax)) (its own, not the coordinator's)")
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    public func run(log: @escaping @Sendable (String) -> Void) throws -> Result {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reelfarm-swarm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The coordinator raises its soft limit to the hard one; the hard limit decides how many workers it holds.
+        let hard = DescriptorLimit.current.hard
+        let capacity = DescriptorLimit.workerCapacity(soft: hard)
+        let count = min(workers, capacity)
+        let note = count < workers
+            ? "the coordinator's descriptor limit is \(hard) (ulimit -Hn); \(DescriptorLimit.reserve) are kept for the store and listeners, so it holds \(capacity) workers"
+            : nil
+        if let note { log("bench swarm: \(note)") }
+
+        let coordinator = try CoordinatorProcess(executable: executable, directory: directory)
+        defer { coordinator.stop() }
+        let agents = (count + perAgent - 1) / perAgent
+        let ramp = 1_000  // connections per second, all agents together
+        let rampSeconds = Double(count) / Double(ramp)
+        let killAt = rampSeconds + 5 + window
+        let total = killAt + 8 + (stall > 0 ? stall + 15 : 0)
+        log("bench swarm: \(count) workers in \(agents) agent processes; ramp \(Int(rampSeconds)) s, window \(Int(window)) s")
+        var processes: [(Process, Pipe)] = []
+        for a in 0..<agents {
+            let n = min(perAgent, count - a * perAgent)
+            let p = Process(), out = Pipe()
+            p.executableURL = executable
+            p.arguments = ["bench", "swarm-agent", "--endpoint", coordinator.endpoint, "--prefix", "sw\(a)", "--workers", "\(n)",
+                           "--ramp", "\(max(1, ramp * n / count))", "--seconds", "\(total)", "--kill-at", "\(killAt)",
+                           "--kills", "\(kills * n / max(1, count))"]
+            p.standardOutput = out
+            p.standardError = FileHandle.standardError
+            try p.run()
+            processes.append((p, out))
+        }
+        defer { for (p, _) in processes where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let start = Self.clock
+
+        // Registration, then the steady window.
+        let rampDeadline = Self.clock + rampSeconds + 60
+        while try coordinator.metric("reelfarm_workers") ?? 0 < Double(count), Self.clock < rampDeadline { Thread.sleep(forTimeInterval: 0.5) }
+        let registered = Self.clock
+        let connected = try coordinator.metric("reelfarm_workers") ?? 0
+        guard connected >= Double(count) else { throw BenchError(description: "only \(Int(connected)) of \(count) workers registered") }
+        log("bench swarm: \(count) registered; measuring \(Int(window)) s")
+        Thread.sleep(forTimeInterval: 3)
+        let deathsBefore = coordinator.deaths.count
+        let busy0 = try coordinator.busyHistogram(), cpu0 = try coordinator.cpuSeconds(), t0 = Self.clock
+        var rss = 0
+        while Self.clock - t0 < window {
+            Thread.sleep(forTimeInterval: 1)
+            rss = max(rss, coordinator.rssBytes())
+        }
+        let cpu = (try coordinator.cpuSeconds() - cpu0) / (Self.clock - t0)
+        let busy = try coordinator.busyHistogram().since(busy0)
+        let falseDeaths = coordinator.deaths.count - deathsBefore
+
+        // Silenced workers (agents close their sockets at `killAt`), then the stall.
+        while Self.clock < start + killAt + 5 { Thread.sleep(forTimeInterval: 0.2) }
+        var stallDeaths = 0, stallRehellos = 0
+        var recovery: Double?
+        let deathsAfterKills = coordinator.deaths.count, joinsBefore = coordinator.joins
+        if stall > 0 {
+            let expected = try coordinator.metric("reelfarm_workers") ?? 0
+            log("bench swarm: SIGSTOP for \(stall) s with \(Int(expected)) workers connected")
+            kill(coordinator.pid, SIGSTOP)
+            Thread.sleep(forTimeInterval: stall)
+            kill(coordinator.pid, SIGCONT)
+            let resumed = Self.clock
+            // Recovered: the loop answers a client again (it has read what queued during the stall) and still has
+            // every worker.
+            let client = try FarmClient(endpoint: coordinator.endpoint, timeoutMillis: 15_000)
+            if let r = try? client.workers(), Double(r.connected ?? 0) >= expected { recovery = Self.clock - resumed }
+            Thread.sleep(forTimeInterval: 12)
+            stallDeaths = coordinator.deaths.count - deathsAfterKills
+            stallRehellos = coordinator.joins - joinsBefore
+        }
+        var reports: [SwarmAgent.Report] = []
+        for (p, out) in processes {
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            guard let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+                  let r = try? JSONDecoder().decode(SwarmAgent.Report.self, from: Data(line.utf8)) else {
+                throw BenchError(description: "a swarm agent exited \(p.terminationStatus) without its report")
+            }
+            reports.append(r)
+        }
+        var detection: [Double] = []
+        for r in reports {
+            for (name, at) in r.killed {
+                if let dead = coordinator.deathTime(ofWorkerNamed: name) { detection.append(dead - at) }
+            }
+        }
+        return Result(requested: workers, workers: count, limitNote: note, rampSeconds: registered - start, window: window,
+                      cpuFraction: cpu, rssBytes: rss, busyP99: busy.upperBound(quantile: 0.99),
+                      busyMaxBucket: busy.upperBound(quantile: 1), busyMax: busy.max, falseDeaths: falseDeaths,
+                      detection: detection, deadLimit: Double(CoordinatorConfiguration.defaultDeadAfterMillis) / 1000,
+                      stall: stall, stallDeaths: stallDeaths, stallRehellos: stallRehellos, stallRecovery: recovery,
+                      agentRehellos: reports.reduce(0) { $0 + $1.rehellos }, latenessP99: reports.map(\.latenessP99).max() ?? 0, latenessMax: reports.map(\.latenessMax).max() ?? 0)
+    }
+
+    static var clock: Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}

@@ -1,0 +1,120 @@
+import Foundation
+
+/// The connected workers, keyed by ROUTER identity and by worker id, with the counters the gauges show and the
+/// structures that keep the loop's cost independent of idle workers:
+/// - an index of workers with a free slot (dispatch looks only at those);
+/// - liveness deadlines in the order they fall due (a heartbeat costs O(1); nobody is scanned to find the dead);
+/// - heartbeat turns, spread over the period in the order workers joined (no burst of every send at once).
+///
+/// Owned by the coordinator loop's thread.
+final class SessionTable {
+    private(set) var byIdentity: [Data: WorkerSession] = [:]
+    private var byID: [String: WorkerSession] = [:]
+    /// Identities of workers with a free slot (not draining, fewer leases than slots).
+    private(set) var withFreeSlots: Set<Data> = []
+    /// Set when a slot frees up or a worker joins; the dispatcher clears it (see ``Coordinator/dispatchReady()``).
+    var slotsFreed = false
+    private(set) var draining = 0
+    private(set) var slots = 0
+    private(set) var busySlots = 0
+    private var deadlines = TimedQueue<WorkerSession>()
+    private var beats = TimedQueue<WorkerSession>()
+    /// A session's liveness entry is refreshed at most this often (a heartbeat between refreshes only moves
+    /// `lastSeen`; the deadline check looks at that before it declares anyone dead).
+    static let deadlineGranularity = 0.05
+
+    var count: Int { byIdentity.count }
+    var isEmpty: Bool { byIdentity.isEmpty }
+    var all: Dictionary<Data, WorkerSession>.Values { byIdentity.values }
+
+    subscript(identity: Data) -> WorkerSession? { byIdentity[identity] }
+    func session(id: String) -> WorkerSession? { byID[id] }
+
+    /// Adds a session (replacing any on the same identity or with the same worker id; see ``remove(_:)``).
+    func insert(_ s: WorkerSession, now: Double, heartbeatPeriod: Double) {
+        if let old = byIdentity[s.identity] { remove(old) }
+        if let old = byID[s.id] { remove(old) }
+        byIdentity[s.identity] = s
+        byID[s.id] = s
+        s.table = self
+        slots += s.hello.slots
+        busySlots += s.leases.count
+        if s.draining { draining += 1 }
+        if s.freeSlots > 0 { withFreeSlots.insert(s.identity); slotsFreed = true }
+        s.queuedAt = now
+        deadlines.push(s, due: now)
+        beats.push(s, due: now + heartbeatPeriod)
+    }
+
+    /// Removes a session; its queued deadline and heartbeat entries are skipped when they come up.
+    @discardableResult
+    func remove(_ s: WorkerSession) -> WorkerSession? {
+        guard byIdentity[s.identity] === s else { return nil }
+        byIdentity[s.identity] = nil
+        if byID[s.id] === s { byID[s.id] = nil }
+        s.table = nil
+        slots -= s.hello.slots
+        busySlots -= s.leases.count
+        if s.draining { draining -= 1 }
+        withFreeSlots.remove(s.identity)
+        return s
+    }
+
+    func remove(identity: Data) -> WorkerSession? { byIdentity[identity].flatMap { remove($0) } }
+
+    /// A message arrived from `s`: it is alive at `now`.
+    func touch(_ s: WorkerSession, now: Double) {
+        s.lastSeen = now
+        if now - s.queuedAt >= Self.deadlineGranularity {
+            s.queuedAt = now
+            deadlines.push(s, due: now)
+        }
+    }
+
+    /// Sessions silent for more than `limit` seconds at `now`, removed from the table (oldest silence first).
+    func reapSilent(now: Double, limit: Double) -> [WorkerSession] {
+        var dead: [WorkerSession] = []
+        while let (seen, s) = deadlines.pop(dueBy: now - limit) {
+            // A stale entry: the session left, or a newer entry for it is queued.
+            guard byIdentity[s.identity] === s, s.queuedAt == seen else { continue }
+            if now - s.lastSeen > limit {
+                remove(s)
+                dead.append(s)
+            } else {
+                // Seen within the granularity after its last entry: queue the deadline it really has.
+                s.queuedAt = s.lastSeen
+                deadlines.push(s, due: s.lastSeen)
+            }
+        }
+        return dead
+    }
+
+    /// When the next liveness check can find someone dead (`limit` after the oldest queued sighting).
+    func nextDeadline(limit: Double) -> Double? { deadlines.nextDue.map { $0 + limit } }
+
+    /// Sessions whose heartbeat turn has come at `now`; each is queued for its next turn one period later.
+    func heartbeatsDue(now: Double, period: Double) -> [WorkerSession] {
+        var due: [WorkerSession] = []
+        while let (at, s) = beats.pop(dueBy: now) {
+            guard byIdentity[s.identity] === s else { continue }
+            due.append(s)
+            // After a stall, missed turns are skipped, not sent in a burst; each worker keeps its phase, so the sends
+            // stay spread over the period.
+            let missed = max(0, ((now - at) / period).rounded(.down))
+            beats.push(s, due: at + (missed + 1) * period)
+        }
+        return due
+    }
+
+    /// Keeps the counters and the free-slot index in step with a session's change.
+    func sessionChanged(_ s: WorkerSession, busy: Int, drained: Bool, hadFree: Bool) {
+        busySlots += busy
+        if drained { draining += 1 }
+        if s.freeSlots > 0 {
+            withFreeSlots.insert(s.identity)
+            if !hadFree || busy < 0 { slotsFreed = true }
+        } else {
+            withFreeSlots.remove(s.identity)
+        }
+    }
+}
