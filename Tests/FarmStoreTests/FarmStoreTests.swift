@@ -217,4 +217,21 @@ import Testing
         let sorted = [t(0, 5, 1, "a"), t(1, 1, 9, "b"), t(0, 9, 5, "c"), t(0, 5, 0, "d")].sorted(by: ReadyTask.runsBefore)
         #expect(sorted.map(\.task.key) == ["b", "c", "d", "a"])
     }
+
+    /// A farm that has seen many workers answers `workers` a page at a time: connected ones first, then by
+    /// registration, with the total and the count by state.
+    @Test func workersComeInPagesConnectedFirst() throws {
+        let s = try store()
+        for i in 0..<1_203 {
+            try s.upsertWorker(WorkerRecord(id: "w-\(i)", name: "w", engines: ["testcard"], device: "cpu", slots: 1, memory: 0,
+                                            maxPixels: 1, tags: [], state: i % 100 == 99 ? "alive" : i % 2 == 0 ? "dead" : "gone",
+                                            lastSeen: 0), now: Double(i))
+        }
+        let (first, total) = try s.workers(offset: 0, limit: 500)
+        #expect(total == 614 && first.count == 500)
+        #expect(first.prefix(12).allSatisfy { $0.state == "alive" } && first[12].state == "dead")
+        let (last, _) = try s.workers(offset: 500, limit: 500)
+        #expect(last.count == 114 && Set(first.map(\.id)).isDisjoint(with: last.map(\.id)))
+        #expect(try s.workerStates() == ["alive": 12, "dead": 602, "gone": 589])
+    }
 }

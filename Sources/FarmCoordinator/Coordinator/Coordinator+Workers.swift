@@ -45,7 +45,7 @@ extension Coordinator {
             old.retain { !carried.contains($0) && running[$0]?.identity == old.identity }
             try loseLeases(of: old, reason: old.identity == identity ? "worker re-registered" : "worker \(id) reconnected without it")
         }
-        sessions.insert(session, now: now, heartbeatPeriod: Double(config.heartbeatMillis) / 1000)
+        sessions.insert(session, now: now)
         try declare(h, worker: id)
         try store.upsertWorker(WorkerRecord(id: id, name: h.name, engines: h.engines, device: h.device, slots: h.slots,
                                             memory: h.memoryBytes, maxPixels: h.maxFramePixels, tags: h.tags,

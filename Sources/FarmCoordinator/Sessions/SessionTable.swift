@@ -4,7 +4,7 @@ import Foundation
 /// structures that keep the loop's cost independent of idle workers:
 /// - an index of workers with a free slot (dispatch looks only at those);
 /// - liveness deadlines in the order they fall due (a heartbeat costs O(1); nobody is scanned to find the dead);
-/// - heartbeat turns, spread over the period in the order workers joined (no burst of every send at once).
+/// - heartbeat turns, spread evenly over the period (no burst of every send at once).
 ///
 /// Owned by the coordinator loop's thread.
 final class SessionTable {
@@ -18,7 +18,7 @@ final class SessionTable {
     private(set) var slots = 0
     private(set) var busySlots = 0
     private var deadlines = TimedQueue<WorkerSession>()
-    private var beats = TimedQueue<WorkerSession>()
+    private var beats = HeartbeatWheel()
     /// A session's liveness entry is refreshed at most this often (a heartbeat between refreshes only moves
     /// `lastSeen`; the deadline check looks at that before it declares anyone dead).
     static let deadlineGranularity = 0.05
@@ -31,7 +31,7 @@ final class SessionTable {
     func session(id: String) -> WorkerSession? { byID[id] }
 
     /// Adds a session (replacing any on the same identity or with the same worker id; see ``remove(_:)``).
-    func insert(_ s: WorkerSession, now: Double, heartbeatPeriod: Double) {
+    func insert(_ s: WorkerSession, now: Double) {
         if let old = byIdentity[s.identity] { remove(old) }
         if let old = byID[s.id] { remove(old) }
         byIdentity[s.identity] = s
@@ -43,7 +43,7 @@ final class SessionTable {
         if s.freeSlots > 0 { withFreeSlots.insert(s.identity); slotsFreed = true }
         s.queuedAt = now
         deadlines.push(s, due: now)
-        beats.push(s, due: now + heartbeatPeriod)
+        beats.add(s)
     }
 
     /// Removes a session; its queued deadline and heartbeat entries are skipped when they come up.
@@ -92,18 +92,9 @@ final class SessionTable {
     /// When the next liveness check can find someone dead (`limit` after the oldest queued sighting).
     func nextDeadline(limit: Double) -> Double? { deadlines.nextDue.map { $0 + limit } }
 
-    /// Sessions whose heartbeat turn has come at `now`; each is queued for its next turn one period later.
+    /// Sessions whose heartbeat turn came since the last call (see ``HeartbeatWheel``).
     func heartbeatsDue(now: Double, period: Double) -> [WorkerSession] {
-        var due: [WorkerSession] = []
-        while let (at, s) = beats.pop(dueBy: now) {
-            guard byIdentity[s.identity] === s else { continue }
-            due.append(s)
-            // After a stall, missed turns are skipped, not sent in a burst; each worker keeps its phase, so the sends
-            // stay spread over the period.
-            let missed = max(0, ((now - at) / period).rounded(.down))
-            beats.push(s, due: at + (missed + 1) * period)
-        }
-        return due
+        beats.due(now: now, period: period) { [byIdentity] in byIdentity[$0.identity] === $0 }
     }
 
     /// Keeps the counters and the free-slot index in step with a session's change.
