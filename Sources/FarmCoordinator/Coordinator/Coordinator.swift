@@ -52,6 +52,7 @@ public final class Coordinator: @unchecked Sendable {
     private var boundEndpoint: String?
     private var startError: (any Error)?
     var workerCounter = 0
+    private var lastTurnedAwayLog = -Double.infinity
     /// No session is reaped before this time (the loop itself stalled; see `run`).
     var reapHoldOff = 0.0
 
@@ -108,17 +109,22 @@ public final class Coordinator: @unchecked Sendable {
 
     private func run() throws {
         defer { finished.signal() }
-        var authenticator: CurveAuthenticator?
-        if let keys = config.authorizedKeys {
-            guard config.curve != nil else { throw CurveKeyError("authorized keys need CURVE (a coordinator key pair)") }
-            authenticator = CurveAuthenticator(context: zmq, authorized: keys)
-            try authenticator?.start()
+        // Every new peer goes through the ZAP handler: with CURVE it checks the key list, and whatever the mechanism it
+        // turns peers away while descriptors run short (the connected ones keep being served).
+        if config.authorizedKeys != nil, config.curve == nil {
+            throw CurveKeyError("authorized keys need CURVE (a coordinator key pair)")
         }
-        defer { authenticator?.stop() }
+        let descriptors = DescriptorWatch(soft: DescriptorLimit.current.soft)
+        descriptors.start()
+        defer { descriptors.stop() }
+        let authenticator = CurveAuthenticator(context: zmq, authorized: config.authorizedKeys) { !descriptors.isShort }
+        try authenticator.start()
+        defer { authenticator.stop() }
         socket = try ZMQSocket(zmq, .router)
         let monitor = try HandshakeMonitor(socket, context: zmq)
         defer { monitor.close() }
         if let keys = config.curve { try socket.makeCurveServer(keys) }
+        try socket.setZAPDomain("reelfarm")
         try socket.setMaxMessageSize(Int64(WireMessage.maxMessageBytes + 4096))
         try socket.setHighWaterMark(100_000)
         try socket.setRouterMandatory(true)
@@ -161,7 +167,7 @@ public final class Coordinator: @unchecked Sendable {
             }
             stats.add(.commit, since: t0)
             stats.count(iteration: incoming.count)
-            noteRefusedHandshakes(monitor: monitor, authenticator: authenticator)
+            noteRefusedHandshakes(monitor: monitor, authenticator: authenticator, descriptors: descriptors)
             // Published before the sends, so a peer that hears of this iteration finds it counted.
             let now = Self.clock
             let countJobs = now - lastJobCount >= Double(config.heartbeatMillis) / 1000
@@ -288,13 +294,23 @@ public final class Coordinator: @unchecked Sendable {
 
     /// Logs and counts peers whose handshake failed: keys the ZAP handler refused (with address and key
     /// fingerprint) and CURVE or mechanism failures the socket monitor saw.
-    private func noteRefusedHandshakes(monitor: HandshakeMonitor, authenticator: CurveAuthenticator?) {
-        for (key, address) in authenticator?.takeRefusals() ?? [] {
+    private func noteRefusedHandshakes(monitor: HandshakeMonitor, authenticator: CurveAuthenticator, descriptors: DescriptorWatch) {
+        let turnedAway = authenticator.takeTurnedAway()
+        if turnedAway > 0 {
+            refusedCounts["handshake-descriptors", default: 0] += turnedAway
+            let now = Self.clock
+            if now - lastTurnedAwayLog >= 10 {
+                lastTurnedAwayLog = now
+                log("turning new peers away: \(descriptors.openDescriptors) descriptors open of a limit of "
+                    + "\(DescriptorLimit.current.soft) (\(sessions.count) workers connected; raise ulimit -n to hold more)")
+            }
+        }
+        for (key, address) in authenticator.takeRefusals() {
             refusedCounts["handshake-key", default: 0] += 1
             log("refused a peer at \(address): its public key \(key.prefix(8))… is not in the authorized keys")
         }
         for event in monitor.events() where event.isFailure {
-            if case .refusedKey = event.outcome { continue }  // said above, with the key
+            if case .refusedKey = event.outcome { continue }  // said above, with the key or the descriptors
             let kind = event.outcome == .mechanismMismatch ? "handshake-mechanism" : "handshake-curve"
             refusedCounts[kind, default: 0] += 1
             log(event.explanation(asServer: true))

@@ -138,23 +138,39 @@ public struct CurveClientSecurity: Sendable, Equatable {
     }
 }
 
-/// ZeroMQ's authentication handler (ZAP, RFC 27) for a CURVE server: admits only the listed client public keys.
-/// One thread owns its REP socket on `inproc://zeromq.zap.01` of the server socket's context.
+/// ZeroMQ's authentication handler (ZAP, RFC 27) for the coordinator's socket: it admits, with CURVE, only the listed
+/// client public keys (or any key when no list is given), and refuses every new peer while `admit` says the process
+/// is short of descriptors (status 300, temporary: the peer retries later), so that the peers already connected keep
+/// being served. One thread owns its REP socket on `inproc://zeromq.zap.01` of the server socket's context. The
+/// server socket needs a ZAP domain (``ZMQSocket/setZAPDomain(_:)``) for peers without CURVE to be asked about.
 public final class CurveAuthenticator: @unchecked Sendable {
     private let context: ZMQContext
-    private let authorized: Set<String>
+    private let authorized: Set<String>?
+    private let admit: @Sendable () -> Bool
     private let lock = NSLock()
     private var stopping = false
     private var refusedKeys: [String] = []
     private var unreported: [(key: String, address: String)] = []
+    private var turnedAway = 0
     private let started = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private var startError: (any Error)?
 
-    /// - Parameter authorized: Z85 public keys allowed in.
-    public init(context: ZMQContext, authorized: Set<String>) {
+    /// - Parameters:
+    ///   - authorized: Z85 public keys allowed in; `nil` admits any peer (any key with CURVE).
+    ///   - admit: whether a new peer may connect now (false while descriptors run short).
+    public init(context: ZMQContext, authorized: Set<String>?, admit: @escaping @Sendable () -> Bool = { true }) {
         self.context = context
         self.authorized = authorized
+        self.admit = admit
+    }
+
+    /// Peers turned away for want of descriptors since the last call.
+    public func takeTurnedAway() -> Int {
+        lock.withLock {
+            defer { turnedAway = 0 }
+            return turnedAway
+        }
     }
 
     /// Binds the handler and starts answering; returns once it listens (before the server socket binds).
@@ -204,6 +220,16 @@ public final class CurveAuthenticator: @unchecked Sendable {
             return [version, request.count > 1 ? request[1] : Data(), Data("500".utf8), Data("bad ZAP request".utf8), Data(), Data()]
         }
         let id = request[1], mechanism = String(decoding: request[5], as: UTF8.self)
+        // (The request cannot tell a client from a worker: its identity frame is the server's own routing id.)
+        guard admit() else {
+            lock.withLock { turnedAway += 1 }
+            return [version, id, Data("300".utf8), Data("too many peers: try again later".utf8), Data(), Data()]
+        }
+        guard let authorized else {
+            // No list: whatever the mechanism already checked (the server key with CURVE; nothing with NULL) is enough.
+            let key = mechanism == "CURVE" && request.count >= 7 ? CurveKeyPair.z85(request[6]) ?? "" : ""
+            return [version, id, Data("200".utf8), Data("OK".utf8), Data(key.utf8), Data()]
+        }
         guard mechanism == "CURVE", request.count >= 7, let key = CurveKeyPair.z85(request[6]) else {
             return [version, id, Data("400".utf8), Data("CURVE only".utf8), Data(), Data()]
         }

@@ -38,6 +38,11 @@ public struct HandshakeEvent: Sendable, Equatable, CustomStringConvertible {
                 + "coordinator's public key, DATA/curve/coordinator.pub?)"
         case (.cryptographic, true):
             return "refused a peer on \(endpoint): its CURVE handshake failed (it holds a wrong coordinator public key)"
+        case (.refusedKey(300), false):
+            return "\(endpoint) turned this peer away for now: the coordinator is at the most peers its descriptor limit "
+                + "allows (ulimit -n); retrying"
+        case (.refusedKey(300), true):
+            return "turned a peer on \(endpoint) away: too many peers for the descriptor limit"
         case (.refusedKey(let status), false):
             return "\(endpoint) refused this peer's key (ZAP status \(status)): add this peer's public key to the "
                 + "coordinator's --authorized-keys file"
@@ -117,6 +122,12 @@ extension ZMQSocket {
     }
 
     /// Queue messages only to connections whose handshake completed (a DEALER then holds nothing for a refused peer).
+    /// The ZAP domain: with it set, peers without CURVE are put to the ZAP handler too (``CurveAuthenticator``).
+    public func setZAPDomain(_ domain: String) throws(ZMQError) {
+        let bytes = Array(domain.utf8)
+        try zmqCheck(zmq_setsockopt(try socket, ZMQ_ZAP_DOMAIN, bytes, bytes.count), "zmq_setsockopt(ZAP_DOMAIN)")
+    }
+
     public func setImmediate(_ on: Bool) throws(ZMQError) {
         var v: Int32 = on ? 1 : 0
         try zmqCheck(zmq_setsockopt(try socket, ZMQ_IMMEDIATE, &v, MemoryLayout<Int32>.size), "zmq_setsockopt(IMMEDIATE)")
