@@ -21,35 +21,6 @@ public struct TaskKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     public static func < (l: TaskKey, r: TaskKey) -> Bool { (l.job, l.key) < (r.job, r.key) }
 }
 
-/// The states a task moves through; see `TaskState.transitions`.
-public enum TaskState: String, Sendable, CaseIterable {
-    /// Some dependency is not done.
-    case waiting
-    /// All dependencies done; queued for a worker.
-    case ready
-    /// Leased to a worker under the current attempt number.
-    case running
-    case done
-    /// Its job was cancelled or failed.
-    case cancelled
-
-    /// Allowed moves. `running → ready` is a retry (failure, lost worker, hand-back, coordinator restart).
-    public static let transitions: [TaskState: Set<TaskState>] = [
-        .waiting: [.ready, .cancelled],
-        .ready: [.running, .cancelled],
-        .running: [.done, .ready, .cancelled],
-        .done: [],
-        .cancelled: [],
-    ]
-}
-
-/// The states of a job.
-public enum JobState: String, Sendable, CaseIterable, Codable {
-    case queued, running, assembling, done, failed, cancelled
-
-    public var isFinished: Bool { self == .done || self == .failed || self == .cancelled }
-}
-
 /// A new job with its whole task graph.
 public struct NewJob: Sendable {
     public var id: String
