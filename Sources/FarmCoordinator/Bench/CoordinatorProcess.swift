@@ -52,6 +52,9 @@ final class CoordinatorProcess: @unchecked Sendable {
         private var found: (endpoint: String?, port: UInt16?) = (nil, nil)
         private var deathTimes: [(name: String, at: Double)] = []
         private var joinCount = 0
+        private var recent: [String] = []
+        /// The last lines other than joins (for a failure's message).
+        var tail: [String] { lock.withLock { recent } }
 
         var endpoint: String? { lock.withLock { found.endpoint } }
         var port: UInt16? { lock.withLock { found.port } }
@@ -60,6 +63,12 @@ final class CoordinatorProcess: @unchecked Sendable {
 
         func note(_ line: String, started: DispatchSemaphore) {
             let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+            if !line.contains(" joined: ") {
+                lock.withLock {
+                    recent.append(line)
+                    if recent.count > 20 { recent.removeFirst() }
+                }
+            }
             if let r = line.range(of: "listening on ") {
                 lock.withLock { found.endpoint = String(line[r.upperBound...].prefix { $0 != "," && $0 != " " }) }
                 started.signal()
@@ -78,6 +87,8 @@ final class CoordinatorProcess: @unchecked Sendable {
     }
 
     var pid: pid_t { process.processIdentifier }
+    /// The coordinator's last log lines other than joins.
+    var logTail: String { lines.tail.joined(separator: "\n") }
     var deaths: [(name: String, at: Double)] { lines.deaths }
     /// Joins the coordinator logged (on a large farm it logs reconnects and every thousandth new worker).
     var joins: Int { lines.joins }

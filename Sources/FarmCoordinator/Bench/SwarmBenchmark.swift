@@ -117,7 +117,10 @@ public struct SwarmBenchmark {
         while try coordinator.metric("reelfarm_workers") ?? 0 < Double(count), Self.clock < rampDeadline { Thread.sleep(forTimeInterval: 0.5) }
         let registered = Self.clock
         let connected = try coordinator.metric("reelfarm_workers") ?? 0
-        guard connected >= Double(count) else { throw BenchError(description: "only \(Int(connected)) of \(count) workers registered") }
+        guard connected >= Double(count) else {
+            throw BenchError(description: "only \(Int(connected)) of \(count) workers registered; the coordinator's log ends:\n"
+                             + coordinator.logTail)
+        }
         log("bench swarm: \(count) registered; measuring \(Int(window)) s")
         Thread.sleep(forTimeInterval: 3)
         let deathsBefore = coordinator.deaths.count

@@ -205,8 +205,10 @@ public final class Coordinator: @unchecked Sendable {
     private func tick() throws {
         for done in assembly.finished() { finishAssembly(done) }
         let now = Self.clock
-        // Each worker's turn comes once a period, spread over it in the order workers joined.
-        let period = Double(config.heartbeatMillis) / 1000
+        // Each worker's turn comes once every two heartbeat periods, spread evenly: a worker only needs to hear that the
+        // coordinator lives (it waits 5 s before it even says so), and on a large farm these sends are most of the
+        // coordinator's cost (each is a write on its own TCP connection).
+        let period = 2 * Double(config.heartbeatMillis) / 1000
         for s in sessions.heartbeatsDue(now: now, period: period) { send(s.identity, Self.heartbeatMessage) }
         // Deadlines are checked when they fall due (this loop wakes at least every 20 ms), not on a heartbeat tick.
         let limit = Double(config.deadAfterMillis) / 1000

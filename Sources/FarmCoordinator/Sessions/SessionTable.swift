@@ -94,7 +94,7 @@ final class SessionTable {
 
     /// Sessions whose heartbeat turn came since the last call (see ``HeartbeatWheel``).
     func heartbeatsDue(now: Double, period: Double) -> [WorkerSession] {
-        beats.due(now: now, period: period) { [byIdentity] in byIdentity[$0.identity] === $0 }
+        beats.due(now: now, period: period) { $0.table === self }
     }
 
     /// Keeps the counters and the free-slot index in step with a session's change.

@@ -17,8 +17,9 @@ public struct WorkerConfiguration: Sendable {
     /// Builds the engine for a task's model (cached per model by the worker).
     public var engineFactory: @Sendable (ModelSpec) throws -> any Engine
     public var encoder: any ChunkEncoder
-    /// Re-register when the coordinator has been silent this long.
-    public var coordinatorSilenceMillis = 3_000
+    /// The coordinator counts as silent after this long without a message (it sends one at least every 2 s): the
+    /// worker says so, starts its reconnect backoff, and a drain stops waiting to report.
+    public var coordinatorSilenceMillis = 5_000
     public var heartbeatMillis = 1_000
     /// How long a drain (SIGTERM) waits for running tasks; those still running then are stopped and handed back.
     public var drainMillis = 10_000
