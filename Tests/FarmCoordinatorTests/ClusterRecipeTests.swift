@@ -129,8 +129,25 @@ import Yams
 
     @Test func theGPUImageCarriesTheEngines() throws {
         let docker = try text("kubernetes/Dockerfile.gpu")
-        #expect(docker.contains("COPY Sources/ReelfarmEngines") && docker.contains("pip install --no-cache-dir /opt/reelfarm/engines"))
+        #expect(docker.contains("COPY Sources/ReelfarmEngines")
+                && docker.contains("pip install --no-cache-dir --no-build-isolation /opt/reelfarm/engines"))
         #expect(docker.contains("--product reelfarm"))
+    }
+
+    /// The Debian image is built from fixed inputs: a Swift release and Debian point release by tag, every package at a
+    /// version, file times from SOURCE_DATE_EPOCH.
+    @Test func theImageBuildIsPinned() throws {
+        let docker = try text("kubernetes/Dockerfile").replacingOccurrences(of: "\\\n", with: " ")
+        #expect(docker.contains("ARG SWIFT_IMAGE=swift:6.") && docker.contains("ARG DEBIAN_IMAGE=debian:12."))
+        #expect(docker.components(separatedBy: "ARG SOURCE_DATE_EPOCH").count == 3, "both stages take SOURCE_DATE_EPOCH")
+        let installs = docker.split(separator: "\n").filter { $0.contains("apt-get install") }
+        #expect(installs.count == 2)
+        for line in installs {
+            let packages = Self.words(String(line.split(separator: "--no-install-recommends")[1]))
+                .prefix { $0 != "&&" }
+            #expect(!packages.isEmpty)
+            for package in packages { #expect(package.contains("="), "\(package) has no version") }
+        }
     }
 
     @Test func aRenamedOptionIsCaught() {
