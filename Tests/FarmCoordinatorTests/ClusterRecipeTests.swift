@@ -50,6 +50,34 @@ import Yams
         }
     }
 
+    /// What the script's variables hold when the environment sets none: its `NAME=${NAME:-DEFAULT}` and `NAME="VALUE"`
+    /// lines, in order, each expanded with the ones before it.
+    static func defaults(_ script: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for line in script.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            let name = String(line[..<eq])
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { continue }
+            var value = String(line[line.index(after: eq)...])
+            if value.hasPrefix("${\(name):-"), value.hasSuffix("}") {
+                value = String(value.dropFirst(name.count + 4).dropLast())
+            } else if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") {
+                value = String(value.dropFirst().dropLast())
+            }
+            values[name] = expand(value, values)
+        }
+        return values
+    }
+
+    /// Replaces `$NAME` and `${NAME}` with `values` (longest names first, so `$REELFARM_PYTHON` is not `$REELFARM`).
+    static func expand(_ word: String, _ values: [String: String]) -> String {
+        var out = word
+        for (name, value) in values.sorted(by: { $0.key.count > $1.key.count }) {
+            out = out.replacingOccurrences(of: "${\(name)}", with: value).replacingOccurrences(of: "$\(name)", with: value)
+        }
+        return out
+    }
+
     @Test func slurmScriptStartsValidWorkers() throws {
         // Continued lines (`\` at the end) joined, as the shell reads them.
         let script = try text("slurm/reelfarm-workers.sbatch").replacingOccurrences(of: "\\\n", with: " ")
@@ -57,10 +85,24 @@ import Yams
         var words = Self.words(String(srun))
         words.removeAll { $0 == "&" }
         let program = try #require(words.firstIndex(of: "$REELFARM"))
-        #expect(try parse(Array(words[(program + 1)...])) == "worker")
-        // It starts the engine process on the task's GPU.
-        let command = try #require(words.firstIndex(of: "--engine-command").map { words[$0 + 1] })
-        #expect(command.hasPrefix("ltx2=") && command.contains("-m reelfarm_engines ltx2") && command.contains("--device cuda:{slot}"))
+        // The production defaults (a studio's sbatch with no REELFARM_* settings): LTX-2 on the task's GPU.
+        let defaults = Self.defaults(script)
+        let arguments = words[(program + 1)...].map { Self.expand($0, defaults) }
+        #expect(try parse(arguments) == "worker")
+        let value = { (option: String) in arguments.firstIndex(of: option).map { arguments[$0 + 1] } }
+        #expect(value("--engine") == "ltx2" && value("--device") == "gpu", "\(arguments)")
+        // It starts the engine process on the task's GPU, ignoring the SIGTERM Slurm sends every process of the step
+        // (the worker drains and then closes it).
+        let command = try #require(value("--engine-command"))
+        #expect(command.hasPrefix("ltx2=env --ignore-signal=TERM") && command.contains("-m reelfarm_engines ltx2")
+                && command.contains("--device cuda:{slot}"), "\(command)")
+        // The drain fits inside the warning --signal gives before the time limit.
+        let drain = try #require(value("--drain-seconds").flatMap { Int($0) })
+        let signal = try #require(script.split(separator: "\n").first { $0.hasPrefix("#SBATCH --signal=B:TERM@") })
+        let warning = try #require(Int(signal.dropFirst("#SBATCH --signal=B:TERM@".count)))
+        #expect(drain < warning, "--drain-seconds \(drain) must end before the time limit (\(warning) s after the signal)")
+        // The SIGTERM reaches the workers through Slurm: srun would answer a SIGTERM by killing its tasks.
+        #expect(script.contains("scancel --signal=TERM \"$SLURM_JOB_ID\"") && !script.contains("kill -TERM \"$workers\""))
     }
 
     @Test func kubernetesContainersStartValidCommands() throws {
@@ -87,8 +129,25 @@ import Yams
 
     @Test func theGPUImageCarriesTheEngines() throws {
         let docker = try text("kubernetes/Dockerfile.gpu")
-        #expect(docker.contains("COPY Sources/ReelfarmEngines") && docker.contains("pip install --no-cache-dir /opt/reelfarm/engines"))
+        #expect(docker.contains("COPY Sources/ReelfarmEngines")
+                && docker.contains("pip install --no-cache-dir --no-build-isolation /opt/reelfarm/engines"))
         #expect(docker.contains("--product reelfarm"))
+    }
+
+    /// The Debian image is built from fixed inputs: a Swift release and Debian point release by tag, every package at a
+    /// version, file times from SOURCE_DATE_EPOCH.
+    @Test func theImageBuildIsPinned() throws {
+        let docker = try text("kubernetes/Dockerfile").replacingOccurrences(of: "\\\n", with: " ")
+        #expect(docker.contains("ARG SWIFT_IMAGE=swift:6.") && docker.contains("ARG DEBIAN_IMAGE=debian:12."))
+        #expect(docker.components(separatedBy: "ARG SOURCE_DATE_EPOCH").count == 3, "both stages take SOURCE_DATE_EPOCH")
+        let installs = docker.split(separator: "\n").filter { $0.contains("apt-get install") }
+        #expect(installs.count == 2)
+        for line in installs {
+            let packages = Self.words(String(line.split(separator: "--no-install-recommends")[1]))
+                .prefix { $0 != "&&" }
+            #expect(!packages.isEmpty)
+            for package in packages { #expect(package.contains("="), "\(package) has no version") }
+        }
     }
 
     @Test func aRenamedOptionIsCaught() {
