@@ -13,6 +13,8 @@ public final class Coordinator: @unchecked Sendable {
     var sessions: [Data: WorkerSession] = [:]
     var running: [TaskKey: (attempt: Int, identity: Data)] = [:]
     var queue = ReadyQueue()
+    /// Workers' speeds and running attempts' expected ends, for placement.
+    var scheduling = SchedulingState()
     var contexts: [String: JobContext] = [:]
     /// The latent grid of each engine this build does not have, as the last worker running it declared.
     var declared: [String: EngineGeometry] = [:]

@@ -7,30 +7,25 @@ extension Coordinator {
     /// Hands ready tasks to workers with free slots whose capabilities fit, best task first, in one transaction.
     func dispatchReady() throws {
         guard !queue.isEmpty else { return }
-        var free: [Data: Int] = [:]
-        for (identity, s) in sessions where s.freeSlots > 0 { free[identity] = s.freeSlots }
-        guard !free.isEmpty else { return }
+        guard sessions.values.contains(where: { $0.freeSlots > 0 }) else { return }
+        var placement = try placer(now: Self.clock)
         var batch: [(task: TaskKey, session: WorkerSession)] = []
         var skipped: [ReadyTask] = []
         var excluded: [String: Set<String>] = [:]
         var looked = 0
-        while !free.isEmpty, looked < 4_096, let t = queue.pop() {
+        while placement.board.hasFreeSlot, looked < 4_096, let t = queue.pop() {
             looked += 1
             guard let job = try context(t.task.job) else { continue }  // job gone: drop the stale entry
             if excluded[t.task.job] == nil {
                 excluded[t.task.job] = try store.excludedWorkers(job: t.task.job, threshold: config.excludeWorkerAfter)
             }
-            let candidates = free.keys.compactMap { sessions[$0] }.filter {
-                $0.fits(job.spec, geometry: job.plan.geometry) && !excluded[t.task.job]!.contains($0.id)
-            }
-            // The worker with the most free slots (ties by id) keeps load even.
-            guard let w = candidates.max(by: { (free[$0.identity]!, $1.id) < (free[$1.identity]!, $0.id) }) else {
-                skipped.append(t)
+            // Earliest finish by speed; among equals, the worker with the most free slots (ties by id) keeps load even.
+            guard let w = placement.place(t, work: work(of: t.task, job: job), job: job, excluded: excluded[t.task.job]!,
+                                          speeds: &scheduling.speeds) else {
+                skipped.append(t)  // no worker fits, or a faster one finishes it sooner than any free one
                 continue
             }
             batch.append((t.task, w))
-            free[w.identity]! -= 1
-            if free[w.identity]! == 0 { free[w.identity] = nil }
         }
         for t in skipped { queue.push(t) }
         guard !batch.isEmpty else { return }
@@ -41,6 +36,7 @@ extension Coordinator {
             gauges.dispatchedTotal += 1
             session.leases[task] = attempt
             session.leasedAt[task] = now
+            started(task, attempt: attempt, on: session, now: now)
             do {
                 send(session.identity, try assignment(task, attempt: attempt))
             } catch {

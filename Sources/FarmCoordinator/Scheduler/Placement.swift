@@ -1,0 +1,193 @@
+import Foundation
+
+/// A worker as placement sees it: when each of its slots is (expected to be) free.
+public struct PlacementWorker: Sendable, Equatable {
+    /// Ties between equally good workers go to the smaller id.
+    public var id: String
+    /// One entry per slot: the time the slot's current task is expected to end; at or before `now`, free now.
+    public var freeAt: [Double]
+
+    public init(id: String, freeAt: [Double]) {
+        self.id = id
+        self.freeAt = freeAt
+    }
+}
+
+/// A ready task as placement sees it.
+public struct PlacementTask: Sendable, Equatable {
+    /// Work units (generated frames × pixels); a worker of speed `s` takes `work / s` seconds.
+    public var work: Double
+    /// Work on the longest path from this task to its job's end, itself included (HEFT's upward rank).
+    public var rank: Double
+
+    public init(work: Double, rank: Double) {
+        self.work = work
+        self.rank = rank
+    }
+}
+
+/// What placement decided for one task.
+public enum PlacementOutcome: Sendable, Equatable {
+    /// Start it now on this free worker (an index into the board's workers).
+    case run(worker: Int)
+    /// Hold it back: this busy worker, free at `start`, finishes it sooner than any free one (its slot is reserved for
+    /// the tasks placed after it).
+    case wait(worker: Int, start: Double)
+    /// No worker may run it.
+    case unplaced
+}
+
+/// The scheduling decision, shared by the coordinator and the simulator: tasks in priority order (job priority, then
+/// rank) go to the worker slot that finishes them earliest (HEFT's earliest-finish-time rule), counting slots that are
+/// busy now at the time they free up. A task whose earliest finish is on a busy worker waits for it — unless a free
+/// slower worker can finish it, and the rest of its path on the fastest speed, before the faster workers could finish
+/// everything else still to do (the `backlog`): then waiting would only leave the slow worker idle. Without that rule
+/// a farm whose ready tasks fit the fast workers' next few minutes would never use its slow workers at all.
+///
+/// Workers are grouped by speed class (speeds within a factor 2^¼ share one), so a task costs O(classes · log workers),
+/// not O(workers). Deterministic: ties go to the faster class, then to the worker with most free slots, then by id.
+public struct PlacementBoard<Group: Hashable> {
+    public let workers: [PlacementWorker]
+    public let now: Double
+    /// Work units not started yet (ready and waiting tasks alike), across everything the board will be asked about.
+    public private(set) var backlog: Double
+    private var slots: [[Double]]
+    private var freeNow: Int
+    private var groups: [Group: [SpeedClass]] = [:]
+
+    /// - Parameters:
+    ///   - workers: the workers that may take tasks (a draining one is left out).
+    ///   - backlog: the work units of every task not started yet.
+    public init(workers: [PlacementWorker], now: Double, backlog: Double) {
+        self.workers = workers
+        self.now = now
+        self.backlog = backlog
+        slots = workers.map { $0.freeAt.sorted() }
+        freeNow = slots.reduce(0) { n, s in n + s.prefix { $0 <= now }.count }
+    }
+
+    /// Whether some slot is still free now (the caller stops asking once none is).
+    public var hasFreeSlot: Bool { freeNow > 0 }
+
+    /// Decides where `task` goes and books the slot.
+    /// - Parameters:
+    ///   - group: the tasks that share which workers may run them and at what speed (e.g. a job); `speed` is asked
+    ///     only the first time a group is seen.
+    ///   - speed: worker index → its speed for the group's tasks in work units per second, `nil` where it may not
+    ///     run them.
+    public mutating func place(_ task: PlacementTask, group: Group, speed: (Int) -> Double?) -> PlacementOutcome {
+        if groups[group] == nil { groups[group] = classes(speed) }
+        guard var classes = groups[group], let fastest = classes.first?.speed else { return .unplaced }
+        var best: (finish: Double, cls: Int, top: Entry)?
+        var free: [(cls: Int, top: Entry)] = []
+        for k in classes.indices {
+            guard let top = validTop(&classes[k]) else { continue }
+            let finish = top.start + task.work / top.speed
+            if top.start <= now { free.append((k, top)) }
+            if let b = best, (b.finish, -b.top.speed, b.top.id) <= (finish, -top.speed, top.id) { continue }
+            best = (finish, k, top)
+        }
+        defer { groups[group] = classes }
+        guard let earliest = best else { return .unplaced }
+        var (k, top) = (earliest.cls, earliest.top)
+        if top.start > now {
+            // A slower free worker may still take it when that cannot end the farm's work later.
+            for f in free {
+                let faster = classes[..<f.cls].filter { $0.speed > f.top.speed }
+                let capacity = faster.reduce(0) { $0 + $1.capacity }
+                guard capacity > 0 else { continue }
+                let horizon = now + (backlog - task.work + faster.reduce(0) { $0 + $1.committed }) / capacity
+                let path = now + task.work / f.top.speed + max(0, task.rank - task.work) / fastest
+                if path <= horizon {
+                    (k, top) = f
+                    break
+                }
+            }
+        }
+        let end = top.start + task.work / top.speed
+        slots[top.worker].removeFirst()
+        slots[top.worker].insert(end, at: slots[top.worker].firstIndex { $0 > end } ?? slots[top.worker].count)
+        classes[k].queue.pop()
+        classes[k].queue.push(entry(top.worker, speed: top.speed))
+        classes[k].committed += task.work
+        backlog -= task.work
+        guard top.start <= now else { return .wait(worker: top.worker, start: top.start) }
+        freeNow -= 1
+        return .run(worker: top.worker)
+    }
+
+    /// The group's workers by speed class, fastest first.
+    private func classes(_ speed: (Int) -> Double?) -> [SpeedClass] {
+        var byBucket: [Int: SpeedClass] = [:]
+        for w in workers.indices {
+            guard let s = speed(w), s > 0, s.isFinite else { continue }
+            let bucket = Int((log2(s) * 4).rounded(.down))
+            var c = byBucket[bucket] ?? SpeedClass(speed: s)
+            c.speed = max(c.speed, s)
+            c.capacity += s * Double(slots[w].count)
+            c.committed += slots[w].reduce(0) { $0 + max(0, $1 - now) } * s
+            c.queue.push(entry(w, speed: s))
+            byBucket[bucket] = c
+        }
+        return byBucket.sorted { $0.key > $1.key }.map(\.value)
+    }
+
+    private func entry(_ w: Int, speed: Double) -> Entry {
+        let s = slots[w]
+        return Entry(start: max(now, s.first ?? .infinity), free: s.prefix { $0 <= now }.count, id: workers[w].id,
+                     worker: w, speed: speed)
+    }
+
+    /// The class's best worker, with entries that another group's placements made stale brought up to date first
+    /// (a worker's entry only ever gets worse, so a stale one is always too early in the heap, never too late).
+    private func validTop(_ c: inout SpeedClass) -> Entry? {
+        while let top = c.queue.min {
+            let current = entry(top.worker, speed: top.speed)
+            if current == top { return current.start.isFinite ? current : nil }
+            c.queue.pop()
+            c.queue.push(current)
+        }
+        return nil
+    }
+
+    private struct SpeedClass {
+        var speed: Double
+        /// Work units per second of all its slots together.
+        var capacity = 0.0
+        /// Work units its slots have booked from now on.
+        var committed = 0.0
+        var queue = MinHeap<Entry>()
+    }
+
+    /// A worker in a class's queue: soonest free, then most free slots, then smallest id.
+    private struct Entry: Comparable {
+        var start: Double
+        var free: Int
+        var id: String
+        var worker: Int
+        var speed: Double
+
+        static func < (a: Entry, b: Entry) -> Bool {
+            (a.start, b.free, a.id, a.worker) < (b.start, a.free, b.id, b.worker)
+        }
+    }
+}
+
+/// The placement rule as one pure function (``PlacementBoard`` applies it a task at a time).
+public enum Placement {
+    /// Where each of `tasks` (in priority order, all of one group) goes, deciding until no slot is free.
+    /// - Parameters:
+    ///   - backlog: work units not started yet; `nil` for just these tasks'.
+    ///   - speed: worker index → speed in work units per second, `nil` where it may not run them.
+    /// - Returns: one outcome per task considered (fewer than `tasks` when the free slots ran out first).
+    public static func decide(tasks: [PlacementTask], workers: [PlacementWorker], now: Double, backlog: Double? = nil,
+                              speed: (Int) -> Double?) -> [PlacementOutcome] {
+        var board = PlacementBoard<Int>(workers: workers, now: now, backlog: backlog ?? tasks.reduce(0) { $0 + $1.work })
+        var out: [PlacementOutcome] = []
+        for t in tasks {
+            guard board.hasFreeSlot else { break }
+            out.append(board.place(t, group: 0, speed: speed))
+        }
+        return out
+    }
+}
