@@ -74,17 +74,23 @@ public struct ScheduleSimulator: Sendable {
                 let workers = speeds.indices.map { PlacementWorker(id: ids[$0], freeAt: [freeAt[$0]]) }
                 var board = PlacementBoard<Int>(workers: workers, now: now, backlog: backlog)
                 var started: Set<Int> = []
+                func start(_ task: Int, on w: Int) {
+                    freeAt[w] = now + work[task] / (speeds[w] * pixels)
+                    spans.append(Span(task: tasks[task].id, worker: w, start: now, end: freeAt[w]))
+                    ends.push(End(time: freeAt[w], task: task))
+                    backlog -= work[task]
+                    started.insert(task)
+                }
+                var calls: [Int] = []
                 for r in ready {
                     guard board.hasFreeSlot else { break }
+                    calls.append(r.task)
                     let t = PlacementTask(work: work[r.task], rank: rank[r.task])
-                    guard case .run(let w) = board.place(t, group: 0, speed: { policy == .speedAware ? speeds[$0] * pixels : 1 })
-                    else { continue }
-                    freeAt[w] = now + work[r.task] / (speeds[w] * pixels)
-                    spans.append(Span(task: tasks[r.task].id, worker: w, start: now, end: freeAt[w]))
-                    ends.push(End(time: freeAt[w], task: r.task))
-                    backlog -= work[r.task]
-                    started.insert(r.task)
+                    if case .run(let w) = board.place(t, group: 0, speed: { policy == .speedAware ? speeds[$0] * pixels : 1 }) {
+                        start(r.task, on: w)
+                    }
                 }
+                for (call, w) in board.placeHeld() { start(calls[call], on: w) }
                 ready.removeAll { started.contains($0.task) }
             }
             guard let first = ends.pop() else { break }  // nothing runs and nothing can start: a broken plan

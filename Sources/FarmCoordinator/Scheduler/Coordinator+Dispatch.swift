@@ -27,7 +27,10 @@ extension Coordinator {
             }
             batch.append((t.task, w))
         }
-        for t in skipped { queue.push(t) }
+        let late = placement.placeHeld()  // waiting tasks a free slower worker finishes in time after all
+        batch += late.map { ($0.task.task, $0.session) }
+        let moved = Set(late.map(\.task))
+        for t in skipped where !moved.contains(t) { queue.push(t) }
         guard !batch.isEmpty else { return }
         let numbers = try store.dispatch(batch.map { ($0.task, $0.session.id) }, now: Self.wall)
         let now = Self.clock

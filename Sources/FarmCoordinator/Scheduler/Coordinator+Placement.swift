@@ -31,6 +31,13 @@ struct SchedulingState {
 struct Placer {
     var board: PlacementBoard<String>
     let sessions: [WorkerSession]
+    /// The task of each `board.place` call, in order.
+    private var calls: [ReadyTask] = []
+
+    init(board: PlacementBoard<String>, sessions: [WorkerSession]) {
+        self.board = board
+        self.sessions = sessions
+    }
 
     /// The session `t` starts on now, or nil: no worker may run it, or it waits for a faster one.
     mutating func place(_ t: ReadyTask, work: Double, job: JobContext, excluded: Set<String>, speeds: inout SpeedBook)
@@ -38,6 +45,7 @@ struct Placer {
         let pixels = Double(job.spec.output.width * job.spec.output.height)
         let task = PlacementTask(work: work, rank: max(work, Double(t.remaining) * pixels))
         let sessions = self.sessions
+        calls.append(t)
         let outcome = board.place(task, group: t.task.job) { i in
             let s = sessions[i]
             guard s.fits(job.spec, geometry: job.plan.geometry), !excluded.contains(s.id) else { return nil }
@@ -45,6 +53,11 @@ struct Placer {
         }
         guard case .run(let w) = outcome else { return nil }
         return sessions[w]
+    }
+
+    /// The second pass: waiting tasks that start now on a free slower worker after all (``PlacementBoard/placeHeld()``).
+    mutating func placeHeld() -> [(task: ReadyTask, session: WorkerSession)] {
+        board.placeHeld().map { (calls[$0.call], sessions[$0.worker]) }
     }
 }
 

@@ -37,23 +37,31 @@ public enum PlacementOutcome: Sendable, Equatable {
     case unplaced
 }
 
-/// The scheduling decision, shared by the coordinator and the simulator: tasks in priority order (job priority, then
-/// rank) go to the worker slot that finishes them earliest (HEFT's earliest-finish-time rule), counting slots that are
-/// busy now at the time they free up. A task whose earliest finish is on a busy worker waits for it — unless a free
-/// slower worker can finish it, and the rest of its path on the fastest speed, before the faster workers could finish
-/// everything else still to do (the `backlog`): then waiting would only leave the slow worker idle. Without that rule
-/// a farm whose ready tasks fit the fast workers' next few minutes would never use its slow workers at all.
+/// The scheduling decision, shared by the coordinator and the simulator, in two passes.
+///
+/// 1. ``place(_:group:speed:)``, for each ready task in priority order (job priority, then rank): the worker slot that
+///    finishes it earliest (HEFT's earliest-finish-time rule), counting a slot busy now at the time it frees up. A
+///    task whose earliest finish is on a busy worker waits for it, and books that slot for the tasks after it.
+/// 2. ``placeHeld()``, once the free slots are all taken or the tasks all seen: waiting tasks, least urgent first,
+///    may still go to a free slower worker when it finishes them, and the rest of their path at the fastest speed,
+///    before the faster workers could finish everything else still to do (the `backlog` and what they already have
+///    booked). Waiting would only have left the slow worker idle; and the least urgent go there, so nothing on a long
+///    path waits behind a slow worker. Without this pass, a farm whose ready tasks fit its fast workers' next minutes
+///    would never use its slow workers at all.
 ///
 /// Workers are grouped by speed class (speeds within a factor 2^¼ share one), so a task costs O(classes · log workers),
 /// not O(workers). Deterministic: ties go to the faster class, then to the worker with most free slots, then by id.
 public struct PlacementBoard<Group: Hashable> {
     public let workers: [PlacementWorker]
     public let now: Double
-    /// Work units not started yet (ready and waiting tasks alike), across everything the board will be asked about.
+    /// Work units not placed yet (ready and waiting tasks alike), across everything the board will be asked about.
     public private(set) var backlog: Double
     private var slots: [[Double]]
     private var freeNow: Int
     private var groups: [Group: [SpeedClass]] = [:]
+    /// Tasks told to wait, by the number of the `place` call: where their slot is booked.
+    private var held: [(call: Int, task: PlacementTask, group: Group, cls: Int)] = []
+    private var calls = 0
 
     /// - Parameters:
     ///   - workers: the workers that may take tasks (a draining one is left out).
@@ -69,51 +77,68 @@ public struct PlacementBoard<Group: Hashable> {
     /// Whether some slot is still free now (the caller stops asking once none is).
     public var hasFreeSlot: Bool { freeNow > 0 }
 
-    /// Decides where `task` goes and books the slot.
+    /// Decides where `task` goes by earliest finish, and books the slot.
     /// - Parameters:
     ///   - group: the tasks that share which workers may run them and at what speed (e.g. a job); `speed` is asked
     ///     only the first time a group is seen.
     ///   - speed: worker index → its speed for the group's tasks in work units per second, `nil` where it may not
     ///     run them.
     public mutating func place(_ task: PlacementTask, group: Group, speed: (Int) -> Double?) -> PlacementOutcome {
+        defer { calls += 1 }
         if groups[group] == nil { groups[group] = classes(speed) }
-        guard var classes = groups[group], let fastest = classes.first?.speed else { return .unplaced }
+        guard var classes = groups[group] else { return .unplaced }
+        defer { groups[group] = classes }
         var best: (finish: Double, cls: Int, top: Entry)?
-        var free: [(cls: Int, top: Entry)] = []
         for k in classes.indices {
             guard let top = validTop(&classes[k]) else { continue }
             let finish = top.start + task.work / top.speed
-            if top.start <= now { free.append((k, top)) }
             if let b = best, (b.finish, -b.top.speed, b.top.id) <= (finish, -top.speed, top.id) { continue }
             best = (finish, k, top)
         }
-        defer { groups[group] = classes }
-        guard let earliest = best else { return .unplaced }
-        var (k, top) = (earliest.cls, earliest.top)
-        if top.start > now {
-            // A slower free worker may still take it when that cannot end the farm's work later.
-            for f in free {
-                let faster = classes[..<f.cls].filter { $0.speed > f.top.speed }
-                let capacity = faster.reduce(0) { $0 + $1.capacity }
-                guard capacity > 0 else { continue }
-                let horizon = now + (backlog - task.work + faster.reduce(0) { $0 + $1.committed }) / capacity
-                let path = now + task.work / f.top.speed + max(0, task.rank - task.work) / fastest
-                if path <= horizon {
-                    (k, top) = f
-                    break
-                }
-            }
-        }
-        let end = top.start + task.work / top.speed
-        slots[top.worker].removeFirst()
-        slots[top.worker].insert(end, at: slots[top.worker].firstIndex { $0 > end } ?? slots[top.worker].count)
-        classes[k].queue.pop()
-        classes[k].queue.push(entry(top.worker, speed: top.speed))
-        classes[k].committed += task.work
+        guard let (k, top) = best.map({ ($0.cls, $0.top) }) else { return .unplaced }
+        book(task, on: top, in: &classes[k])
         backlog -= task.work
-        guard top.start <= now else { return .wait(worker: top.worker, start: top.start) }
-        freeNow -= 1
+        guard top.start <= now else {
+            held.append((calls, task, group, k))
+            return .wait(worker: top.worker, start: top.start)
+        }
         return .run(worker: top.worker)
+    }
+
+    /// The second pass: which waiting tasks (by the number of their `place` call, counting from 0) start now, where.
+    public mutating func placeHeld() -> [(call: Int, worker: Int)] {
+        var moved: [(call: Int, worker: Int)] = []
+        for h in held.reversed() {
+            guard freeNow > 0 else { break }
+            guard var classes = groups[h.group], let fastest = classes.first?.speed else { continue }
+            var capacity = 0.0, committed = 0.0
+            for f in classes.indices {
+                defer { (capacity, committed) = (capacity + classes[f].capacity, committed + classes[f].committed) }
+                guard f > h.cls, let top = validTop(&classes[f]), top.start <= now else { continue }
+                let horizon = now + (backlog + committed - h.task.work) / capacity
+                let path = now + h.task.work / top.speed + max(0, h.task.rank - h.task.work) / fastest
+                guard path <= horizon else { continue }
+                book(h.task, on: top, in: &classes[f])
+                classes[h.cls].committed -= h.task.work  // its booked slot stays booked: this pass books nothing more
+                moved.append((h.call, top.worker))
+                break
+            }
+            groups[h.group] = classes
+        }
+        held.removeAll { h in moved.contains { $0.call == h.call } }
+        return moved.sorted { $0.call < $1.call }
+    }
+
+    /// Books the worker's soonest slot for `task` from `top.start`.
+    private mutating func book(_ task: PlacementTask, on top: Entry, in c: inout SpeedClass) {
+        let end = top.start + task.work / top.speed
+        let w = top.worker
+        slots[w].removeFirst()
+        slots[w].insert(end, at: slots[w].firstIndex { $0 > end } ?? slots[w].count)
+        c.queue.pop()
+        c.queue.push(entry(w, speed: top.speed))
+        c.committed += task.work
+        if top.start <= now { freeNow -= 1 }
     }
 
     /// The group's workers by speed class, fastest first.
@@ -125,7 +150,7 @@ public struct PlacementBoard<Group: Hashable> {
             var c = byBucket[bucket] ?? SpeedClass(speed: s)
             c.speed = max(c.speed, s)
             c.capacity += s * Double(slots[w].count)
-            c.committed += slots[w].reduce(0) { $0 + max(0, $1 - now) } * s
+            c.committed += slots[w].reduce(0) { $0 + ($1.isFinite ? max(0, $1 - now) : 0) } * s
             c.queue.push(entry(w, speed: s))
             byBucket[bucket] = c
         }
@@ -175,7 +200,8 @@ public struct PlacementBoard<Group: Hashable> {
 
 /// The placement rule as one pure function (``PlacementBoard`` applies it a task at a time).
 public enum Placement {
-    /// Where each of `tasks` (in priority order, all of one group) goes, deciding until no slot is free.
+    /// Where each of `tasks` (in priority order, all of one group) goes: both passes of ``PlacementBoard``, deciding
+    /// until no slot is free.
     /// - Parameters:
     ///   - backlog: work units not started yet; `nil` for just these tasks'.
     ///   - speed: worker index → speed in work units per second, `nil` where it may not run them.
@@ -188,6 +214,7 @@ public enum Placement {
             guard board.hasFreeSlot else { break }
             out.append(board.place(t, group: 0, speed: speed))
         }
+        for (call, worker) in board.placeHeld() { out[call] = .run(worker: worker) }
         return out
     }
 }
