@@ -63,6 +63,7 @@ public struct ScheduleSimulator: Sendable {
         // Ready tasks go in the coordinator's queue order: longest remaining path, then age, then id.
         var ready: [(task: Int, since: Double)] = tasks.indices.filter { waiting[$0] == 0 }.map { ($0, 0) }
         var freeAt = [Double](repeating: 0, count: speeds.count)
+        var downstream = [Double](repeating: 0, count: speeds.count)
         var ends = MinHeap<End>()
         var spans: [Span] = []
         var backlog = work.reduce(0, +), now = 0.0
@@ -71,11 +72,14 @@ public struct ScheduleSimulator: Sendable {
                 ready.sort { a, b in
                     (-rank[a.task], a.since, tasks[a.task].id) < (-rank[b.task], b.since, tasks[b.task].id)
                 }
-                let workers = speeds.indices.map { PlacementWorker(id: ids[$0], freeAt: [freeAt[$0]]) }
+                let workers = speeds.indices.map {
+                    PlacementWorker(id: ids[$0], freeAt: [freeAt[$0]], downstream: freeAt[$0] > now ? downstream[$0] : 0)
+                }
                 var board = PlacementBoard<Int>(workers: workers, now: now, backlog: backlog)
                 var started: Set<Int> = []
                 func start(_ task: Int, on w: Int) {
                     freeAt[w] = now + work[task] / (speeds[w] * pixels)
+                    downstream[w] = rank[task] - work[task]
                     spans.append(Span(task: tasks[task].id, worker: w, start: now, end: freeAt[w]))
                     ends.push(End(time: freeAt[w], task: task))
                     backlog -= work[task]

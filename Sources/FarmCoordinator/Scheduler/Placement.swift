@@ -6,10 +6,14 @@ public struct PlacementWorker: Sendable, Equatable {
     public var id: String
     /// One entry per slot: the time the slot's current task is expected to end; at or before `now`, free now.
     public var freeAt: [Double]
+    /// Work units on the paths behind its running tasks (their ranks less their work): work no one can start before
+    /// those tasks end.
+    public var downstream: Double
 
-    public init(id: String, freeAt: [Double]) {
+    public init(id: String, freeAt: [Double], downstream: Double = 0) {
         self.id = id
         self.freeAt = freeAt
+        self.downstream = downstream
     }
 }
 
@@ -115,11 +119,16 @@ public struct PlacementBoard<Group: Hashable> {
             for f in classes.indices {
                 defer { (capacity, committed) = (capacity + classes[f].capacity, committed + classes[f].committed) }
                 guard f > h.cls, let top = validTop(&classes[f]), top.start <= now else { continue }
-                let horizon = now + (backlog + committed - h.task.work) / capacity
-                let path = now + h.task.work / top.speed + max(0, h.task.rank - h.task.work) / fastest
-                guard path <= horizon else { continue }
+                let c = h.task.work, after = max(0, h.task.rank - c), seconds = c / top.speed
+                // It must end, and its path on the fastest speed after it, before the faster workers alone could end
+                // everything else...
+                guard now + seconds + after / fastest <= now + (backlog + committed - c) / capacity else { continue }
+                // ...and leave them enough they can start meanwhile: not the work behind it or behind slower workers.
+                let blocked = classes[f...].reduce(after) { $0 + $1.downstream }
+                guard backlog + committed - c - blocked >= capacity * seconds else { continue }
                 book(h.task, on: top, in: &classes[f])
-                classes[h.cls].committed -= h.task.work  // its booked slot stays booked: this pass books nothing more
+                classes[h.cls].committed -= c
+                classes[h.cls].downstream -= after  // its booked slot stays booked: this pass books nothing more
                 moved.append((h.call, top.worker))
                 break
             }
@@ -138,6 +147,7 @@ public struct PlacementBoard<Group: Hashable> {
         c.queue.pop()
         c.queue.push(entry(w, speed: top.speed))
         c.committed += task.work
+        c.downstream += max(0, task.rank - task.work)
         if top.start <= now { freeNow -= 1 }
     }
 
@@ -151,6 +161,7 @@ public struct PlacementBoard<Group: Hashable> {
             c.speed = max(c.speed, s)
             c.capacity += s * Double(slots[w].count)
             c.committed += slots[w].reduce(0) { $0 + ($1.isFinite ? max(0, $1 - now) : 0) } * s
+            c.downstream += workers[w].downstream
             c.queue.push(entry(w, speed: s))
             byBucket[bucket] = c
         }
@@ -181,6 +192,8 @@ public struct PlacementBoard<Group: Hashable> {
         var capacity = 0.0
         /// Work units its slots have booked from now on.
         var committed = 0.0
+        /// Work units on the paths behind the tasks its slots run or have booked.
+        var downstream = 0.0
         var queue = MinHeap<Entry>()
     }
 
