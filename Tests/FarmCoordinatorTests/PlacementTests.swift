@@ -29,20 +29,43 @@ struct PlacementTests {
     }
 
     @Test func aSlowWorkerTakesWorkTheFastOnesCouldNotReachSooner() {
-        // 20 tasks for one fast worker: it would be busy until 20, so the slow one finishing one at 10 costs nothing.
+        // 20 tasks for one fast worker: the eleventh would end at 11 there, at 10 on the slow one.
         let workers = [PlacementWorker(id: "fast", freeAt: [0]), PlacementWorker(id: "slow", freeAt: [0])]
         let tasks = Array(repeating: PlacementTask(work: 10, rank: 10), count: 20)
         let out = Placement.decide(tasks: tasks, workers: workers, now: 0, speed: speeds([10, 1]))
-        #expect(out == [.run(worker: 0), .run(worker: 1)])
+        #expect(out == [.run(worker: 0)] + (1...9).map { .wait(worker: 0, start: Double($0)) } + [.run(worker: 1)])
+    }
+
+    @Test func aSlowWorkerTakesTheLeastUrgentWaitingTaskWhenTheFastOneHasMoreThanEnough() {
+        // The fast worker has 200 units to do (20 s); the slow one ends the least urgent task at 10.
+        let workers = [PlacementWorker(id: "fast", freeAt: [0]), PlacementWorker(id: "slow", freeAt: [0])]
+        let tasks = [PlacementTask(work: 10, rank: 100), PlacementTask(work: 10, rank: 50), PlacementTask(work: 10, rank: 10)]
+        let out = Placement.decide(tasks: tasks, workers: workers, now: 0, backlog: 200, speed: speeds([10, 1]))
+        #expect(out == [.run(worker: 0), .wait(worker: 0, start: 1), .run(worker: 1)])
     }
 
     @Test func aSlowWorkerDoesNotTakeATaskWhosePathWouldEndLast() {
-        // Same farm, but the second task heads a long path: on the slow worker it would end the film late.
         let workers = [PlacementWorker(id: "fast", freeAt: [0]), PlacementWorker(id: "slow", freeAt: [0])]
-        let tasks = [PlacementTask(work: 10, rank: 10), PlacementTask(work: 10, rank: 190)]
-            + Array(repeating: PlacementTask(work: 1, rank: 1), count: 10)
-        let out = Placement.decide(tasks: tasks, workers: workers, now: 0, speed: speeds([10, 1]))
-        #expect(out.prefix(2) == [.run(worker: 0), .wait(worker: 0, start: 1)])
+        // On the slow worker the second task ends at 10 and its path at 28; the fast one alone ends all at 20.
+        let long = [PlacementTask(work: 10, rank: 10), PlacementTask(work: 10, rank: 190)]
+        #expect(Placement.decide(tasks: long, workers: workers, now: 0, backlog: 200, speed: speeds([10, 1]))
+                == [.run(worker: 0), .wait(worker: 0, start: 1)])
+        // A short path (ends at 11) goes.
+        let short = [PlacementTask(work: 10, rank: 10), PlacementTask(work: 10, rank: 20)]
+        #expect(Placement.decide(tasks: short, workers: workers, now: 0, backlog: 200, speed: speeds([10, 1]))
+                == [.run(worker: 0), .run(worker: 1)])
+    }
+
+    @Test func aSlowWorkerDoesNotTakeWorkTheFastOnesWouldNeedMeanwhile() {
+        // The fast worker could end everything at 20, but 150 of the 200 units wait behind the slow worker's
+        // running task: taking this one too would leave the fast worker idle before the slow one ends it.
+        let workers = [PlacementWorker(id: "fast", freeAt: [0]), PlacementWorker(id: "slow", freeAt: [0, 50], downstream: 150)]
+        let tasks = [PlacementTask(work: 10, rank: 10), PlacementTask(work: 10, rank: 10)]
+        #expect(Placement.decide(tasks: tasks, workers: workers, now: 0, backlog: 200, speed: speeds([10, 1]))
+                == [.run(worker: 0), .wait(worker: 0, start: 1)])
+        let free = [workers[0], PlacementWorker(id: "slow", freeAt: [0, 50])]
+        #expect(Placement.decide(tasks: tasks, workers: free, now: 0, backlog: 200, speed: speeds([10, 1]))
+                == [.run(worker: 0), .run(worker: 1)])
     }
 
     @Test func equalWorkersShareByFreeSlotsThenId() {

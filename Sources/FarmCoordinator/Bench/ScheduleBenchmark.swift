@@ -59,13 +59,6 @@ public struct ScheduleBenchmark: Sendable {
             let plan = try Planner.plan(try Self.episode(schedule: schedule, shots: shots, seconds: seconds),
                                         geometry: EngineGeometry(latentChannels: 8, maxWindow: 1025))
             let sim = ScheduleSimulator(plan: plan, speeds: speeds)
-            let a = sim.run(.speedAware)
-            if ProcessInfo.processInfo.environment["SCHED_DEBUG"] != nil {
-                for w in sim.speeds.indices {
-                    let runs = a.spans.filter { $0.worker == w }.sorted { $0.start < $1.start }
-                    FileHandle.standardError.write(Data(("w\(w) s\(sim.speeds[w]): " + runs.map { "\($0.task)[\(Int($0.start))-\(Int($0.end))]" }.joined(separator: " ") + "\n").utf8))
-                }
-            }
             rows.append(Row(schedule: schedule, tasks: plan.tasks.count, aware: sim.run(.speedAware), blind: sim.run(.speedBlind)))
         }
         return Result(benchmark: self, rows: rows)
