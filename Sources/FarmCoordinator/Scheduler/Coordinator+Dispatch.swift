@@ -7,8 +7,9 @@ extension Coordinator {
     /// Hands ready tasks to workers with free slots whose capabilities fit, best task first, in one transaction.
     func dispatchReady() throws {
         guard !queue.isEmpty else { return }
-        guard sessions.values.contains(where: { $0.freeSlots > 0 }) else { return }
-        var placement = try placer(now: Self.clock)
+        let farm = [queue.count, running.count, sessions.count], clock = Self.clock
+        guard !scheduling.canSkip(farm, now: clock), sessions.values.contains(where: { $0.freeSlots > 0 }) else { return }
+        var placement = try placer(now: clock)
         var batch: [(task: TaskKey, session: WorkerSession)] = []
         var skipped: [ReadyTask] = []
         var excluded: [String: Set<String>] = [:]
@@ -31,6 +32,7 @@ extension Coordinator {
         batch += late.map { ($0.task.task, $0.session) }
         let moved = Set(late.map(\.task))
         for t in skipped where !moved.contains(t) { queue.push(t) }
+        scheduling.dispatched(batch.count, farm: farm, now: clock)
         guard !batch.isEmpty else { return }
         let numbers = try store.dispatch(batch.map { ($0.task, $0.session.id) }, now: Self.wall)
         let now = Self.clock

@@ -2,31 +2,6 @@ import FarmCore
 import FarmStore
 import Foundation
 
-/// What the scheduler keeps between dispatches: the workers' speeds, and enough about the running attempts and the
-/// work left to place the next tasks by when they would finish.
-struct SchedulingState {
-    var speeds = SpeedBook()
-    /// Each attempt handed out and not yet ended: when (monotonic seconds), its work units, its expected seconds.
-    var started: [TaskKey: Started] = [:]
-    /// Work units of each loaded job's unfinished tasks (running ones included), once counted.
-    var remaining: [String: Double] = [:]
-    /// Each loaded job's work units by task.
-    var work: [String: [String: Double]] = [:]
-
-    struct Started {
-        var attempt: Int
-        var at: Double
-        var work: Double
-        var seconds: Double
-    }
-
-    /// Forgets a job that stopped running (counted again from the store if it resumes).
-    mutating func unload(_ job: String) {
-        remaining[job] = nil
-        work[job] = nil
-    }
-}
-
 /// One dispatch's placement: the workers that take tasks on a ``PlacementBoard``.
 struct Placer {
     var board: PlacementBoard<String>
@@ -71,7 +46,11 @@ extension Coordinator {
         let workers = list.map { s in
             var ends = s.leases.keys.map { expectedEnd($0, now: now) }.sorted()
             ends.removeFirst(max(0, ends.count - s.hello.slots))  // more leases than slots: a slot frees when enough end
-            return PlacementWorker(id: s.id, freeAt: ends + Array(repeating: now, count: max(0, s.hello.slots - ends.count)))
+            let downstream = s.leases.keys.reduce(0.0) { sum, key in
+                sum + (scheduling.started[key].flatMap { running[key]?.attempt == $0.attempt ? $0.after : nil } ?? 0)
+            }
+            return PlacementWorker(id: s.id, freeAt: ends + Array(repeating: now, count: max(0, s.hello.slots - ends.count)),
+                                   downstream: downstream)
         }
         var backlog = 0.0
         for job in contexts.keys { backlog += try remainingWork(job) }
@@ -88,12 +67,18 @@ extension Coordinator {
     }
 
     /// A task's work units: its generated frames (an anchor pass: its anchors) × the film's pixels.
-    func work(of key: TaskKey, job: JobContext) -> Double {
-        if let w = scheduling.work[key.job]?[key.key] { return w }
+    func work(of key: TaskKey, job: JobContext) -> Double { units(of: key, job: job).work }
+
+    /// A task's work units, and those on the longest path behind it.
+    private func units(of key: TaskKey, job: JobContext) -> (work: Double, after: Double) {
+        if let u = scheduling.tasks[key.job]?[key.key] { return u }
         let pixels = Double(job.spec.output.width * job.spec.output.height)
-        let all = job.plan.work.mapValues { Double($0) * pixels }
-        scheduling.work[key.job] = all
-        return all[key.key] ?? 0
+        let work = job.plan.work, path = job.plan.remainingPath
+        let all = work.mapValues { _ in (work: 0.0, after: 0.0) }.merging(work.map { id, w in
+            (id, (work: Double(w) * pixels, after: Double(max(0, (path[id] ?? w) - w)) * pixels))
+        }) { $1 }
+        scheduling.tasks[key.job] = all
+        return all[key.key] ?? (0, 0)
     }
 
     /// Work units of a loaded job's unfinished tasks, counted from the store once, then kept up to date.
@@ -109,9 +94,9 @@ extension Coordinator {
     /// Remembers an attempt handed to `session` now, with the time it is expected to take there.
     func started(_ key: TaskKey, attempt: Int, on session: WorkerSession, now: Double) {
         guard let job = contexts[key.job] else { return }
-        let work = work(of: key, job: job)
+        let (work, after) = units(of: key, job: job)
         let speed = scheduling.speeds.speed(worker: session.id, device: session.hello.device, engine: job.spec.model.engine)
-        scheduling.started[key] = .init(attempt: attempt, at: now, work: work, seconds: work / max(speed, 1e-9))
+        scheduling.started[key] = .init(attempt: attempt, at: now, work: work, after: after, seconds: work / max(speed, 1e-9))
     }
 
     /// Learns the worker's speed from a finished attempt and counts its work as done.
