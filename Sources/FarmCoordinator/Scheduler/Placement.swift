@@ -49,9 +49,13 @@ public enum PlacementOutcome: Sendable, Equatable {
 /// 2. ``placeHeld()``, once the free slots are all taken or the tasks all seen: waiting tasks, least urgent first,
 ///    may still go to a free slower worker when it finishes them, and the rest of their path at the fastest speed,
 ///    before the faster workers could finish everything else still to do (the `backlog` and what they already have
-///    booked). Waiting would only have left the slow worker idle; and the least urgent go there, so nothing on a long
-///    path waits behind a slow worker. Without this pass, a farm whose ready tasks fit its fast workers' next minutes
-///    would never use its slow workers at all.
+///    booked), and when the faster workers keep enough work they can start before it ends (not the work on the paths
+///    behind it or behind the slower workers' tasks: ``PlacementWorker/downstream``). Waiting would only have left
+///    the slow worker idle; the least urgent go, so little waits behind a slow worker. Without this pass, a farm
+///    whose ready tasks fit its fast workers' next minutes would never use its slow workers at all.
+///
+/// Speed classes are kept per group; work booked for one group's tasks counts in the other groups' classes only
+/// through the slots it takes (the horizon of pass 2 is an estimate either way).
 ///
 /// Workers are grouped by speed class (speeds within a factor 2^¼ share one), so a task costs O(classes · log workers),
 /// not O(workers). Deterministic: ties go to the faster class, then to the worker with most free slots, then by id.
@@ -109,7 +113,8 @@ public struct PlacementBoard<Group: Hashable> {
         return .run(worker: top.worker)
     }
 
-    /// The second pass: which waiting tasks (by the number of their `place` call, counting from 0) start now, where.
+    /// The second pass, once after the last `place`: which waiting tasks (by the number of their `place` call,
+    /// counting from 0) start now after all, and where.
     public mutating func placeHeld() -> [(call: Int, worker: Int)] {
         var moved: [(call: Int, worker: Int)] = []
         for h in held.reversed() {
@@ -127,14 +132,15 @@ public struct PlacementBoard<Group: Hashable> {
                 let blocked = classes[f...].reduce(after) { $0 + $1.downstream }
                 guard backlog + committed - c - blocked >= capacity * seconds else { continue }
                 book(h.task, on: top, in: &classes[f])
+                // Its first booking leaves the faster class's load; the slot stays booked (nothing is placed after).
                 classes[h.cls].committed -= c
-                classes[h.cls].downstream -= after  // its booked slot stays booked: this pass books nothing more
+                classes[h.cls].downstream -= after
                 moved.append((h.call, top.worker))
                 break
             }
             groups[h.group] = classes
         }
-        held.removeAll { h in moved.contains { $0.call == h.call } }
+        held.removeAll()
         return moved.sorted { $0.call < $1.call }
     }
 
