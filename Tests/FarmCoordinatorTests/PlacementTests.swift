@@ -68,6 +68,21 @@ struct PlacementTests {
                 == [.run(worker: 0), .run(worker: 1)])
     }
 
+    @Test func aLastSegmentWaitsForASlowWorkerWhenTheFastOneWouldIdleNoLonger() {
+        // The fast worker would be done at 5, when the slow one's task ends and work behind it arrives; the slow one
+        // ends this task at 55, long before the fast one alone could finish the 1000 units left.
+        let workers = [PlacementWorker(id: "fast", freeAt: [0]), PlacementWorker(id: "slow", freeAt: [5], downstream: 100)]
+        let last = [PlacementTask(work: 50, rank: 50)]
+        #expect(Placement.decide(tasks: last, workers: workers, now: 0, backlog: 1_000, speed: speeds([10, 1]))
+                == [.wait(worker: 1, start: 5)])
+        // New work only at 6: the fast worker takes it rather than idle; and a task with work behind it never waits.
+        let later = [workers[0], PlacementWorker(id: "slow", freeAt: [6], downstream: 100)]
+        #expect(Placement.decide(tasks: last, workers: later, now: 0, backlog: 1_000, speed: speeds([10, 1]))
+                == [.run(worker: 0)])
+        #expect(Placement.decide(tasks: [PlacementTask(work: 50, rank: 60)], workers: workers, now: 0, backlog: 1_000,
+                                 speed: speeds([10, 1])) == [.run(worker: 0)])
+    }
+
     @Test func equalWorkersShareByFreeSlotsThenId() {
         let workers = [PlacementWorker(id: "b", freeAt: [0, 0]), PlacementWorker(id: "a", freeAt: [0, 0]),
                        PlacementWorker(id: "c", freeAt: [0, 5])]

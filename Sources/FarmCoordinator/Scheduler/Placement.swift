@@ -45,7 +45,12 @@ public enum PlacementOutcome: Sendable, Equatable {
 ///
 /// 1. ``place(_:group:speed:)``, for each ready task in priority order (job priority, then rank): the worker slot that
 ///    finishes it earliest (HEFT's earliest-finish-time rule), counting a slot busy now at the time it frees up. A
-///    task whose earliest finish is on a busy worker waits for it, and books that slot for the tasks after it.
+///    task whose earliest finish is on a busy worker waits for it, and books that slot for the tasks after it. One
+///    exception: a task with nothing behind it, that a free fast worker would be done with no sooner than new work
+///    reaches it (a running task with work behind it ends), waits for a busy slower worker that finishes it before
+///    the faster workers alone could finish everything else: the fast worker idles no longer than the task would
+///    have kept it, and the slow one gets work that will still be there when it frees up — the last segments of
+///    chains, which it could otherwise never start in time.
 /// 2. ``placeHeld()``, once the free slots are all taken or the tasks all seen: waiting tasks, least urgent first,
 ///    may still go to a free slower worker when it finishes them, and the rest of their path at the fastest speed,
 ///    before the faster workers could finish everything else still to do (the `backlog` and what they already have
@@ -70,6 +75,8 @@ public struct PlacementBoard<Group: Hashable> {
     /// Tasks told to wait, by the number of the `place` call: where their slot is booked.
     private var held: [(call: Int, task: PlacementTask, group: Group, cls: Int)] = []
     private var calls = 0
+    /// When the soonest running task with work behind it ends (new work for the fast workers, at the latest).
+    private let nextWork: Double
 
     /// - Parameters:
     ///   - workers: the workers that may take tasks (a draining one is left out).
@@ -78,8 +85,11 @@ public struct PlacementBoard<Group: Hashable> {
         self.workers = workers
         self.now = now
         self.backlog = backlog
-        slots = workers.map { $0.freeAt.sorted() }
+        let slots = workers.map { $0.freeAt.sorted() }
+        self.slots = slots
         freeNow = slots.reduce(0) { n, s in n + s.prefix { $0 <= now }.count }
+        nextWork = workers.indices.filter { workers[$0].downstream > 0 }
+            .compactMap { w in slots[w].first { $0 > now } }.min() ?? .infinity
     }
 
     /// Whether some slot is still free now (the caller stops asking once none is).
@@ -103,7 +113,20 @@ public struct PlacementBoard<Group: Hashable> {
             if let b = best, (b.finish, -b.top.speed, b.top.id) <= (finish, -top.speed, top.id) { continue }
             best = (finish, k, top)
         }
-        guard let (k, top) = best.map({ ($0.cls, $0.top) }) else { return .unplaced }
+        guard var (k, top) = best.map({ ($0.cls, $0.top) }) else { return .unplaced }
+        if top.start <= now, task.rank <= task.work, nextWork - now <= task.work / top.speed {
+            // The exception above: the first slower class (fastest first) whose next free worker ends it in time.
+            var capacity = 0.0, committed = 0.0
+            for j in classes.indices {
+                defer { (capacity, committed) = (capacity + classes[j].capacity, committed + classes[j].committed) }
+                guard j > k, let slow = validTop(&classes[j]), slow.start > now else { continue }
+                let end = slow.start + task.work / slow.speed
+                if end <= now + (backlog + committed - task.work) / capacity {
+                    (k, top) = (j, slow)
+                    break
+                }
+            }
+        }
         book(task, on: top, in: &classes[k])
         backlog -= task.work
         guard top.start <= now else {
