@@ -9,14 +9,16 @@ struct PlacementTests {
     @Test func aTaskWaitsForAFastWorkerThatFinishesItSooner() {
         // The fast worker frees at 1 and finishes at 2; the free slow one would take until 10.
         let workers = [PlacementWorker(id: "fast", freeAt: [1]), PlacementWorker(id: "slow", freeAt: [0])]
-        let out = Placement.decide(tasks: [PlacementTask(work: 10, rank: 10)], workers: workers, now: 0, speed: speeds([10, 1]))
+        let out = Placement.decide(tasks: [PlacementTask(work: 10, rank: 10)], workers: workers, now: 0,
+                                   speed: speeds([10, 1]))
         #expect(out == [.wait(worker: 0, start: 1)])
     }
 
     @Test func aFreeSlowWorkerTakesATaskThatFinishesSoonerThere() {
         // The fast worker is booked until 100: the slow one finishes at 10.
         let workers = [PlacementWorker(id: "fast", freeAt: [100]), PlacementWorker(id: "slow", freeAt: [0])]
-        let out = Placement.decide(tasks: [PlacementTask(work: 10, rank: 10)], workers: workers, now: 0, speed: speeds([10, 1]))
+        let out = Placement.decide(tasks: [PlacementTask(work: 10, rank: 10)], workers: workers, now: 0,
+                                   speed: speeds([10, 1]))
         #expect(out == [.run(worker: 1)])
     }
 
@@ -39,7 +41,7 @@ struct PlacementTests {
     @Test func aSlowWorkerTakesTheLeastUrgentWaitingTaskWhenTheFastOneHasMoreThanEnough() {
         // The fast worker has 200 units to do (20 s); the slow one ends the least urgent task at 10.
         let workers = [PlacementWorker(id: "fast", freeAt: [0]), PlacementWorker(id: "slow", freeAt: [0])]
-        let tasks = [PlacementTask(work: 10, rank: 100), PlacementTask(work: 10, rank: 50), PlacementTask(work: 10, rank: 10)]
+        let tasks = [100.0, 50, 10].map { PlacementTask(work: 10, rank: $0) }
         let out = Placement.decide(tasks: tasks, workers: workers, now: 0, backlog: 200, speed: speeds([10, 1]))
         #expect(out == [.run(worker: 0), .wait(worker: 0, start: 1), .run(worker: 1)])
     }
@@ -59,7 +61,8 @@ struct PlacementTests {
     @Test func aSlowWorkerDoesNotTakeWorkTheFastOnesWouldNeedMeanwhile() {
         // The fast worker could end everything at 20, but 150 of the 200 units wait behind the slow worker's
         // running task: taking this one too would leave the fast worker idle before the slow one ends it.
-        let workers = [PlacementWorker(id: "fast", freeAt: [0]), PlacementWorker(id: "slow", freeAt: [0, 50], downstream: 150)]
+        let workers = [PlacementWorker(id: "fast", freeAt: [0]),
+                       PlacementWorker(id: "slow", freeAt: [0, 50], downstream: 150)]
         let tasks = [PlacementTask(work: 10, rank: 10), PlacementTask(work: 10, rank: 10)]
         #expect(Placement.decide(tasks: tasks, workers: workers, now: 0, backlog: 200, speed: speeds([10, 1]))
                 == [.run(worker: 0), .wait(worker: 0, start: 1)])
@@ -71,7 +74,8 @@ struct PlacementTests {
     @Test func aLastSegmentWaitsForASlowWorkerWhenTheFastOneWouldIdleNoLonger() {
         // The fast worker would be done at 5, when the slow one's task ends and work behind it arrives; the slow one
         // ends this task at 55, long before the fast one alone could finish the 1000 units left.
-        let workers = [PlacementWorker(id: "fast", freeAt: [0]), PlacementWorker(id: "slow", freeAt: [5], downstream: 100)]
+        let workers = [PlacementWorker(id: "fast", freeAt: [0]),
+                       PlacementWorker(id: "slow", freeAt: [5], downstream: 100)]
         let last = [PlacementTask(work: 50, rank: 50)]
         #expect(Placement.decide(tasks: last, workers: workers, now: 0, backlog: 1_000, speed: speeds([10, 1]))
                 == [.wait(worker: 1, start: 5)])
@@ -92,7 +96,8 @@ struct PlacementTests {
     }
 
     @Test func aTaskNoWorkerMayRunIsUnplaced() {
-        let out = Placement.decide(tasks: [PlacementTask(work: 1, rank: 1)], workers: [PlacementWorker(id: "a", freeAt: [0])],
+        let out = Placement.decide(tasks: [PlacementTask(work: 1, rank: 1)],
+                                   workers: [PlacementWorker(id: "a", freeAt: [0])],
                                    now: 0, speed: { _ in nil })
         #expect(out == [.unplaced])
     }
@@ -114,7 +119,8 @@ struct PlacementTests {
             let now = 1.0
             let out = Placement.decide(tasks: tasks, workers: workers, now: now, speed: { speed[$0] })
             let order = Array((0..<n).reversed())
-            let again = Placement.decide(tasks: tasks, workers: order.map { workers[$0] }, now: now, speed: { speed[order[$0]] })
+            let again = Placement.decide(tasks: tasks, workers: order.map { workers[$0] }, now: now,
+                                         speed: { speed[order[$0]] })
             func ids(_ o: [PlacementOutcome], _ ws: [PlacementWorker]) -> [String] {
                 o.map {
                     switch $0 {

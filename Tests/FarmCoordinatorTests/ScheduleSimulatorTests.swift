@@ -8,7 +8,8 @@ struct ScheduleSimulatorTests {
     func simulator(_ schedule: Schedule, gpus: Int = 2, cpus: Int = 6) throws -> ScheduleSimulator {
         let spec = try ScheduleBenchmark.episode(schedule: schedule, shots: 10, seconds: 60)
         let plan = try Planner.plan(spec, geometry: EngineGeometry(latentChannels: 8, maxWindow: 1025))
-        return ScheduleSimulator(plan: plan, speeds: Array(repeating: 10, count: gpus) + Array(repeating: 1, count: cpus))
+        let speeds = Array(repeating: 10.0, count: gpus) + Array(repeating: 1, count: cpus)
+        return ScheduleSimulator(plan: plan, speeds: speeds)
     }
 
     @Test func theStretchedSampleHasTheAskedShotsAndLength() throws {
@@ -19,7 +20,8 @@ struct ScheduleSimulatorTests {
         #expect(plan.totalFrames == 600 * 24)
     }
 
-    @Test(arguments: Schedule.allCases) func tracesAreValidSchedulesNoShorterThanTheLowerBound(_ schedule: Schedule) throws {
+    @Test(arguments: Schedule.allCases)
+    func tracesAreValidSchedulesNoShorterThanTheLowerBound(_ schedule: Schedule) throws {
         for (gpus, cpus) in [(2, 6), (1, 0), (0, 3), (3, 1)] {
             let sim = try simulator(schedule, gpus: gpus, cpus: cpus)
             for policy in [ScheduleSimulator.Policy.speedAware, .speedBlind] {
@@ -34,7 +36,8 @@ struct ScheduleSimulatorTests {
         let sim = try simulator(.chain)
         let spans = sim.run(.speedAware).spans
         #expect(sim.problems(in: spans).isEmpty)
-        let dependent = try #require(spans.firstIndex { s in sim.plan.tasks.contains { $0.id == s.task && !$0.dependsOn.isEmpty } })
+        let waits = Set(sim.plan.tasks.filter { !$0.dependsOn.isEmpty }.map(\.id))
+        let dependent = try #require(spans.firstIndex { waits.contains($0.task) })
 
         var missing = spans
         missing.remove(at: 0)
@@ -52,10 +55,15 @@ struct ScheduleSimulatorTests {
         slow[0].end += 1
         #expect(sim.problems(in: slow).contains { $0.contains("took") })
 
+        // Another run at the same time on a worker of the same speed, moved onto the first one's worker.
         var overlap = spans
-        let other = try #require(overlap.indices.first { overlap[$0].worker != overlap[0].worker && overlap[$0].start < overlap[0].end
-            && overlap[0].start < overlap[$0].end && sim.speeds[overlap[$0].worker] == sim.speeds[overlap[0].worker] })
-        overlap[other].worker = overlap[0].worker
+        let first = overlap[0]
+        let other = try #require(overlap.indices.first { i in
+            let s = overlap[i]
+            return s.worker != first.worker && s.start < first.end && first.start < s.end
+                && sim.speeds[s.worker] == sim.speeds[first.worker]
+        })
+        overlap[other].worker = first.worker
         #expect(sim.problems(in: overlap).contains { $0.contains("while") })
 
         var stray = spans

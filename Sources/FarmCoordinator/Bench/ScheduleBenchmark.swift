@@ -29,10 +29,14 @@ public struct ScheduleBenchmark: Sendable {
         public var description: String {
             let b = benchmark
             func f(_ x: Double) -> String { String(format: "%.1f s", x) }
-            func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+            func pad(_ s: String, _ n: Int) -> String {
+                s.count >= n ? s : s + String(repeating: " ", count: n - s.count)
+            }
             var lines = [
-                "simulated farm: \(b.gpus) GPU workers at \(b.gpuSpeed) frames/s, \(b.cpus) CPU workers at \(b.cpuSpeed) frames/s",
-                "job: sample cyber-lobster stretched to \(b.shots) shots, \(b.seconds) s; cost = generated frames × pixels",
+                "simulated farm: \(b.gpus) GPU workers at \(b.gpuSpeed) frames/s, "
+                    + "\(b.cpus) CPU workers at \(b.cpuSpeed) frames/s",
+                "job: sample cyber-lobster stretched to \(b.shots) shots, \(b.seconds) s; "
+                    + "cost = generated frames × pixels",
                 pad("schedule", 10) + pad("tasks", 7) + pad("makespan", 11) + pad("lower bound", 13) + pad("ratio", 8)
                     + "speed-blind (makespan, ratio)",
             ]
@@ -59,7 +63,8 @@ public struct ScheduleBenchmark: Sendable {
             let plan = try Planner.plan(try Self.episode(schedule: schedule, shots: shots, seconds: seconds),
                                         geometry: EngineGeometry(latentChannels: 8, maxWindow: 1025))
             let sim = ScheduleSimulator(plan: plan, speeds: speeds)
-            rows.append(Row(schedule: schedule, tasks: plan.tasks.count, aware: sim.run(.speedAware), blind: sim.run(.speedBlind)))
+            rows.append(Row(schedule: schedule, tasks: plan.tasks.count, aware: sim.run(.speedAware),
+                            blind: sim.run(.speedBlind)))
         }
         return Result(benchmark: self, rows: rows)
     }

@@ -32,7 +32,9 @@ extension ScheduleSimulator {
                 problems.append("\(t.id) took \(s.end - s.start) s on worker \(s.worker), not \(expected) s")
             }
         }
-        for id in Set(byTask.keys).subtracting(plan.tasks.map(\.id)).sorted() { problems.append("\(id) is not in the plan") }
+        for id in Set(byTask.keys).subtracting(plan.tasks.map(\.id)).sorted() {
+            problems.append("\(id) is not in the plan")
+        }
         for (worker, runs) in Dictionary(grouping: spans, by: \.worker) {
             let sorted = runs.sorted { ($0.start, $0.end) < ($1.start, $1.end) }
             for (a, b) in zip(sorted, sorted.dropFirst()) where b.start < a.end {

@@ -73,7 +73,8 @@ public struct ScheduleSimulator: Sendable {
                     (-rank[a.task], a.since, tasks[a.task].id) < (-rank[b.task], b.since, tasks[b.task].id)
                 }
                 let workers = speeds.indices.map {
-                    PlacementWorker(id: ids[$0], freeAt: [freeAt[$0]], downstream: freeAt[$0] > now ? downstream[$0] : 0)
+                    PlacementWorker(id: ids[$0], freeAt: [freeAt[$0]],
+                                    downstream: freeAt[$0] > now ? downstream[$0] : 0)
                 }
                 var board = PlacementBoard<Int>(workers: workers, now: now, backlog: backlog)
                 var started: Set<Int> = []
@@ -90,7 +91,8 @@ public struct ScheduleSimulator: Sendable {
                     guard board.hasFreeSlot else { break }
                     calls.append(r.task)
                     let t = PlacementTask(work: work[r.task], rank: rank[r.task])
-                    if case .run(let w) = board.place(t, group: 0, speed: { policy == .speedAware ? speeds[$0] * pixels : 1 }) {
+                    let outcome = board.place(t, group: 0) { policy == .speedAware ? speeds[$0] * pixels : 1 }
+                    if case .run(let w) = outcome {
                         start(r.task, on: w)
                     }
                 }

@@ -8,7 +8,9 @@ extension Coordinator {
     func dispatchReady() throws {
         guard !queue.isEmpty else { return }
         let farm = [queue.count, running.count, sessions.count], clock = Self.clock
-        guard !scheduling.canSkip(farm, now: clock), sessions.values.contains(where: { $0.freeSlots > 0 }) else { return }
+        guard !scheduling.canSkip(farm, now: clock), sessions.values.contains(where: { $0.freeSlots > 0 }) else {
+            return
+        }
         var placement = try placer(now: clock)
         var batch: [(task: TaskKey, session: WorkerSession)] = []
         var skipped: [ReadyTask] = []
@@ -21,8 +23,8 @@ extension Coordinator {
                 excluded[t.task.job] = try store.excludedWorkers(job: t.task.job, threshold: config.excludeWorkerAfter)
             }
             // Earliest finish by speed; among equals, the worker with the most free slots (ties by id) keeps load even.
-            guard let w = placement.place(t, work: work(of: t.task, job: job), job: job, excluded: excluded[t.task.job]!,
-                                          speeds: &scheduling.speeds) else {
+            guard let w = placement.place(t, work: work(of: t.task, job: job), job: job,
+                                          excluded: excluded[t.task.job]!, speeds: &scheduling.speeds) else {
                 skipped.append(t)  // no worker fits, or a faster one finishes it sooner than any free one
                 continue
             }

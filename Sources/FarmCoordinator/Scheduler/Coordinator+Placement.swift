@@ -30,7 +30,8 @@ struct Placer {
         return sessions[w]
     }
 
-    /// The second pass: waiting tasks that start now on a free slower worker after all (``PlacementBoard/placeHeld()``).
+    /// The second pass: waiting tasks that start now on a free slower worker after all
+    /// (``PlacementBoard/placeHeld()``).
     mutating func placeHeld() -> [(task: ReadyTask, session: WorkerSession)] {
         board.placeHeld().map { (calls[$0.call], sessions[$0.worker]) }
     }
@@ -45,12 +46,12 @@ extension Coordinator {
         let list = sessions.values.filter { !$0.draining }
         let workers = list.map { s in
             var ends = s.leases.keys.map { expectedEnd($0, now: now) }.sorted()
-            ends.removeFirst(max(0, ends.count - s.hello.slots))  // more leases than slots: a slot frees when enough end
+            ends.removeFirst(max(0, ends.count - s.hello.slots))  // more leases than slots: a slot frees later
             let downstream = s.leases.keys.reduce(0.0) { sum, key in
                 sum + (scheduling.started[key].flatMap { running[key]?.attempt == $0.attempt ? $0.after : nil } ?? 0)
             }
-            return PlacementWorker(id: s.id, freeAt: ends + Array(repeating: now, count: max(0, s.hello.slots - ends.count)),
-                                   downstream: downstream)
+            let free = Array(repeating: now, count: max(0, s.hello.slots - ends.count))
+            return PlacementWorker(id: s.id, freeAt: ends + free, downstream: downstream)
         }
         var backlog = 0.0
         for job in contexts.keys { backlog += try remainingWork(job) }
@@ -95,8 +96,10 @@ extension Coordinator {
     func started(_ key: TaskKey, attempt: Int, on session: WorkerSession, now: Double) {
         guard let job = contexts[key.job] else { return }
         let (work, after) = units(of: key, job: job)
-        let speed = scheduling.speeds.speed(worker: session.id, device: session.hello.device, engine: job.spec.model.engine)
-        scheduling.started[key] = .init(attempt: attempt, at: now, work: work, after: after, seconds: work / max(speed, 1e-9))
+        let speed = scheduling.speeds.speed(worker: session.id, device: session.hello.device,
+                                            engine: job.spec.model.engine)
+        scheduling.started[key] = .init(attempt: attempt, at: now, work: work, after: after,
+                                        seconds: work / max(speed, 1e-9))
     }
 
     /// Learns the worker's speed from a finished attempt and counts its work as done.

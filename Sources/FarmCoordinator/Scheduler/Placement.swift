@@ -250,7 +250,8 @@ public enum Placement {
     /// - Returns: one outcome per task considered (fewer than `tasks` when the free slots ran out first).
     public static func decide(tasks: [PlacementTask], workers: [PlacementWorker], now: Double, backlog: Double? = nil,
                               speed: (Int) -> Double?) -> [PlacementOutcome] {
-        var board = PlacementBoard<Int>(workers: workers, now: now, backlog: backlog ?? tasks.reduce(0) { $0 + $1.work })
+        let backlog = backlog ?? tasks.reduce(0) { $0 + $1.work }
+        var board = PlacementBoard<Int>(workers: workers, now: now, backlog: backlog)
         var out: [PlacementOutcome] = []
         for t in tasks {
             guard board.hasFreeSlot else { break }
