@@ -111,6 +111,7 @@ extension Coordinator {
         }
         running[key] = nil
         session.release(key)
+        finished(key, attempt: r.lease.attempt, by: session)
         stats.results += 1
         gauges.resultsTotal += 1
         outputHashes[key.job, default: [:]][key.key] = Dictionary(outputs.map { ($0.name, $0.hash) }, uniquingKeysWith: { a, _ in a })
@@ -176,5 +177,6 @@ extension Coordinator {
         outputHashes[job] = nil
         dependents[job] = nil
         chunkParameters[job] = nil
+        scheduling.unload(job)
     }
 }

@@ -13,6 +13,8 @@ public final class Coordinator: @unchecked Sendable {
     let sessions = SessionTable()
     var running: [TaskKey: (attempt: Int, identity: Data)] = [:]
     var queue = ReadyQueue()
+    /// Workers' speeds and running attempts' expected ends, for placement.
+    var scheduling = SchedulingState()
     var contexts: [String: JobContext] = [:]
     /// The latent grid of each engine this build does not have, as the last worker running it declared.
     var declared: [String: EngineGeometry] = [:]
@@ -213,8 +215,7 @@ public final class Coordinator: @unchecked Sendable {
         // Deadlines are checked when they fall due (this loop wakes at least every 20 ms), not on a heartbeat tick.
         let limit = Double(config.deadAfterMillis) / 1000
         if now >= reapHoldOff, let due = sessions.nextDeadline(limit: limit), now > due { reapSilentWorkers(now: now) }
-        // Only a change can place a task that could not be placed before: a new ready task or a freed slot.
-        if queue.grew || sessions.slotsFreed { try dispatchReady() }
+        if dispatchDue(now: now) { try dispatchReady() }
         if !pendingProgress.isEmpty {
             try store.progress(pendingProgress.map { ($0.key, $0.value.attempt, $0.value.step, $0.value.steps) })
             pendingProgress.removeAll()

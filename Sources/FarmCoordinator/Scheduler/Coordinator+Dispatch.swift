@@ -4,44 +4,50 @@ import FarmWire
 import Foundation
 
 extension Coordinator {
-    /// Hands ready tasks to workers with free slots whose capabilities fit, best task first, in one transaction.
-    ///
-    /// It looks only at workers with a free slot (an index the session table keeps), and which of them fit is worked
-    /// out once per job, not once per task, so a farm of idle workers costs nothing per task.
+    /// Whether a dispatch can place anything this iteration: a task became ready or a slot freed up since the last
+    /// one — or, while tasks wait and slots are free, the farm changed or 0.2 s passed (a task held for a faster
+    /// worker may fit a slower one by now). An idle farm of any size costs nothing here.
+    func dispatchDue(now: Double) -> Bool {
+        if queue.grew || sessions.slotsFreed { return true }
+        guard !queue.isEmpty, !sessions.withFreeSlots.isEmpty else { return false }
+        return !scheduling.canSkip([queue.count, running.count, sessions.count], now: now)
+    }
+
+    /// Hands ready tasks to workers with free slots whose capabilities fit, best task first, in one transaction:
+    /// each to the worker that finishes it earliest by its learned speed (``PlacementBoard``), a task held back when
+    /// a faster worker frees up sooner than any free one would finish it.
     func dispatchReady() throws {
         queue.grew = false
         sessions.slotsFreed = false
         guard !queue.isEmpty, !sessions.withFreeSlots.isEmpty else { return }
-        var free: [Data: Int] = [:]
-        for identity in sessions.withFreeSlots { if let s = sessions[identity] { free[identity] = s.freeSlots } }
+        let farm = [queue.count, running.count, sessions.count], clock = Self.clock
+        var placement = try placer(now: clock)
         var batch: [(task: TaskKey, session: WorkerSession)] = []
         var skipped: [ReadyTask] = []
-        var fitting: [String: [WorkerSession]] = [:]
+        var excluded: [String: Set<String>] = [:]
         var looked = 0
-        while !free.isEmpty, looked < 4_096, let t = queue.pop() {
+        while placement.board.hasFreeSlot, looked < 4_096, let t = queue.pop() {
             looked += 1
             guard let job = try context(t.task.job) else { continue }  // job gone: drop the stale entry
-            if fitting[t.task.job] == nil {
-                let excluded = try store.excludedWorkers(job: t.task.job, threshold: config.excludeWorkerAfter)
-                fitting[t.task.job] = free.keys.compactMap { sessions[$0] }.filter {
-                    $0.fits(job.spec, geometry: job.plan.geometry) && !excluded.contains($0.id)
-                }
+            if excluded[t.task.job] == nil {
+                excluded[t.task.job] = try store.excludedWorkers(job: t.task.job, threshold: config.excludeWorkerAfter)
             }
-            // The worker with the most free slots (ties by id) keeps load even.
-            let candidates = fitting[t.task.job]!.filter { free[$0.identity] != nil }
-            guard let w = candidates.max(by: { (free[$0.identity]!, $1.id) < (free[$1.identity]!, $0.id) }) else {
-                skipped.append(t)
+            // Earliest finish by speed; among equals, the worker with the most free slots (ties by id) keeps load even.
+            guard let w = placement.place(t, work: work(of: t.task, job: job), job: job,
+                                          excluded: excluded[t.task.job]!, speeds: &scheduling.speeds) else {
+                skipped.append(t)  // no worker fits, or a faster one finishes it sooner than any free one
                 continue
             }
             batch.append((t.task, w))
-            free[w.identity]! -= 1
-            if free[w.identity]! == 0 { free[w.identity] = nil }
         }
-        // Tasks not looked at yet with slots still free: look again next iteration.
-        if looked == 4_096 { queue.grew = true }
-        let grew = queue.grew
-        for t in skipped { queue.push(t) }
-        queue.grew = grew
+        let late = placement.placeHeld()  // waiting tasks a free slower worker finishes in time after all
+        batch += late.map { ($0.task.task, $0.session) }
+        let moved = Set(late.map(\.task))
+        // Tasks not looked at yet while slots are still free: look again next iteration.
+        let more = looked == 4_096
+        for t in skipped where !moved.contains(t) { queue.push(t) }
+        queue.grew = more
+        scheduling.dispatched(batch.count, farm: farm, now: clock)
         guard !batch.isEmpty else { return }
         let numbers = try store.dispatch(batch.map { ($0.task, $0.session.id) }, now: Self.wall)
         let now = Self.clock
@@ -49,6 +55,7 @@ extension Coordinator {
             running[task] = (attempt, session.identity)
             gauges.dispatchedTotal += 1
             session.hold(task, attempt: attempt, at: now)
+            started(task, attempt: attempt, on: session, now: now)
             do {
                 send(session.identity, try assignment(task, attempt: attempt))
             } catch {
