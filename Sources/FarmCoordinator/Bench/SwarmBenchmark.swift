@@ -101,7 +101,10 @@ public struct SwarmBenchmark {
             let n = min(perAgent, count - a * perAgent)
             let p = Process(), out = Pipe()
             p.executableURL = executable
-            p.arguments = ["bench", "swarm-agent", "--endpoint", coordinator.endpoint, "--prefix", "sw\(a)", "--workers", "\(n)",
+            // Each agent connects from an address of its own (127.0.0.10, .11, …): one source address has only ~28 000
+            // ephemeral ports towards one coordinator port, fewer while the last run's connections wait in TIME_WAIT.
+            let endpoint = coordinator.endpoint.replacingOccurrences(of: "tcp://", with: "tcp://127.0.0.\(10 + a):0;")
+            p.arguments = ["bench", "swarm-agent", "--endpoint", endpoint, "--prefix", "sw\(a)", "--workers", "\(n)",
                            "--ramp", "\(max(1, ramp * n / count))", "--seconds", "\(total)", "--kill-at", "\(killAt)",
                            "--kills", "\(kills * n / max(1, count))"]
             p.standardOutput = out
