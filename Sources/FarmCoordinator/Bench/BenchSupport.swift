@@ -23,10 +23,13 @@ struct Quantiles {
 final class BenchCoordinator {
     let coordinator: Coordinator
     let endpoint: String
-    private let directory: URL
+    let directory: URL
+    private let keep: Bool
 
-    init(_ name: String, configure: (inout CoordinatorConfiguration) -> Void = { _ in }) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("reelfarm-\(name)-\(UUID().uuidString)")
+    /// - Parameter directory: an existing data directory to open (kept on `close()`); a new temporary one otherwise.
+    init(_ name: String, directory existing: URL? = nil, configure: (inout CoordinatorConfiguration) -> Void = { _ in }) throws {
+        keep = existing != nil
+        directory = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("reelfarm-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var config = CoordinatorConfiguration(
             dataDirectory: directory, bind: "tcp://127.0.0.1:*",
@@ -40,6 +43,6 @@ final class BenchCoordinator {
     func close() {
         coordinator.stop()
         coordinator.wait()
-        try? FileManager.default.removeItem(at: directory)
+        if !keep { try? FileManager.default.removeItem(at: directory) }
     }
 }

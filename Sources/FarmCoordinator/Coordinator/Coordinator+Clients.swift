@@ -104,9 +104,19 @@ extension Coordinator {
                           waiting: tasks.contains { $0.state == "ready" } ? try unplaceable(job) : nil)
     }
 
+    /// A job's storyboard as `status` needs it, parsed once (a listing of a thousand jobs must not parse a thousand
+    /// storyboards each time); bounded, as a cache.
+    func statusSpec(_ job: JobRecord) -> JobSpec? {
+        if let spec = statusSpecs[job.id] { return spec }
+        guard let spec = try? JobSpec.parse(job.storyboard, source: job.source, checkingFiles: false) else { return nil }
+        if statusSpecs.count >= 4_096 { statusSpecs.removeAll(keepingCapacity: true) }
+        statusSpecs[job.id] = spec
+        return spec
+    }
+
     /// Why no connected worker can take the job's tasks, or `nil` when one can.
     private func unplaceable(_ job: JobRecord) throws -> String? {
-        guard let spec = try? JobSpec.parse(job.storyboard, source: job.source) else { return nil }
+        guard let spec = contexts[job.id]?.spec ?? statusSpec(job) else { return nil }
         let live = sessions.all.filter { !$0.draining }
         let planned = contexts[job.id]?.plan.geometry
         guard !live.contains(where: { $0.fits(spec, geometry: planned) }) else { return nil }

@@ -16,6 +16,8 @@ public final class Coordinator: @unchecked Sendable {
     /// Workers' speeds and running attempts' expected ends, for placement.
     var scheduling = SchedulingState()
     var contexts: [String: JobContext] = [:]
+    /// Storyboards parsed for `status` (see ``statusSpec(_:)``).
+    var statusSpecs: [String: JobSpec] = [:]
     /// The latent grid of each engine this build does not have, as the last worker running it declared.
     var declared: [String: EngineGeometry] = [:]
     var priorities: [String: Int] = [:]

@@ -49,3 +49,25 @@ extension ReelFarm.Bench {
         }
     }
 }
+
+extension ReelFarm.Bench {
+    struct Restart: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A coordinator's time from start to its first answer with a large store, next to one answer's time.")
+
+        @Option(help: "Jobs in the store.") var jobs: Int = 1_000
+        @Option(help: "Shots per job.") var shots: Int = 10
+        @Option(help: "Segments per shot.") var segments: Int = 2
+
+        func validate() throws {
+            guard (1...100_000).contains(jobs), (1...1_000).contains(shots), (1...100).contains(segments) else {
+                throw ValidationError("--jobs 1...100000, --shots 1...1000, --segments 1...100")
+            }
+        }
+
+        func run() throws {
+            let bench = RestartBenchmark(jobs: jobs, shots: shots, segments: segments)
+            print(try bench.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }.description)
+        }
+    }
+}
