@@ -91,17 +91,23 @@ extension Coordinator {
 
     func summary(_ job: JobRecord) throws -> JobSummary {
         let tasks = try store.tasks(job: job.id)
-        let framesDone = tasks.filter { $0.state == "done" }.reduce(0) { $0 + $1.frames }
-        let framesTotal = tasks.reduce(0) { $0 + $1.frames }
-        let running = try store.firstStart(job: job.id).map { max(0, (job.finishedAt ?? Self.wall) - $0) }
+        let totals = JobTotals(tasksTotal: tasks.count, tasksDone: tasks.filter { $0.state == "done" }.count,
+                               framesTotal: tasks.reduce(0) { $0 + $1.frames },
+                               framesDone: tasks.filter { $0.state == "done" }.reduce(0) { $0 + $1.frames },
+                               anyReady: tasks.contains { $0.state == "ready" }, firstStart: try store.firstStart(job: job.id))
+        return try summary(job, totals)
+    }
+
+    /// A job's summary from its totals (``FarmStore/jobTotals()`` for a listing of all of them).
+    func summary(_ job: JobRecord, _ t: JobTotals) throws -> JobSummary {
+        let running = t.firstStart.map { max(0, (job.finishedAt ?? Self.wall) - $0) }
         let eta = job.state.isFinished ? nil : running.flatMap {
-            JobSummary.eta(runningSeconds: $0, framesDone: framesDone, framesTotal: framesTotal)
+            JobSummary.eta(runningSeconds: $0, framesDone: t.framesDone, framesTotal: t.framesTotal)
         }
         return JobSummary(id: job.id, title: job.title, state: job.state.rawValue, priority: job.priority,
-                          tasksDone: tasks.filter { $0.state == "done" }.count, tasksTotal: tasks.count,
-                          framesDone: framesDone, framesTotal: framesTotal, error: job.error, filmBytes: job.filmSize,
-                          runningSeconds: running, etaSeconds: eta,
-                          waiting: tasks.contains { $0.state == "ready" } ? try unplaceable(job) : nil)
+                          tasksDone: t.tasksDone, tasksTotal: t.tasksTotal,
+                          framesDone: t.framesDone, framesTotal: t.framesTotal, error: job.error, filmBytes: job.filmSize,
+                          runningSeconds: running, etaSeconds: eta, waiting: t.anyReady ? try unplaceable(job) : nil)
     }
 
     /// A job's storyboard as `status` needs it, parsed once (a listing of a thousand jobs must not parse a thousand
@@ -144,7 +150,11 @@ extension Coordinator {
                 },
                 attempts: try store.attempts(job: id).map { AttemptSummary(key: $0.key, number: $0.number, worker: $0.worker, outcome: $0.outcome) })
         } else {
-            report = StatusReport(jobs: try store.jobs().map(summary))
+            let totals = try store.jobTotals()
+            report = StatusReport(jobs: try store.jobs().map { job in
+                try summary(job, totals[job.id] ?? JobTotals(tasksTotal: 0, tasksDone: 0, framesTotal: 0, framesDone: 0,
+                                                             anyReady: false, firstStart: nil))
+            })
         }
         send(identity, WireMessage(.reply, report, sequence: sequence))
     }

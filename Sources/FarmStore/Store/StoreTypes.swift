@@ -170,3 +170,24 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// A job's task totals, for listings (``FarmStore/jobTotals()``).
+public struct JobTotals: Sendable, Equatable {
+    public var tasksTotal: Int
+    public var tasksDone: Int
+    public var framesTotal: Int
+    public var framesDone: Int
+    /// Whether any task waits in the ready queue.
+    public var anyReady: Bool
+    /// The earliest start of any attempt.
+    public var firstStart: Double?
+
+    public init(tasksTotal: Int, tasksDone: Int, framesTotal: Int, framesDone: Int, anyReady: Bool, firstStart: Double?) {
+        self.tasksTotal = tasksTotal
+        self.tasksDone = tasksDone
+        self.framesTotal = framesTotal
+        self.framesDone = framesDone
+        self.anyReady = anyReady
+        self.firstStart = firstStart
+    }
+}
