@@ -155,8 +155,10 @@ public final class Coordinator: @unchecked Sendable {
             // Silence while this loop itself stalled is not the workers' fault: after a stall, nobody is declared dead
             // until the messages that queued meanwhile have been read and one more heartbeat period has passed.
             let resumed = Self.clock
-            if resumed - lastIteration > 1.0 { reapHoldOff = resumed + Double(config.heartbeatMillis) / 1000 * 1.5 }
-            if incoming.count >= 512 { reapHoldOff = max(reapHoldOff, resumed + 0.1) }
+            // The grace is a whole liveness limit from the resume: on a large farm the messages that queued take seconds
+            // to read, and a worker only counts as silent once it had a full limit's time to be heard again.
+            if resumed - lastIteration > 1.0 { reapHoldOff = resumed + Double(config.deadAfterMillis) / 1000 }
+            if incoming.count >= 512 { reapHoldOff = max(reapHoldOff, resumed + 0.5) }
             lastIteration = resumed
             // One transaction per iteration; replies and assignments leave only after it committed, so whatever a
             // peer is told is already durable.
