@@ -32,6 +32,8 @@ public struct SwarmBenchmark {
         public var rampSeconds: Double
         public var window: Double
         public var cpuFraction: Double
+        /// The coordinator's CPU by thread (name, fraction of a core).
+        public var threads: [(String, Double)] = []
         public var rssBytes: Int
         public var busyP99: Double
         public var busyMaxBucket: Double
@@ -57,7 +59,8 @@ public struct SwarmBenchmark {
             if let limitNote { lines.append("limit              \(limitNote)") }
             lines += [
                 String(format: "ramp               %.1f s to register them all", rampSeconds),
-                String(format: "coordinator CPU    %.1f %% of one core over %.0f s (goal < 25 %%)", cpuFraction * 100, window),
+                String(format: "coordinator CPU    %.1f %% of one core over %.0f s (goal < 25 %%)", cpuFraction * 100, window)
+                    + (threads.isEmpty ? "" : ": " + threads.map { String(format: "%@ %.1f %%", $0.0, $0.1 * 100) }.joined(separator: ", ")),
                 String(format: "coordinator RSS    %.0f MiB (goal < 1024)", Double(rssBytes) / 1_048_576),
                 "loop busy          p99 ≤ \(ms(busyP99)), max ≤ \(ms(busyMaxBucket)) in the window (\(ms(busyMax)) since start; goal p99 ≤ 50 ms)",
                 "false deaths       \(falseDeaths) over the window",
@@ -128,12 +131,16 @@ public struct SwarmBenchmark {
         Thread.sleep(forTimeInterval: 3)
         let deathsBefore = coordinator.deaths.count
         let busy0 = try coordinator.busyHistogram(), cpu0 = try coordinator.cpuSeconds(), t0 = Self.clock
+        let threads0 = coordinator.threadCPUSeconds()
         var rss = 0
         while Self.clock - t0 < window {
             Thread.sleep(forTimeInterval: 1)
             rss = max(rss, coordinator.rssBytes())
         }
-        let cpu = (try coordinator.cpuSeconds() - cpu0) / (Self.clock - t0)
+        let elapsed = Self.clock - t0
+        let cpu = (try coordinator.cpuSeconds() - cpu0) / elapsed
+        let threads = coordinator.threadCPUSeconds().map { ($0.key, ($0.value - (threads0[$0.key] ?? 0)) / elapsed) }
+            .filter { $0.1 >= 0.005 }.sorted { $0.1 > $1.1 }
         let busy = try coordinator.busyHistogram().since(busy0)
         let falseDeaths = coordinator.deaths.count - deathsBefore
 
@@ -174,7 +181,7 @@ public struct SwarmBenchmark {
             }
         }
         return Result(requested: workers, workers: count, limitNote: note, rampSeconds: registered - start, window: window,
-                      cpuFraction: cpu, rssBytes: rss, busyP99: busy.upperBound(quantile: 0.99),
+                      cpuFraction: cpu, threads: threads, rssBytes: rss, busyP99: busy.upperBound(quantile: 0.99),
                       busyMaxBucket: busy.upperBound(quantile: 1), busyMax: busy.max, falseDeaths: falseDeaths,
                       detection: detection, deadLimit: Double(CoordinatorConfiguration.defaultDeadAfterMillis) / 1000,
                       stall: stall, stallDeaths: stallDeaths, stallRehellos: stallRehellos, stallRecovery: recovery,
