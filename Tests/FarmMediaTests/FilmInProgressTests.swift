@@ -158,6 +158,23 @@ private func workingFiles(in directory: URL) throws -> [String] {
         }
     }
 
+    /// Parts that hold fewer segments than the film has taken are not the film so far: refused, not a shorter film.
+    @Test func partsShorterThanWhatWasTakenAreRefused() throws {
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let segments = try Segments(fps: Rational(24), chunkLengths: [8, 8, 8])
+        let film = try #require(try MP4FilmAssembler().begin(format: segments.format, workingDirectory: directory))
+        try film.append(segments.prefix(2))
+        let output = directory.appendingPathComponent("film.mp4")
+        #expect {
+            try film.finish(segments.prefix(1), to: output)
+        } throws: { error in
+            guard case MediaError.invalidInput(let reason) = error else { return false }
+            return reason.contains("has taken 2")
+        }
+        #expect(!FileManager.default.fileExists(atPath: output.path))
+    }
+
     /// A film abandoned part-way leaves no working file behind.
     @Test func discardDeletesTheWorkingFile() throws {
         let directory = try makeScratchDirectory()

@@ -86,6 +86,10 @@ final class MP4FilmInProgress: FilmInProgress {
     /// place is known.
     private func take(_ parts: some FilmParts) throws {
         var mux = self.mux
+        if let mux, parts.chunkCount < mux.chunks || parts.audioPieceCount < mux.pieces {
+            throw MediaError.invalidInput("the parts hold \(parts.chunkCount) chunks and \(parts.audioPieceCount) audio "
+                                          + "pieces; the film has taken \(mux.chunks) and \(mux.pieces) already")
+        }
         while (mux?.chunks ?? 0) < parts.chunkCount {
             let index = mux?.chunks ?? 0
             let chunk = try ChunkSequence.read(index, of: parts)
