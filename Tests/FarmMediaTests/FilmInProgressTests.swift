@@ -88,7 +88,8 @@ private func workingFiles(in directory: URL) throws -> [String] {
         let whole = try segments.whole(in: directory)
         for step in [1, 2, segments.chunks.count] {
             let progressive = try segments.progressive(in: directory, step: step).film
-            #expect(progressive == whole, "handed over \(step) at a time: \(progressive.count) bytes, whole \(whole.count)")
+            #expect(progressive == whole,
+                    "handed over \(step) at a time: \(progressive.count) bytes, whole \(whole.count)")
         }
         #expect(try workingFiles(in: directory).isEmpty)
     }
@@ -138,7 +139,9 @@ private func workingFiles(in directory: URL) throws -> [String] {
             return reason.contains("checksum")
         }
         #expect(try workingFiles(in: directory).isEmpty)
-        #expect(throws: MediaError.self) { try film.finish(segments.all, to: directory.appendingPathComponent("f.mp4")) }
+        #expect(throws: MediaError.self) {
+            try film.finish(segments.all, to: directory.appendingPathComponent("f.mp4"))
+        }
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("f.mp4").path))
     }
 

@@ -41,7 +41,8 @@ final class AssemblyWorker: @unchecked Sendable {
     /// What the coordinator loop tells the assembly, once the transaction that decided it has committed.
     enum Notice {
         /// A segment's result was recorded: its film takes it once every segment before it has finished.
-        case segmentFinished(job: String, format: OutputFormat, position: Int, key: String, chunk: String, audio: String)
+        case segmentFinished(job: String, format: OutputFormat, position: Int, key: String, chunk: String,
+                             audio: String)
         /// Every task of the job is done: assemble its film (``submit(_:)``).
         case assemble(job: String)
         /// The job stopped, finished or was deleted: drop its film in progress (``discard(_:)``).

@@ -66,7 +66,8 @@ public protocol FilmAssembler: Sendable {
     func assemble(_ parts: some FilmParts, format: OutputFormat, to output: URL) throws
 
     /// Starts a film assembled while its parts arrive in film order (a farm's segments as they finish), so that
-    /// when the last part lands only the tail is left; the film it writes is byte-identical to ``assemble(_:format:to:)``'s.
+    /// when the last part lands only the tail is left; the film it writes is byte-identical to
+    /// ``assemble(_:format:to:)``'s.
     /// - Parameter workingDirectory: where the film in progress keeps its working file, on the output's file system.
     /// - Returns: `nil` when this assembler writes films only whole.
     /// - Throws: when `format` cannot be assembled.

@@ -134,7 +134,9 @@ final class AACEncoder: @unchecked Sendable {
                 }
             }
             while frames - at >= frameSize {
-                guard try send(samples, from: at, count: frameSize, endingAt: end, deliver: deliver) else { return false }
+                guard try send(samples, from: at, count: frameSize, endingAt: end, deliver: deliver) else {
+                    return false
+                }
                 at += frameSize
             }
             carried.append(contentsOf: samples[at * channels ..< frames * channels])

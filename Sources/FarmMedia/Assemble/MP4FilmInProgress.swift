@@ -41,8 +41,6 @@ final class MP4FilmInProgress: FilmInProgress {
 
     deinit { mux?.remove() }
 
-    var chunksTaken: Int { mux?.chunks ?? 0 }
-
     func append(_ parts: some FilmParts) throws {
         try whileOpen { try take(parts) }
     }
@@ -87,8 +85,8 @@ final class MP4FilmInProgress: FilmInProgress {
     private func take(_ parts: some FilmParts) throws {
         var mux = self.mux
         if let mux, parts.chunkCount < mux.chunks || parts.audioPieceCount < mux.pieces {
-            throw MediaError.invalidInput("the parts hold \(parts.chunkCount) chunks and \(parts.audioPieceCount) audio "
-                                          + "pieces; the film has taken \(mux.chunks) and \(mux.pieces) already")
+            throw MediaError.invalidInput("the parts hold \(parts.chunkCount) chunks and \(parts.audioPieceCount) "
+                                          + "audio pieces; the film has taken \(mux.chunks) and \(mux.pieces) already")
         }
         while (mux?.chunks ?? 0) < parts.chunkCount {
             let index = mux?.chunks ?? 0

@@ -43,7 +43,9 @@ public struct AssembleBenchmark: Sendable {
         private static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
         public var description: String {
-            func list(_ values: [Double]) -> String { values.map { String(format: "%.3f", $0) }.joined(separator: ", ") }
+            func list(_ values: [Double]) -> String {
+                values.map { String(format: "%.3f", $0) }.joined(separator: ", ")
+            }
             return [
                 String(format: "film         %.1f s of %@ test card, %d chunks (%.1f MiB of H.264, encoded before "
                        + "timing), %.1f MiB of MP4", filmSeconds, size, segments, Double(chunkBytes) / 1_048_576,
@@ -51,8 +53,8 @@ public struct AssembleBenchmark: Sendable {
                 String(format: "assembly     whole, after the last segment: %@ s (median %.3f s); hashing and storing "
                        + "the film %.3f s more", list(assembleSeconds), median, storeSeconds),
                 String(format: "ratio        %.4f of the film's duration (aim ≤ 0.01)", ratio),
-                String(format: "progressive  last segment → film stored (hashed, in the artifact store): %@ s (median "
-                       + "%.3f s; aim ≤ 1 s)", list(tailSeconds), tailMedian),
+                String(format: "progressive  last segment → film stored (hashed, in the artifact store): %@ s "
+                       + "(median %.3f s; aim ≤ 1 s)", list(tailSeconds), tailMedian),
                 String(format: "             the %d segments before it took %@ s as they landed", segments - 1,
                        list(aheadSeconds)),
                 "byte-identical: yes (the progressive film hashes as the whole assembly's)",
