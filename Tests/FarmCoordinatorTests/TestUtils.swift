@@ -45,13 +45,15 @@ func waitFor(_ client: FarmClient, job: String, seconds: Double = 120,
 }
 
 /// A coordinator inside the test process, on a free loopback port.
-func inProcessCoordinator(_ dir: URL) throws -> (Coordinator, String) {
+/// - Parameter log: collects its log lines when given (else they go to stderr).
+func inProcessCoordinator(_ dir: URL, log: LogLines? = nil) throws -> (Coordinator, String) {
     MediaLog.setLevel(.errors)
     var config = CoordinatorConfiguration(
         dataDirectory: dir, bind: "tcp://127.0.0.1:*",
         geometry: { model throws(SpecError) in try EngineRegistry.plannedGeometry(for: model) },
         assembler: MP4FilmAssembler())
     config.images = { spec, files throws(SpecError) in try StoryboardImages.load(spec, files: files) }
+    if let log { config.log = { log.append($0) } }
     let c = try Coordinator(configuration: config)
     return (c, try c.start())
 }
@@ -157,6 +159,24 @@ func startTestCardWorker(_ endpoint: String, name: String = "honest", slots: Int
         memoryBytes: 1 << 30, maxFramePixels: 1 << 22, engineFactory: { _ in TestCardEngine() }, encoder: H264ChunkEncoder()))
     Thread { try? worker.run() }.start()
     return worker
+}
+
+/// A coordinator's log lines, collected from its threads.
+final class LogLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    var all: [String] { lock.withLock { lines } }
+}
+
+/// Polls `condition` every 50 ms until it holds or `seconds` pass; whether it held.
+func eventually(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    return try condition()
 }
 
 /// Flips one byte in the middle of a stored artifact, as a failing disk would.

@@ -2,26 +2,80 @@ import FarmCore
 import FarmStore
 import Foundation
 
-/// Assembles finished jobs on a thread of its own (an AAC encode takes seconds), reading chunks and PCM from the
+/// Assembles finished jobs on threads of their own (an AAC encode takes seconds), reading chunks and PCM from the
 /// artifact store a segment at a time (``ArtifactFilm``), so the coordinator loop keeps serving while a film is
 /// built and its memory does not grow with the film.
+///
+/// While a job runs, its film is assembled as the contiguous prefix of finished segments grows (``JobFilm``), so that
+/// when the last segment lands only the tail is left. A job without such a film (its earlier segments finished
+/// before a coordinator restart, its progressive film given up, or a retry after a failed assembly) is assembled
+/// whole, as `reelfarm render` does; the file is the same either way.
 final class AssemblyWorker: @unchecked Sendable {
     /// A finished assembly: the film's artifact hash and size, or the error and any stored outputs found damaged.
     struct Outcome {
         var job: String
         var film: Result<(hash: String, size: Int), any Error>
         var damaged: [DamagedArtifact] = []
+        /// How the film was made, for the log.
+        var how = ""
     }
 
     private let store: FarmStore
     private let assembler: any FilmAssembler
     private let lock = NSLock()
     private var done: [Outcome] = []
-    private let queue = DispatchQueue(label: "reelfarm-assembly")
+    /// Films of running jobs, assembled as their segments finish.
+    private var films: [String: JobFilm] = [:]
+    /// Where progressive films keep their working files (emptied at start: a film in progress dies with its process).
+    private let workingDirectory: URL
+    private let log: @Sendable (String) -> Void
 
-    init(store: FarmStore, assembler: any FilmAssembler) {
+    init(store: FarmStore, assembler: any FilmAssembler, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
         self.assembler = assembler
+        self.log = log
+        workingDirectory = store.artifacts.root.deletingLastPathComponent().appendingPathComponent("assembly")
+        try? FileManager.default.removeItem(at: workingDirectory)
+    }
+
+    /// What the coordinator loop tells the assembly, once the transaction that decided it has committed.
+    enum Notice {
+        /// A segment's result was recorded: its film takes it once every segment before it has finished.
+        case segmentFinished(job: String, format: OutputFormat, position: Int, key: String, chunk: String,
+                             audio: String)
+        /// Every task of the job is done: assemble its film (``submit(_:)``).
+        case assemble(job: String)
+        /// The job stopped, finished or was deleted: drop its film in progress (``discard(_:)``).
+        case discard(job: String)
+    }
+
+    /// Acts on `notice`; returns at once apart from ``submit(_:)``'s store reads (the loop thread calls it).
+    func hear(_ notice: Notice) {
+        switch notice {
+        case let .segmentFinished(job, format, position, key, chunk, audio):
+            segmentFinished(job: job, format: format, position: position, key: key, chunk: chunk, audio: audio)
+        case .assemble(let job): submit(job)
+        case .discard(let job): discard(job)
+        }
+    }
+
+    /// Segment `position` (film order) of `job` finished with these chunk and PCM artifacts: its film takes it as soon
+    /// as every segment before it has finished too. Returns at once (the loop thread calls it).
+    func segmentFinished(job: String, format: OutputFormat, position: Int, key: String, chunk: String, audio: String) {
+        let film = lock.withLock {
+            if let film = films[job] { return film }
+            let film = JobFilm(job: job, format: format, artifacts: store.artifacts, assembler: assembler,
+                               workingDirectory: workingDirectory, log: log)
+            films[job] = film
+            return film
+        }
+        film.queue.async { film.finished(position, (key, chunk, audio)) }
+    }
+
+    /// Drops `job`'s film in progress and its working file, if any (the job stopped, was deleted or runs again).
+    func discard(_ job: String) {
+        guard let film = lock.withLock({ films.removeValue(forKey: job) }) else { return }
+        film.queue.async { film.discard() }
     }
 
     /// Queues `job` for assembly. Reads what it needs from the store before leaving the caller's thread.
@@ -41,22 +95,30 @@ final class AssemblyWorker: @unchecked Sendable {
         }
         let artifacts = store.artifacts
         let assembler = self.assembler
+        // After the film's segments, on its queue; a job without one gets a queue of its own.
+        let progressive = lock.withLock { films.removeValue(forKey: job) }
+        let queue = progressive?.queue ?? DispatchQueue(label: "reelfarm-assembly-\(job)")
+        let submitted = DispatchTime.now().uptimeNanoseconds
         queue.async { [self] in
             var damaged: [DamagedArtifact] = []
+            var how = "assembled whole"
             let film = Result<(hash: String, size: Int), any Error> {
                 let (spec, parts) = try inputs.get()
                 let temporary = artifacts.root.deletingLastPathComponent().appendingPathComponent("film-\(job).mp4")
-                let film = ArtifactFilm(segments: parts, artifacts: artifacts)
-                defer { damaged = film.damage.all }
-                try assembler.assemble(film, format: spec.output, to: temporary)
-                let (hash, size) = try ArtifactStore.digest(fileAt: temporary)
-                try artifacts.adopt(temporary, hash: hash)
-                return (hash, size)
+                if let progressive, progressive.finish(parts, to: temporary) {
+                    how = "assembled as its segments finished"
+                } else {
+                    let film = ArtifactFilm(segments: parts, artifacts: artifacts)
+                    defer { damaged = film.damage.all }
+                    try assembler.assemble(film, format: spec.output, to: temporary)
+                }
+                return try artifacts.adopt(temporary)
             }
-            lock.withLock { done.append(Outcome(job: job, film: film, damaged: damaged)) }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - submitted) / 1e9
+            how += String(format: ", stored %.2f s after its last segment", seconds)
+            lock.withLock { done.append(Outcome(job: job, film: film, damaged: damaged, how: how)) }
         }
     }
-
     /// Assemblies finished since the last call.
     func finished() -> [Outcome] {
         lock.withLock {
@@ -89,7 +151,7 @@ extension Coordinator {
                         log("job \(outcome.job): could not release its intermediate artifacts: \(error)")
                     }
                 }
-                log("job \(outcome.job) done: film \(film.hash.prefix(12)) (\(film.size) bytes)"
+                log("job \(outcome.job) done: film \(film.hash.prefix(12)) (\(film.size) bytes, \(outcome.how))"
                     + (freed.isEmpty ? "" : "; \(freed.count) intermediate artifacts released"))
             case .failure(let error):
                 if !outcome.damaged.isEmpty, try rerunDamaged(outcome) { return }

@@ -115,6 +115,13 @@ extension Coordinator {
         stats.results += 1
         gauges.resultsTotal += 1
         outputHashes[key.job, default: [:]][key.key] = Dictionary(outputs.map { ($0.name, $0.hash) }, uniquingKeysWith: { a, _ in a })
+        // The job's film takes the segment once the prefix of finished segments reaches it (hashes from memory, no
+        // I/O; told after the commit).
+        if let job = contexts[key.job], let position = job.position(ofSegment: key.key),
+           let chunk = hashes["chunk"], let audio = hashes["audio"] {
+            assemblyNotices.append(.segmentFinished(job: key.job, format: job.spec.output, position: position,
+                                                    key: key.key, chunk: chunk, audio: audio))
+        }
         for t in ready { queue.push(t) }
         // Tasks still to finish, counted in memory once loaded (a query per completion would cost more than the rest).
         let left: Int
@@ -125,7 +132,7 @@ extension Coordinator {
             do { try store.setJob(key.job, state: .assembling, now: Self.wall) } catch {
                 throw CoordinatorFailure("recording that job \(key.job) is assembling: \(error)")
             }
-            assembly.submit(key.job)
+            assemblyNotices.append(.assemble(job: key.job))
         }
     }
 
@@ -178,5 +185,6 @@ extension Coordinator {
         dependents[job] = nil
         chunkParameters[job] = nil
         scheduling.unload(job)
+        assemblyNotices.append(.discard(job: job))
     }
 }

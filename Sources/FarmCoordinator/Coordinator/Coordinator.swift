@@ -40,6 +40,9 @@ public final class Coordinator: @unchecked Sendable {
     var outbox: [(Data, WireMessage)] = []
     /// Artifacts to delete once the iteration's transaction has committed.
     var afterCommit: [String] = []
+    /// What the assembly thread hears of this iteration, in order, once its transaction has committed (films read what
+    /// the store names, never what it may roll back).
+    var assemblyNotices: [AssemblyWorker.Notice] = []
     /// Where the loop's time goes (the loop's own copy, and the last one it published for other threads).
     var stats = LoopStats()
     private var publishedStats = LoopStats()
@@ -68,7 +71,7 @@ public final class Coordinator: @unchecked Sendable {
         config = configuration
         workerCapacity = DescriptorLimit.workerCapacity(soft: DescriptorLimit.raiseToHard().soft)
         store = try FarmStore(directory: configuration.dataDirectory)
-        assembly = AssemblyWorker(store: store, assembler: configuration.assembler)
+        assembly = AssemblyWorker(store: store, assembler: configuration.assembler, log: configuration.log)
         for (engine, json) in try store.declaredGeometries() {
             if let g = try? Self.decodeGeometry(json) { declared[engine] = g }
         }
@@ -187,6 +190,8 @@ public final class Coordinator: @unchecked Sendable {
             // Files the commit released go before anyone hears of it (a client told "deleted" finds them gone).
             for hash in afterCommit { store.artifacts.remove(hash) }
             afterCommit.removeAll()
+            for notice in assemblyNotices { assembly.hear(notice) }
+            assemblyNotices.removeAll()
             t0 = LoopStats.now
             flushOutbox()
             stats.add(.send, since: t0)

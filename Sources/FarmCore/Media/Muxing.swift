@@ -65,10 +65,33 @@ public protocol FilmAssembler: Sendable {
     ///   - output: the MP4 file to write (replaced atomically when done).
     func assemble(_ parts: some FilmParts, format: OutputFormat, to output: URL) throws
 
+    /// Starts a film assembled while its parts arrive in film order (a farm's segments as they finish), so that
+    /// when the last part lands only the tail is left; the film it writes is byte-identical to
+    /// ``assemble(_:format:to:)``'s.
+    /// - Parameter workingDirectory: where the film in progress keeps its working file, on the output's file system.
+    /// - Returns: `nil` when this assembler writes films only whole.
+    /// - Throws: when `format` cannot be assembled.
+    func begin(format: OutputFormat, workingDirectory: URL) throws -> (any FilmInProgress)?
+
     /// Reads and checks one chunk as this assembler will join it (structure, checksum, timestamps), so that a farm can
     /// refuse a bad chunk when it arrives instead of at assembly.
     /// - Throws: when the chunk is corrupt, naming what is wrong.
     func inspect(_ chunk: EncodedChunk) throws -> ChunkSummary
+}
+
+/// A film being assembled while its parts arrive (``FilmAssembler/begin(format:workingDirectory:)``). Each call is
+/// handed the film so far as ``FilmParts``: the parts given before, unchanged, and maybe more; it reads only the new
+/// ones (and the earlier ones again only when it must start over). The audio pieces must end where the chunks end.
+///
+/// Not thread-safe: one thread at a time calls it. After an error it takes nothing more (discard it).
+public protocol FilmInProgress: AnyObject {
+    /// Takes the parts of `parts` beyond those already taken.
+    /// - Throws: what ``FilmAssembler/assemble(_:format:to:)`` throws for such parts, when they are refused.
+    func append(_ parts: some FilmParts) throws
+    /// Takes the rest of `parts`, the whole film, and writes the film to `output` (replaced atomically).
+    func finish(_ parts: some FilmParts, to output: URL) throws
+    /// Abandons the film and deletes its working file.
+    func discard()
 }
 
 /// What a checked chunk holds, as far as joining it to a film's other chunks goes.
@@ -90,6 +113,9 @@ public struct ChunkSummary: Sendable, Equatable {
 }
 
 extension FilmAssembler {
+    /// Writes films only whole.
+    public func begin(format: OutputFormat, workingDirectory: URL) throws -> (any FilmInProgress)? { nil }
+
     /// Assembles a film whose chunks and whole PCM timeline are in memory.
     public func assemble(chunks: [EncodedChunk], audio: PCMBuffer, format: OutputFormat, to output: URL) throws {
         try assemble(FilmInMemory(chunks: chunks, audio: [audio]), format: format, to: output)

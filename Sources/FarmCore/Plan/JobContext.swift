@@ -11,6 +11,8 @@ public struct JobContext: Sendable {
 
     /// The planned segment with id `id`.
     public func segment(_ id: String) -> Segment? { segmentIndex[id].map { plan.segments[$0] } }
+    /// Where segment `id` stands in film order (its index in the plan's segments).
+    public func position(ofSegment id: String) -> Int? { segmentIndex[id] }
 
     /// Decoded images by the path the storyboard names them with (keyframes and grid references).
     public let images: [String: StillImage]

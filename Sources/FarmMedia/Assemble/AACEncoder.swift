@@ -4,8 +4,11 @@ import FarmCore
 /// FFmpeg's native AAC encoder, run over a film's whole PCM timeline in one pass so that encoder priming happens
 /// once at the start of the film and never at a segment join.
 ///
+/// The timeline goes in whole (``encode(_:total:deliver:)``) or piece by piece as it becomes known
+/// (``append(_:endingAt:deliver:)``, then ``finish(deliver:)``), with the same packets either way.
+///
 /// `@unchecked Sendable`: one thread at a time uses it. The assembler opens it on its own thread, copies
-/// `parameters` into the muxer, then hands it to the audio thread, which alone calls ``encode(_:deliver:)``.
+/// `parameters` into the muxer, then hands it to the audio thread, which alone encodes.
 final class AACEncoder: @unchecked Sendable {
     private var contextBox: UnsafeMutablePointer<AVCodecContext>?
     private var parametersBox: UnsafeMutablePointer<AVCodecParameters>?
@@ -14,6 +17,17 @@ final class AACEncoder: @unchecked Sendable {
     let parameters: UnsafeMutablePointer<AVCodecParameters>
     /// Packet timestamps count samples: 1/sampleRate.
     let timeBase: AVRational
+    let channels: Int
+    private let frameSize: Int
+    private var frameBox: UnsafeMutablePointer<AVFrame>?
+    /// The input frame, reused for every send.
+    private let frame: UnsafeMutablePointer<AVFrame>
+    /// Samples of a frame that straddles pieces, interleaved.
+    private var carried: [Float] = []
+    /// Samples per channel given so far (sent, or carried to the next piece).
+    private(set) var taken = 0
+    /// Samples per channel sent to the codec so far.
+    private var sent = 0
 
     /// - Parameters:
     ///   - coder: the encoder's `aac_coder`, `"fast"` or `"twoloop"` (better, about twice as slow).
@@ -38,9 +52,20 @@ final class AACEncoder: @unchecked Sendable {
         try check(avcodec_open2(codec, encoder, &options),
                   "avcodec_open2(aac, \(sampleRate) Hz, \(channels) channels, \(bitRate) b/s, coder \(coder))")
         try check(avcodec_parameters_from_context(parameters, codec), "avcodec_parameters_from_context(aac)")
+        self.channels = channels
+        frameSize = Int(codec.pointee.frame_size)
+        frameBox = av_frame_alloc()
+        frame = try checkAllocated(frameBox, "av_frame_alloc")
+        frame.pointee.nb_samples = Int32(frameSize)
+        frame.pointee.format = AV_SAMPLE_FMT_FLTP.rawValue
+        frame.pointee.sample_rate = codec.pointee.sample_rate
+        try check(av_channel_layout_copy(&frame.pointee.ch_layout, &codec.pointee.ch_layout), "av_channel_layout_copy")
+        try check(av_frame_get_buffer(frame, 0), "av_frame_get_buffer(aac input)")
+        carried.reserveCapacity(frameSize * channels)
     }
 
     deinit {
+        av_frame_free(&frameBox)
         avcodec_parameters_free(&parametersBox)
         avcodec_free_context(&contextBox)
     }
@@ -58,86 +83,102 @@ final class AACEncoder: @unchecked Sendable {
     /// - Throws: ``MediaError/invalidInput(_:)`` for a piece with the wrong channel count or pieces that do not add
     ///   up to `total`; the parts' own read errors.
     func encode(_ parts: some FilmParts, total: Int, deliver: (UnsafeMutablePointer<AVPacket>) throws -> Bool) throws {
-        var frameBox = av_frame_alloc()
-        defer { av_frame_free(&frameBox) }
-        let frame = try checkAllocated(frameBox, "av_frame_alloc")
-        let frameSize = Int(codec.pointee.frame_size)
-        frame.pointee.nb_samples = Int32(frameSize)
-        frame.pointee.format = AV_SAMPLE_FMT_FLTP.rawValue
-        frame.pointee.sample_rate = codec.pointee.sample_rate
-        try check(av_channel_layout_copy(&frame.pointee.ch_layout, &codec.pointee.ch_layout), "av_channel_layout_copy")
-        try check(av_frame_get_buffer(frame, 0), "av_frame_get_buffer(aac input)")
-        let channels = Int(codec.pointee.ch_layout.nb_channels)
-
-        var sent = 0
-        /// Sends `count` samples per channel from `interleaved` at sample `start`; `false` when told to stop.
-        func send(_ interleaved: UnsafeBufferPointer<Float>, from start: Int, count: Int) throws -> Bool {
-            try check(av_frame_make_writable(frame), "av_frame_make_writable(aac input)")
-            // A short last frame is fine: the encoder pads it with silence.
-            frame.pointee.nb_samples = Int32(count)
-            for channel in 0 ..< channels {
-                let plane = UnsafeMutableRawPointer(frame.pointee.extended_data[channel]!)
-                    .assumingMemoryBound(to: Float.self)
-                var source = interleaved.baseAddress! + start * channels + channel
-                for sample in 0 ..< count {
-                    plane[sample] = source.pointee
-                    source += channels
-                }
-            }
-            frame.pointee.pts = Int64(sent)
-            try check(avcodec_send_frame(codec, frame), "avcodec_send_frame(aac, sample \(sent))")
-            sent += count
-            return try receive(endingAt: Int64(total), deliver: deliver)
-        }
-
-        // Samples of a frame that straddles pieces, interleaved.
-        var carried: [Float] = []
-        carried.reserveCapacity(frameSize * channels)
-        var read = 0
         for index in 0 ..< parts.audioPieceCount {
             let piece = try parts.audioPiece(index, channels: channels)
             guard piece.channels == channels else {
                 throw MediaError.invalidInput("audio piece \(index) has \(piece.channels) channels, "
                                               + "the film has \(channels)")
             }
-            read += piece.frameCount
-            guard read <= total else {
+            guard taken + piece.frameCount <= total else {
                 throw MediaError.invalidInput("audio piece \(index) runs past the \(total) samples per channel the "
                                               + "pieces' sizes add up to")
             }
-            let go = try piece.samples.withUnsafeBufferPointer { samples in
-                let frames = piece.frameCount
-                var at = 0
-                if !carried.isEmpty {
-                    at = min(frameSize - carried.count / channels, frames)
-                    carried.append(contentsOf: samples[0 ..< at * channels])
-                    if carried.count == frameSize * channels {
-                        guard try carried.withUnsafeBufferPointer({ try send($0, from: 0, count: frameSize) }) else {
-                            return false
-                        }
-                        carried.removeAll(keepingCapacity: true)
-                    }
-                }
-                while frames - at >= frameSize {
-                    guard try send(samples, from: at, count: frameSize) else { return false }
-                    at += frameSize
-                }
-                carried.append(contentsOf: samples[at * channels ..< frames * channels])
-                return true
-            }
-            guard go else { return }
+            guard try append(piece, endingAt: Int64(total), deliver: deliver) else { return }
         }
-        guard read == total else {
-            throw MediaError.invalidInput("the audio pieces hold \(read) samples per channel; "
+        guard taken == total else {
+            throw MediaError.invalidInput("the audio pieces hold \(taken) samples per channel; "
                                           + "their sizes said \(total)")
         }
-        if !carried.isEmpty {
-            guard try carried.withUnsafeBufferPointer({ try send($0, from: 0, count: carried.count / channels) }) else {
-                return
+        try finish(deliver: deliver)
+    }
+
+    /// Encodes `piece` (the timeline's next samples, `channels` interleaved) in whole frames counted from the
+    /// film's start, keeps the samples of a frame not yet full for the next piece, and hands out each packet ready.
+    ///
+    /// Encoding a timeline piece by piece as it becomes known gives the packets ``encode(_:total:deliver:)`` gives:
+    /// the encoder sees the same frames in the same order, and a packet of whole frames never reaches past the
+    /// samples given so far, so none needs the track's end before ``finish(deliver:)``.
+    /// - Parameters:
+    ///   - end: the track's last sample when known (packets reaching past it are cut to it), else `Int64.max`.
+    ///   - deliver: takes ownership of the packet; returns `false` to stop encoding early.
+    /// - Returns: `false` when `deliver` asked to stop.
+    /// - Throws: ``MediaError/invalidInput(_:)`` for a piece with another channel count than the encoder's.
+    func append(_ piece: PCMBuffer, endingAt end: Int64,
+                deliver: (UnsafeMutablePointer<AVPacket>) throws -> Bool) throws -> Bool {
+        guard piece.channels == channels else {
+            throw MediaError.invalidInput("an audio piece has \(piece.channels) channels, the film has \(channels)")
+        }
+        taken += piece.frameCount
+        return try piece.samples.withUnsafeBufferPointer { samples in
+            let frames = piece.frameCount
+            var at = 0
+            if !carried.isEmpty {
+                at = min(frameSize - carried.count / channels, frames)
+                carried.append(contentsOf: samples[0 ..< at * channels])
+                if carried.count == frameSize * channels {
+                    let go = try carried.withUnsafeBufferPointer {
+                        try send($0, from: 0, count: frameSize, endingAt: end, deliver: deliver)
+                    }
+                    guard go else { return false }
+                    carried.removeAll(keepingCapacity: true)
+                }
             }
+            while frames - at >= frameSize {
+                guard try send(samples, from: at, count: frameSize, endingAt: end, deliver: deliver) else {
+                    return false
+                }
+                at += frameSize
+            }
+            carried.append(contentsOf: samples[at * channels ..< frames * channels])
+            return true
+        }
+    }
+
+    /// Encodes the samples held back (a short last frame, which the encoder pads with silence) and flushes the
+    /// encoder, cutting the last packets to end at the last sample given; the encoder takes nothing after.
+    /// - Parameter deliver: takes ownership of the packet; returns `false` to stop early.
+    func finish(deliver: (UnsafeMutablePointer<AVPacket>) throws -> Bool) throws {
+        let end = Int64(taken)
+        if !carried.isEmpty {
+            let go = try carried.withUnsafeBufferPointer {
+                try send($0, from: 0, count: carried.count / channels, endingAt: end, deliver: deliver)
+            }
+            guard go else { return }
+            carried.removeAll()
         }
         try check(avcodec_send_frame(codec, nil), "avcodec_send_frame(aac, flush)")
-        _ = try receive(endingAt: Int64(total), deliver: deliver)
+        _ = try receive(endingAt: end, deliver: deliver)
+    }
+
+    /// Sends `count` samples per channel from `interleaved` at sample `start`; `false` when told to stop.
+    private func send(_ interleaved: UnsafeBufferPointer<Float>, from start: Int, count: Int, endingAt end: Int64,
+                      deliver: (UnsafeMutablePointer<AVPacket>) throws -> Bool) throws -> Bool {
+        try check(av_frame_make_writable(frame), "av_frame_make_writable(aac input)")
+        // A short last frame is fine: the encoder pads it with silence.
+        frame.pointee.nb_samples = Int32(count)
+        for channel in 0 ..< channels {
+            let plane = UnsafeMutableRawPointer(frame.pointee.extended_data[channel]!)
+                .assumingMemoryBound(to: Float.self)
+            var source = interleaved.baseAddress! + start * channels + channel
+            for sample in 0 ..< count {
+                plane[sample] = source.pointee
+                source += channels
+            }
+        }
+        frame.pointee.pts = Int64(sent)
+        try check(avcodec_send_frame(codec, frame), "avcodec_send_frame(aac, sample \(sent))")
+        sent += count
+        return try receive(endingAt: end, deliver: deliver)
     }
 
     /// Hands out every packet the encoder has ready; `false` when `deliver` asked to stop.

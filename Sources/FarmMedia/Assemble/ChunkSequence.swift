@@ -33,9 +33,7 @@ struct ChunkSequence {
         for index in 0 ..< parts.chunkCount {
             let info = try Self.parse(try Self.read(index, of: parts), index: index, verifyingChecksum: false)
             try Self.check(info, index: index, format: format, first: infos.first)
-            for (position, packet) in info.packets.enumerated() {
-                delay = max(delay, Int64(position) - packet.pts)
-            }
+            delay = max(delay, Self.decodeDelay(of: info))
             offsets.append(total)
             total += Int64(info.frameCount)
             infos.append(info)
@@ -58,7 +56,12 @@ struct ChunkSequence {
         return chunk
     }
 
-    private static func read(_ index: Int, of parts: some FilmParts) throws -> EncodedChunk {
+    /// How many frames decoding runs ahead of presentation in one chunk: the largest `j − pts` of its packets.
+    static func decodeDelay(of info: ChunkInfo) -> Int64 {
+        info.packets.enumerated().reduce(0) { max($0, Int64($1.offset) - $1.element.pts) }
+    }
+
+    static func read(_ index: Int, of parts: some FilmParts) throws -> EncodedChunk {
         do {
             return try parts.chunk(index)
         } catch {
@@ -66,7 +69,7 @@ struct ChunkSequence {
         }
     }
 
-    private static func parse(_ chunk: EncodedChunk, index: Int, verifyingChecksum: Bool) throws -> ChunkInfo {
+    static func parse(_ chunk: EncodedChunk, index: Int, verifyingChecksum: Bool) throws -> ChunkInfo {
         do {
             return try ChunkInfo.parse(chunk, verifyingChecksum: verifyingChecksum)
         } catch let MediaError.corruptChunk(reason) {
@@ -80,7 +83,8 @@ struct ChunkSequence {
         return (offset + infos[chunk].packets[position].pts, offset + Int64(position) - decodeDelay)
     }
 
-    private static func check(_ info: ChunkInfo, index: Int, format: OutputFormat, first: ChunkInfo?) throws {
+    /// Checks a chunk against the film's format and chunk 0 (`first`; `nil` for chunk 0 itself).
+    static func check(_ info: ChunkInfo, index: Int, format: OutputFormat, first: ChunkInfo?) throws {
         func refuse(_ reason: String) -> MediaError { .chunkRefused(index: index, reason: reason) }
         guard info.width == format.width, info.height == format.height else {
             throw refuse("frame size \(info.width)x\(info.height) differs from the film's "

@@ -28,11 +28,6 @@ public struct MP4FilmAssembler: FilmAssembler {
         self.audioCoder = audioCoder
     }
 
-    /// Writes the film to `output`, replacing any file there.
-    /// - Throws: ``MediaError/chunkRefused(index:reason:)`` for a corrupt or unreadable chunk or one whose size,
-    ///   frame rate or SPS/PPS differ; ``MediaError/invalidInput(_:)`` when the audio's channels or length do not
-    ///   match the video; ``MediaError/ffmpeg(operation:code:message:)`` or
-    ///   ``MediaError/fileSystem(operation:path:message:)`` when writing fails; the parts' own errors reading audio.
     /// Parses `chunk` with its checksum (``ChunkInfo/parse(_:)``).
     public func inspect(_ chunk: EncodedChunk) throws -> ChunkSummary {
         let info = try ChunkInfo.parse(chunk)
@@ -40,6 +35,20 @@ public struct MP4FilmAssembler: FilmAssembler {
                             parameters: info.extradata)
     }
 
+    /// Starts a film assembled while its parts arrive (``MP4FilmInProgress``), written byte for byte as
+    /// ``assemble(_:format:to:)`` writes it.
+    /// - Throws: ``MediaError/invalidInput(_:)`` for a frame rate, sample rate or channel count it cannot write.
+    public func begin(format: OutputFormat, workingDirectory: URL) throws -> (any FilmInProgress)? {
+        try Self.checkFormat(format)
+        return MP4FilmInProgress(format: format, audioBitRate: audioBitRate, audioCoder: audioCoder,
+                                 workingDirectory: workingDirectory)
+    }
+
+    /// Writes the film to `output`, replacing any file there.
+    /// - Throws: ``MediaError/chunkRefused(index:reason:)`` for a corrupt or unreadable chunk or one whose size,
+    ///   frame rate or SPS/PPS differ; ``MediaError/invalidInput(_:)`` when the audio's channels or length do not
+    ///   match the video; ``MediaError/ffmpeg(operation:code:message:)`` or
+    ///   ``MediaError/fileSystem(operation:path:message:)`` when writing fails; the parts' own errors reading audio.
     public func assemble(_ parts: some FilmParts, format: OutputFormat, to output: URL) throws {
         try Self.checkFormat(format)
         let video = try ChunkSequence(parts: parts, format: format)

@@ -20,13 +20,16 @@ final class MP4Writer {
         created!.pointee.flags |= AVFMT_FLAG_BITEXACT
     }
 
-    deinit {
-        if let context {
-            if !finished && context.pointee.pb != nil {
-                avio_closep(&context.pointee.pb)
-            }
-            avformat_free_context(context)
+    deinit { close() }
+
+    /// Closes the file unfinished (if it is open) and frees the muxer; the writer does nothing after.
+    func close() {
+        guard let context else { return }
+        if !finished && context.pointee.pb != nil {
+            avio_closep(&context.pointee.pb)
         }
+        avformat_free_context(context)
+        self.context = nil
     }
 
     /// Adds an H.264 stream whose packets carry timestamps in frames (time base 1/fps).

@@ -71,6 +71,15 @@ public struct ArtifactStore: Sendable {
         try moveIntoPlace(file, target)
     }
 
+    /// Hashes the file at `file` and moves it into the store under that hash.
+    /// - Returns: its hash and size.
+    @discardableResult
+    public func adopt(_ file: URL) throws -> (hash: String, size: Int) {
+        let (hash, size) = try Self.digest(fileAt: file)
+        try adopt(file, hash: hash)
+        return (hash, size)
+    }
+
     public func read(_ hash: String) throws -> Data { try Data(contentsOf: url(hash)) }
 
     /// Deletes an artifact's file (once nothing in the store refers to it).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FarmMedia
 import FarmRender
+import FarmStore
 import Foundation
 
 extension ReelFarm {
@@ -15,7 +16,8 @@ extension ReelFarm {
 extension ReelFarm.Bench {
     struct Assemble: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Assembly time as a fraction of the film's duration (chunks already encoded).")
+            abstract: "Assembly time as a fraction of the film's duration (chunks already encoded), and the film's "
+                + "delay after its last segment when assembled as segments land.")
 
         @Option(help: "Film length in seconds.") var seconds: Int = 180
         @Option(help: "Picture width.") var width: Int = 1280
@@ -30,7 +32,11 @@ extension ReelFarm.Bench {
         func run() throws {
             log.apply()
             let bench = AssembleBenchmark(seconds: seconds, width: width, height: height, runs: runs)
-            let result = try bench.run { printError($0) }
+            // Films are hashed into a store of their own, as the coordinator stores them.
+            let films = try ArtifactStore(root: FileManager.default.temporaryDirectory
+                .appendingPathComponent("reelfarm-bench-films-\(getpid())"))
+            defer { try? FileManager.default.removeItem(at: films.root) }
+            let result = try bench.run(store: { try films.adopt($0) }, log: { printError($0) })
             print(result.description)
         }
     }
