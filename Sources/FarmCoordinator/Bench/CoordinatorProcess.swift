@@ -53,7 +53,7 @@ final class CoordinatorProcess: @unchecked Sendable {
         private var deathTimes: [(name: String, at: Double)] = []
         private var joinCount = 0
         private var recent: [String] = []
-        /// The last lines other than joins (for a failure's message).
+        /// The last lines other than joins and deaths (for a failure's message).
         var tail: [String] { lock.withLock { recent } }
 
         var endpoint: String? { lock.withLock { found.endpoint } }
@@ -63,7 +63,7 @@ final class CoordinatorProcess: @unchecked Sendable {
 
         func note(_ line: String, started: DispatchSemaphore) {
             let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
-            if !line.contains(" joined: ") {
+            if !line.contains(" joined: ") && !line.contains(" is dead (silent") {
                 lock.withLock {
                     recent.append(line)
                     if recent.count > 20 { recent.removeFirst() }

@@ -163,6 +163,11 @@ public struct SwarmBenchmark {
             Thread.sleep(forTimeInterval: 12)
             stallDeaths = coordinator.deaths.count - deathsAfterKills
             stallRehellos = coordinator.joins - joinsBefore
+            if stallDeaths > 0 {
+                let first = coordinator.deaths.dropFirst(deathsAfterKills).first.map { $0.at - resumed } ?? 0
+                log(String(format: "bench swarm: first death %.2f s after SIGCONT; the coordinator's log ends:\n", first)
+                    + coordinator.logTail)
+            }
         }
         var reports: [SwarmAgent.Report] = []
         for (p, out) in processes {
