@@ -62,6 +62,9 @@ public final class Coordinator: @unchecked Sendable {
     private var lastTurnedAwayLog = -Double.infinity
     /// No session is reaped before this time (the loop itself stalled; see `run`).
     var reapHoldOff = 0.0
+    /// When the current iteration began: a stall inside the iteration (the process stopped between reading and
+    /// reaping) is caught where the reaping happens, too.
+    var iterationStart = 0.0
 
     /// How many workers the descriptor limit allows at once (raised to the hard limit at start).
     public let workerCapacity: Int
@@ -163,6 +166,7 @@ public final class Coordinator: @unchecked Sendable {
             if resumed - lastIteration > 1.0 { reapHoldOff = resumed + Double(config.deadAfterMillis) / 1000 }
             if incoming.count >= 512 { reapHoldOff = max(reapHoldOff, resumed + 0.5) }
             lastIteration = resumed
+            iterationStart = resumed
             // One transaction per iteration; replies and assignments leave only after it committed, so whatever a
             // peer is told is already durable.
             var t0 = LoopStats.now
@@ -223,6 +227,7 @@ public final class Coordinator: @unchecked Sendable {
         for s in sessions.heartbeatsDue(now: now, period: period) { send(s.identity, Self.heartbeatMessage) }
         // Deadlines are checked when they fall due (this loop wakes at least every 20 ms), not on a heartbeat tick.
         let limit = Double(config.deadAfterMillis) / 1000
+        if now - iterationStart > 1.0 { reapHoldOff = max(reapHoldOff, now + limit) }
         if now >= reapHoldOff, let due = sessions.nextDeadline(limit: limit), now > due { reapSilentWorkers(now: now) }
         if dispatchDue(now: now) { try dispatchReady() }
         if !pendingProgress.isEmpty {
