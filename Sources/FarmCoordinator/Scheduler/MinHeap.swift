@@ -6,7 +6,15 @@ struct MinHeap<Element: Comparable> {
     init() {}
 
     var isEmpty: Bool { items.isEmpty }
+    var count: Int { items.count }
     var min: Element? { items.first }
+
+    /// Drops the elements `remove` says, keeping the heap order (O(n log n)).
+    mutating func removeAll(where remove: (Element) -> Bool) {
+        let kept = items.filter { !remove($0) }
+        items = []
+        for e in kept { push(e) }
+    }
 
     mutating func push(_ e: Element) {
         items.append(e)

@@ -1,8 +1,15 @@
 import FarmStore
 
-/// Ready tasks in dispatch order (job priority, then longest remaining path, then age): a binary heap.
+/// Ready tasks in dispatch order (job priority, then longest remaining path, then age).
 struct ReadyQueue {
-    private var heap: [ReadyTask] = []
+    /// A ready task ordered by ``ReadyTask/runsBefore(_:_:)``.
+    private struct Entry: Comparable {
+        var task: ReadyTask
+        static func < (l: Entry, r: Entry) -> Bool { ReadyTask.runsBefore(l.task, r.task) }
+        static func == (l: Entry, r: Entry) -> Bool { !(l < r) && !(r < l) }
+    }
+
+    private var heap = MinHeap<Entry>()
     /// Set by every push; the dispatcher clears it once it has looked at the queue (nothing changes for a task that
     /// could not be placed until a task or a slot appears).
     var grew = false
@@ -12,39 +19,11 @@ struct ReadyQueue {
 
     mutating func push(_ t: ReadyTask) {
         grew = true
-        heap.append(t)
-        var i = heap.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            guard ReadyTask.runsBefore(heap[i], heap[p]) else { break }
-            heap.swapAt(i, p)
-            i = p
-        }
+        heap.push(Entry(task: t))
     }
 
-    mutating func pop() -> ReadyTask? {
-        guard !heap.isEmpty else { return nil }
-        heap.swapAt(0, heap.count - 1)
-        let top = heap.removeLast()
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var best = i
-            if l < heap.count, ReadyTask.runsBefore(heap[l], heap[best]) { best = l }
-            if r < heap.count, ReadyTask.runsBefore(heap[r], heap[best]) { best = r }
-            if best == i { break }
-            heap.swapAt(i, best)
-            i = best
-        }
-        return top
-    }
+    mutating func pop() -> ReadyTask? { heap.pop()?.task }
 
     /// Drops every task of `job` (cancelled or failed).
-    mutating func remove(job: String) {
-        let kept = heap.filter { $0.task.job != job }
-        let grew = self.grew
-        heap = []
-        for t in kept { push(t) }
-        self.grew = grew
-    }
+    mutating func remove(job: String) { heap.removeAll { $0.task.task.job == job } }
 }
