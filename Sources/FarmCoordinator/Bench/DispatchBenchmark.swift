@@ -104,16 +104,7 @@ public struct DispatchBenchmark: Sendable {
             threads.append(t)
         }
         defer { for (p, _) in processes where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
-        // Frames per shot: the first segment owns 9, each later one 4 (window 9, overlap 5).
-        let frames = 9 + 4 * (segmentsPerShot - 1)
-        var text = """
-            title: dispatch benchmark
-            output: {width: 192, height: 64, fps: "24", sample_rate: 8000, channels: 1}
-            model: {engine: noop, window: 9, overlap: 5, steps: 1, seed: 1, schedule: chain}
-            shots:
-
-            """
-        for s in 0..<shots { text += "  - {id: s\(s), frames: \(frames), prompt: p}\n" }
+        let text = Self.noopStoryboard(title: "dispatch benchmark", shots: shots, segmentsPerShot: segmentsPerShot)
         Thread.sleep(forTimeInterval: processes.isEmpty ? 0.3 : 1.5)  // let the workers register
         let client = try FarmClient(endpoint: endpoint, timeoutMillis: 60_000, security: security)
         log("bench dispatch: submitting \(shots) shots × \(segmentsPerShot) segments")
@@ -317,5 +308,22 @@ extension WireValue {
             throw WireError(.badPayload, "\(type).\(key) is not a range [a, b]")
         }
         return (lower, upper)
+    }
+}
+
+extension DispatchBenchmark {
+    /// A storyboard of `shots` independent chains of `segmentsPerShot` dependent no-op segments (window 9, overlap 5:
+    /// the first segment owns 9 frames, each later one 4), for the benchmarks that need many cheap tasks.
+    static func noopStoryboard(title: String, shots: Int, segmentsPerShot: Int) -> String {
+        let frames = 9 + 4 * (segmentsPerShot - 1)
+        var text = """
+            title: \(title)
+            output: {width: 192, height: 64, fps: "24", sample_rate: 8000, channels: 1}
+            model: {engine: noop, window: 9, overlap: 5, steps: 1, seed: 1, schedule: chain}
+            shots:
+
+            """
+        for s in 0..<shots { text += "  - {id: s\(s), frames: \(frames), prompt: p}\n" }
+        return text
     }
 }

@@ -38,15 +38,7 @@ public struct RestartBenchmark {
     struct RestartError: Error, CustomStringConvertible { var description: String }
 
     public func run(log: (String) -> Void) throws -> Result {
-        let frames = 9 + 4 * (segments - 1)
-        var text = """
-            title: restart benchmark
-            output: {width: 192, height: 64, fps: "24", sample_rate: 8000, channels: 1}
-            model: {engine: noop, window: 9, overlap: 5, steps: 1, seed: 1, schedule: chain}
-            shots:
-
-            """
-        for s in 0..<shots { text += "  - {id: s\(s), frames: \(frames), prompt: p}\n" }
+        let text = DispatchBenchmark.noopStoryboard(title: "restart benchmark", shots: shots, segmentsPerShot: segments)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reelfarm-restart-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

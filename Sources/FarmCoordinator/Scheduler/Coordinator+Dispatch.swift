@@ -29,12 +29,12 @@ extension Coordinator {
         while placement.board.hasFreeSlot, looked < 4_096, let t = queue.pop() {
             looked += 1
             guard let job = try context(t.task.job) else { continue }  // job gone: drop the stale entry
-            if excluded[t.task.job] == nil {
-                excluded[t.task.job] = try store.excludedWorkers(job: t.task.job, threshold: config.excludeWorkerAfter)
-            }
+            let barred = try excluded[t.task.job]
+                ?? store.excludedWorkers(job: t.task.job, threshold: config.excludeWorkerAfter)
+            excluded[t.task.job] = barred
             // Earliest finish by speed; among equals, the worker with the most free slots (ties by id) keeps load even.
             guard let w = placement.place(t, work: work(of: t.task, job: job), job: job,
-                                          excluded: excluded[t.task.job]!, speeds: &scheduling.speeds) else {
+                                          excluded: barred, speeds: &scheduling.speeds) else {
                 skipped.append(t)  // no worker fits, or a faster one finishes it sooner than any free one
                 continue
             }

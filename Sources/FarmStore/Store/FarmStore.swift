@@ -154,7 +154,9 @@ public final class FarmStore: @unchecked Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT job_id, MIN(started_at) FROM attempts GROUP BY job_id") {
                 let id: String = row[0]
                 let start: Double? = row[1]
-                if let start, out[id] != nil { out[id]!.firstStart = min(out[id]!.firstStart ?? start, start) }
+                guard let start, var totals = out[id] else { continue }
+                totals.firstStart = min(totals.firstStart ?? start, start)
+                out[id] = totals
             }
             return out
         }
