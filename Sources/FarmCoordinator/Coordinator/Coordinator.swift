@@ -52,6 +52,11 @@ public final class Coordinator: @unchecked Sendable {
     private var publishedGauges = FarmGauges()
     private var lastJobCount = -Double.infinity
     public var farmGauges: FarmGauges { lock.withLock { publishedGauges } }
+    /// The dashboard's way in: requests for the loop, and the snapshots it publishes (see `Coordinator+Dashboard`).
+    public let dashboard = DashboardLink()
+    /// Answers to the dashboard's requests of this iteration, handed back once it committed.
+    var replies: [() -> Void] = []
+    var snapshotSchedule = SnapshotSchedule()
     let assembly: AssemblyWorker
     private let lock = NSLock()
     private var stopping = false
@@ -119,6 +124,7 @@ public final class Coordinator: @unchecked Sendable {
 
     private func run() throws {
         defer { finished.signal() }
+        defer { dashboard.inbox.close() }
         // Every new peer goes through the ZAP handler: with CURVE it checks the key list, and whatever the mechanism it
         // turns peers away while descriptors run short (the connected ones keep being served).
         if config.authorizedKeys != nil, config.curve == nil {
@@ -172,6 +178,7 @@ public final class Coordinator: @unchecked Sendable {
             var t0 = LoopStats.now
             try store.batch {
                 for frames in incoming { try handle(frames) }
+                try runCommands()
                 stats.add(.handle, since: t0)
                 t0 = LoopStats.now
                 try tick()
@@ -196,6 +203,7 @@ public final class Coordinator: @unchecked Sendable {
             afterCommit.removeAll()
             for notice in assemblyNotices { assembly.hear(notice) }
             assemblyNotices.removeAll()
+            publishSnapshotAndReply()
             t0 = LoopStats.now
             flushOutbox()
             stats.add(.send, since: t0)

@@ -1,0 +1,137 @@
+import FarmCore
+import FarmStore
+import FarmWire
+import Foundation
+
+/// A job id or id prefix that names no job, or more than one.
+struct JobLookupError: Error, CustomStringConvertible, Equatable {
+    var query: String
+    /// The jobs the prefix matches (empty: none; at most ``Coordinator/prefixCandidates``).
+    var candidates: [String]
+
+    var description: String {
+        if candidates.isEmpty { return "no job \(query)" }
+        let more = candidates.count >= Coordinator.prefixCandidates ? ", …" : ""
+        return "job id prefix \(query) matches \(candidates.count)\(more.isEmpty ? "" : "+") jobs: "
+            + candidates.prefix(Coordinator.prefixCandidates - 1).joined(separator: ", ") + more
+            + " (give more characters)"
+    }
+}
+
+extension Coordinator {
+    /// How many candidates an ambiguous prefix lists.
+    static let prefixCandidates = 11
+
+    /// The job a client names by its id or by a prefix of it that only one job's id starts with.
+    /// - Throws: ``JobLookupError`` when none or several match.
+    func resolveJob(_ query: String?) throws -> JobRecord {
+        guard let query, !query.isEmpty, query.utf8.count <= 256 else {
+            throw JobLookupError(query: String((query ?? "(none)").prefix(64)), candidates: [])
+        }
+        if let job = try store.job(query) { return job }
+        let ids = try store.jobIds(prefix: query, limit: Self.prefixCandidates)
+        guard ids.count == 1, let only = ids.first, let job = try store.job(only) else {
+            throw JobLookupError(query: query, candidates: ids)
+        }
+        return job
+    }
+
+    /// Changes an unfinished job's priority; its queued tasks move at once.
+    func reprioritized(_ query: String?, priority: Int) throws -> JobSummary {
+        let job = try resolveJob(query)
+        guard !job.state.isFinished else {
+            throw WireError(.invalid, "job \(job.id) is \(job.state.rawValue); only an unfinished job's priority changes")
+        }
+        try store.setPriority(job: job.id, priority: priority)
+        priorities[job.id] = priority
+        queue.reprioritize(job: job.id, priority: priority)
+        log("job \(job.id): priority \(job.priority) → \(priority)")
+        guard let updated = try store.job(job.id) else { throw JobLookupError(query: job.id, candidates: []) }
+        return try summary(updated)
+    }
+
+    /// One job in full for the dashboard: its summary, shots, tasks and every attempt with its times.
+    func jobDetail(_ query: String?) throws -> JobDetail {
+        let job = try resolveJob(query)
+        let spec = contexts[job.id]?.spec ?? statusSpec(job)
+        let tasks = try store.tasks(job: job.id).map {
+            TaskSummary(key: $0.key, shot: $0.shot, state: $0.state, attempts: $0.attempts, worker: $0.worker,
+                        step: $0.step, steps: $0.steps, frames: $0.frames, error: $0.error)
+        }
+        return JobDetail(job: try summary(job), shots: spec?.shots.map(\.id) ?? [], tasks: tasks,
+                         attempts: try store.attemptTimings(job: job.id), now: Self.wall)
+    }
+
+    /// Attempts of every job active in the last `seconds`, for the farm's timeline.
+    func timeline(seconds: Double, limit: Int) throws -> Timeline {
+        let now = Self.wall
+        return Timeline(since: now - seconds, now: now, attempts: try store.attemptTimings(since: now - seconds, limit: limit))
+    }
+
+    /// Runs the requests the HTTP side queued (inside the iteration's transaction); their answers wait in
+    /// `replies` until it committed.
+    func runCommands() throws {
+        let now = Self.clock
+        for entry in dashboard.inbox.take() where now <= entry.deadline {  // a request past its deadline has no asker
+            replies.append(try entry.run(self))
+            if entry.changes { snapshotSchedule.forced = true }
+        }
+        // Progress the iteration heard changes what the dashboard shows (it is written to the store in `tick`).
+        if !pendingProgress.isEmpty { snapshotSchedule.progressed = true }
+    }
+
+    /// Publishes a snapshot when one is wanted and due, then hands the requests' answers back (in that order, so a
+    /// client that submitted finds its job in the next listing). After the commit, on the loop's thread.
+    func publishSnapshotAndReply() {
+        defer {
+            for reply in replies { reply() }
+            replies.removeAll()
+        }
+        guard dashboard.snapshots.isEnabled else { return }
+        let now = Self.clock
+        let g = gauges
+        var fingerprint = [g.dispatchedTotal, g.resultsTotal, g.filmsTotal, g.framesTotal, g.tasksReady, g.tasksRunning,
+                           g.workers, g.workersDraining, g.slots, g.slotsBusy, g.clientErrorsTotal]
+        fingerprint += JobState.allCases.map { g.jobs[$0.rawValue] ?? 0 }
+        let elapsed = now - snapshotSchedule.lastPublished
+        let changed = fingerprint != snapshotSchedule.lastFingerprint || snapshotSchedule.progressed
+        guard snapshotSchedule.forced || (changed && elapsed >= SnapshotSchedule.minimumInterval)
+                || elapsed >= SnapshotSchedule.maximumInterval else { return }
+        // A failed read keeps the last snapshot: the dashboard must not stop the loop.
+        guard let jobs = try? statusReport(JobQuery(job: nil)).jobs, let workers = try? workersPage(JobQuery(job: nil)) else {
+            return
+        }
+        snapshotSchedule.version += 1
+        snapshotSchedule.lastPublished = now
+        snapshotSchedule.lastFingerprint = fingerprint
+        snapshotSchedule.forced = false
+        snapshotSchedule.progressed = false
+        dashboard.snapshots.publish(FarmSnapshot(version: snapshotSchedule.version, time: Self.wall, jobs: jobs, workers: workers,
+                                                 gauges: g))
+    }
+}
+
+/// One job in full, as `GET /api/jobs/{id}` answers.
+public struct JobDetail: Codable, Sendable {
+    public var job: JobSummary
+    /// Shot ids in order; a task's `shot` indexes them.
+    public var shots: [String]
+    public var tasks: [TaskSummary]
+    public var attempts: [AttemptTiming]
+    /// Wall-clock seconds when it was read (running attempts' durations count to it).
+    public var now: Double
+}
+
+/// The farm's recent attempts, as `GET /api/timeline` answers.
+public struct Timeline: Codable, Sendable {
+    public var since: Double
+    public var now: Double
+    public var attempts: [AttemptTiming]
+}
+
+/// The HTTP side's two doors into the loop: the inbox for requests and the slot of the latest snapshot.
+public struct DashboardLink: Sendable {
+    public let inbox = CommandInbox()
+    public let snapshots = SnapshotSlot()
+    public init() {}
+}
