@@ -18,17 +18,17 @@ public struct AccessPolicy: Sendable {
     /// The cookie a browser keeps the token in after opening `/?token=…` once.
     public static let cookie = "reelfarm_token"
 
-    /// - Throws: ``APIError`` when bound beyond loopback without a token, or for a token shorter than 16 characters.
+    /// - Throws: ``DashboardSetupError`` when bound beyond loopback without a token, or for a token shorter than 16
+    ///   characters.
     public init(host: String, token: String?) throws {
         loopback = host.hasPrefix("127.")
         if let token {
             guard token.count >= 16, token.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != ";" && $0 != "," }) else {
-                throw APIError(.internalServerError, "the HTTP token must be at least 16 printable ASCII characters "
-                               + "without spaces, commas or semicolons", field: "--http-token-file")
+                throw DashboardSetupError("the HTTP token must be at least 16 printable ASCII characters without spaces, "
+                                          + "commas or semicolons (--http-token-file)")
             }
         } else if !loopback {
-            throw APIError(.internalServerError, "HTTP on \(host) (not loopback) needs a bearer token: "
-                           + "--http-token-file FILE", field: "--http-token-file")
+            throw DashboardSetupError("HTTP on \(host) (not loopback) needs a bearer token: --http-token-file FILE")
         }
         self.token = token
     }
@@ -36,7 +36,7 @@ public struct AccessPolicy: Sendable {
     /// Reads a token file (its first line, trimmed).
     public static func token(file: String) throws -> String {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-            throw APIError(.internalServerError, "HTTP token file \(file) cannot be read", field: "--http-token-file")
+            throw DashboardSetupError("HTTP token file \(file) cannot be read")
         }
         return text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
     }
@@ -100,4 +100,10 @@ public struct AccessPolicy: Sendable {
         let x = Array(Digest.sha256(Data(a.utf8)).utf8), y = Array(Digest.sha256(Data(b.utf8)).utf8)
         return x.count == y.count && zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
+}
+
+/// The dashboard's server cannot start as configured (the sentence says which setting is wrong).
+public struct DashboardSetupError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -17,16 +17,16 @@ public final class DashboardService: Service, Sendable {
     ///   - port: 0 picks a free one (see ``listeningPort(timeout:)``).
     ///   - token: the bearer token; required unless `host` is loopback.
     ///   - coordinator: whose snapshots it serves and whose loop runs its requests.
-    /// - Throws: ``APIError`` for a missing or weak token, an address that is not IPv4 or a port in use.
+    /// - Throws: ``DashboardSetupError`` for a missing or weak token, an address that is not IPv4 or a port in use.
     public init(host: String, port: UInt16, token: String?, coordinator: Coordinator) throws {
         let access = try AccessPolicy(host: host, token: token)
         let socketAddress: sockaddr_in
         do { socketAddress = try .inet(ip4: host, port: port) } catch {
-            throw APIError(.internalServerError, "HTTP address \(host):\(port) is not an IPv4 address and port", field: "--http")
+            throw DashboardSetupError("HTTP address \(host):\(port) is not an IPv4 address and port (--http)")
         }
         address = "\(host):\(port)"
         do { try MetricsService.checkFree(socketAddress, address: address) } catch {
-            throw APIError(.internalServerError, "HTTP endpoint \(address): \(error)", field: "--http")
+            throw DashboardSetupError("HTTP endpoint \(address): \(error) (--http)")
         }
         coordinator.dashboard.snapshots.enable()
         let router = Self.router(link: coordinator.dashboard) { coordinator.farmGauges }
@@ -62,7 +62,7 @@ public final class DashboardService: Service, Sendable {
                 try await server.run()
             } catch {
                 if Task.isShuttingDownGracefully || error is CancellationError { return }
-                throw APIError(.internalServerError, "HTTP endpoint \(address): \(error)")
+                throw DashboardSetupError("HTTP endpoint \(address): \(error)")
             }
         } onGracefulShutdown: { [server] in
             Task { await server.stop(timeout: 1) }
@@ -73,7 +73,7 @@ public final class DashboardService: Service, Sendable {
     public func listeningPort(timeout: Double = 5) async throws -> UInt16 {
         try await server.waitUntilListening(timeout: timeout)
         guard case let .ip4(_, port) = await server.listeningAddress else {
-            throw APIError(.internalServerError, "HTTP endpoint \(address) is not listening")
+            throw DashboardSetupError("HTTP endpoint \(address) is not listening")
         }
         return port
     }
@@ -91,10 +91,11 @@ struct DashboardHandler: HTTPHandler {
             // `/?token=…` (how a browser first opens a token-protected dashboard): keep the token in a cookie and
             // drop it from the address bar.
             if access.token != nil, request.method == .GET, request.query["token"] != nil {
-                return HTTPResponse(statusCode: .seeOther, headers: [
+                let headers: HTTPHeaders = [
                     .location: request.path.hasPrefix("/") ? request.path : "/",
                     .setCookie: "\(AccessPolicy.cookie)=\(access.token ?? ""); HttpOnly; SameSite=Strict; Path=/",
-                ])
+                ]
+                return HTTPResponse(statusCode: .seeOther, headers: headers)
             }
             let (route, parameters) = try router.route(method: request.method.rawValue.uppercased(), path: request.path)
             return try await route.handler(Request(http: request, parameters: parameters))
