@@ -27,7 +27,25 @@ struct SubmitController {
     }
 
     private func submit(_ r: Request) async throws -> HTTPResponse {
-        let (submit, blobs) = try Self.parse(try await r.body(limit: Self.bodyLimit))
+        let type = (r.http.headers[.contentType] ?? "application/json").lowercased()
+        let body = try await r.body(limit: Self.bodyLimit)
+        let (submit, blobs): (Submit, [Data])
+        if type.hasPrefix("application/json") {
+            (submit, blobs) = try Self.parse(body)
+        } else if ["application/yaml", "application/x-yaml", "text/yaml", "text/plain"].contains(where: type.hasPrefix) {
+            // The storyboard's text as the body (`curl --data-binary @job.yaml`), without images.
+            let priority = try r.query("priority", in: PriorityChange.range, fallback: 0)
+            guard let text = String(data: body, encoding: .utf8) else {
+                throw APIError(.badRequest, "is not UTF-8", field: "storyboard")
+            }
+            let json = try JSONSerialization.data(withJSONObject: [
+                "storyboard": text, "priority": priority, "source": r.http.query["source"] ?? "upload",
+            ])
+            (submit, blobs) = try Self.parse(json)
+        } else {
+            throw APIError(.unsupportedMediaType, "send application/json or the storyboard as application/yaml",
+                           field: "Content-Type")
+        }
         do {
             let submitted = try await link.inbox.ask(changes: true) { try $0.submitted(submit, blobs: blobs) }
             return JSONResponse.ok(submitted, status: .created)

@@ -28,6 +28,11 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+// Replaces an element's children, skipping absent ones (null, false, undefined).
+function show(root, ...children) {
+  root.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 function svg(tag, attrs, ...children) {
   const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
   for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
@@ -127,7 +132,7 @@ function priorityInput(job) {
 
 function jobsView(root) {
   const jobs = state.snapshot ? state.snapshot.jobs.slice().reverse() : [];
-  root.replaceChildren(
+  show(root, 
     h('h1', {}, `Jobs (${jobs.length})`),
     jobs.length === 0 ? h('p', { class: 'muted' }, 'No jobs yet. Submit one.') : h('table', { id: 'jobs' },
       h('tr', {}, h('th', {}, 'Title'), h('th', {}, 'Job'), h('th', {}, 'State'), h('th', {}, 'Frames'),
@@ -154,7 +159,7 @@ async function jobView(root, id, force) {
       state.detail = await api(`/api/jobs/${encodeURIComponent(id)}`);
       state.detailAt = Date.now();
     } catch (e) {
-      root.replaceChildren(h('h1', {}, 'Job'), h('p', { class: 'error' }, e.message),
+      show(root, h('h1', {}, 'Job'), h('p', { class: 'error' }, e.message),
         e.candidates.length ? h('ul', {}, e.candidates.map((c) => h('li', {}, h('a', { href: `#/job/${c}` }, c)))) : null);
       return;
     }
@@ -171,7 +176,7 @@ async function jobView(root, id, force) {
         + `, ${t.frames} frames, ${t.attempts} attempt(s)${t.error ? ' — ' + t.error : ''}`,
     })))));
   const attempts = d.attempts.slice().reverse();
-  root.replaceChildren(
+  show(root, 
     h('h1', {}, j.title, ' ', badge(j.state)),
     h('p', {}, h('span', { class: 'muted' }, j.id), ' · ', `${j.tasks_done} / ${j.tasks_total} tasks · `,
       `${j.frames_done} / ${j.frames_total} frames · spent ${duration(j.running_seconds)} · left ${duration(j.eta_seconds)}`,
@@ -234,14 +239,14 @@ async function workersView(root, force) {
   const offset = Math.max(0, parseInt(new URLSearchParams(location.hash.split('?')[1] || '').get('offset') || '0', 10));
   let page;
   try { page = await api(`/api/workers?offset=${offset}`); } catch (e) {
-    root.replaceChildren(h('h1', {}, 'Workers'), h('p', { class: 'error' }, e.message));
+    show(root, h('h1', {}, 'Workers'), h('p', { class: 'error' }, e.message));
     return;
   }
   const states = Object.entries(page.states || {}).map(([k, v]) => `${v} ${k}`).join(', ');
   const refused = Object.entries(page.refused || {}).map(([k, v]) => `${v} ${k}`).join(', ');
   const total = page.total || page.workers.length;
   root.dataset.view = 'workers';
-  root.replaceChildren(
+  show(root, 
     h('h1', {}, `Workers (${page.connected || 0} connected)`),
     h('p', { class: 'muted' }, states || 'none seen', refused ? ` · refused: ${refused}` : '',
       page.capacity ? ` · capacity ${page.capacity}` : ''),
@@ -281,8 +286,9 @@ function submitView(root) {
       result.replaceChildren(h('p', {}, 'Submitted: ', h('a', { href: `#/job/${r.job}`, id: 'submitted' }, r.job),
         ` (${r.tasks} tasks, ${r.frames} frames)`));
     } catch (err) {
-      result.replaceChildren(
-        h('p', { class: 'error', id: 'submit-error' }, err.field ? `${err.field}: ` : '', err.message),
+      show(result,
+        h('p', { class: 'error', id: 'submit-error' }, err.field ? `${err.field}: ` : '',
+          err.issues.length ? err.message.split('\n')[0] : err.message),
         err.issues.length ? h('pre', { class: 'issues' }, err.issues.join('\n')) : null);
     }
   } },
@@ -292,7 +298,7 @@ function submitView(root) {
   h('label', {}, 'Priority'), priority,
   h('label', {}, 'Source name'), source,
   h('p', {}, h('button', { type: 'submit' }, 'Submit')));
-  root.replaceChildren(h('h1', {}, 'Submit a storyboard'), form, result);
+  show(root, h('h1', {}, 'Submit a storyboard'), form, result);
 }
 
 function base64(file) {
@@ -310,11 +316,11 @@ async function timelineView(root, force) {
   const seconds = parseInt(new URLSearchParams(location.hash.split('?')[1] || '').get('seconds') || '600', 10);
   let t;
   try { t = await api(`/api/timeline?seconds=${seconds}`); } catch (e) {
-    root.replaceChildren(h('h1', {}, 'Timeline'), h('p', { class: 'error' }, e.message));
+    show(root, h('h1', {}, 'Timeline'), h('p', { class: 'error' }, e.message));
     return;
   }
   root.dataset.view = 'timeline';
-  root.replaceChildren(
+  show(root, 
     h('h1', {}, 'Timeline'),
     h('p', {}, [600, 3600, 86400].map((s) => h('a', { href: `#/timeline?seconds=${s}`, style: { marginRight: '1em' } },
       `last ${duration(s)}`))),
@@ -327,9 +333,11 @@ function header() {
   const farm = document.getElementById('farm');
   if (!s) { farm.textContent = ''; return; }
   const f = s.farm;
-  const jobs = Object.entries(f.jobs).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ') || 'no jobs';
-  farm.textContent = `${jobs} · ${f.tasks_running} running, ${f.tasks_ready} ready · `
-    + `${s.workers.connected} workers, ${f.slots_busy} / ${f.slots} slots busy`;
+  const counts = {};
+  for (const j of s.jobs) counts[j.state] = (counts[j.state] || 0) + 1;
+  const jobs = Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ') || 'none';
+  farm.textContent = `jobs: ${jobs} · tasks: ${f.tasks_running} running, ${f.tasks_ready} ready · `
+    + `workers: ${s.workers.connected}, ${f.slots_busy} / ${f.slots} slots busy`;
 }
 
 // Draws the view the address names; `force` refetches what it shows.
