@@ -123,6 +123,31 @@ import Yams
         #expect(answers == [200, 303, 200, 403, 404, 403, 403])
     }
 
+    /// Over ZeroMQ too (the CLI), a prefix only one job's id starts with names it; an ambiguous one is refused with
+    /// the candidates, counted as the client's mistake; the reply carries the whole id.
+    @Test func aJobIdPrefixNamesAJobOverZeroMQ() async throws {
+        let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
+        defer { coordinator.stop(); coordinator.wait() }
+        try await offPool {
+            let client = try FarmClient(endpoint: endpoint)
+            let first = try client.submit(storyboard: farmStoryboard, source: "a.yaml", priority: 0).job
+            let second = try client.submit(storyboard: farmStoryboard, source: "b.yaml", priority: 0).job
+            // The shortest prefix of `first` that `second` does not share.
+            let common = zip(first, second).prefix { $0 == $1 }.count
+            let prefix = String(first.prefix(common + 1))
+            #expect(try client.status(job: prefix).jobs.map(\.id) == [first])
+            #expect(try client.cancel(job: prefix).job == first)
+            do {
+                _ = try client.status(job: String(first.prefix(common)))
+                Issue.record("an ambiguous prefix was answered")
+            } catch let FarmClient.ClientError.refused(refusal) {
+                #expect(refusal.kind == .invalid && refusal.message.contains(first) && refusal.message.contains(second),
+                        "\(refusal.message)")
+            }
+            #expect(throws: FarmClient.ClientError.self) { _ = try client.status(job: "nope") }
+        }
+    }
+
     /// A job submitted, watched, fetched (whole and by range) and deleted through the REST API alone, with a real
     /// test-card worker; a broken storyboard is answered with its issues by field and line; a short id prefix
     /// names a job, an ambiguous one lists the candidates; the event stream carries snapshots.
