@@ -73,7 +73,7 @@ def farm(tmp_path: Path):
         url = wait_line(log, r"dashboard on (http://127\.0\.0\.1:\d+/)", coordinator).group(1)
         endpoint = (data / "endpoint").read_text().strip()
         for name in ("alpha", "beta"):
-            start(name, ["worker", "--coordinator", endpoint, "--name", name, "--slots", "2", "--step-delay-ms", "60"])
+            start(name, ["worker", "--coordinator", endpoint, "--name", name, "--slots", "2", "--step-delay-ms", "300"])
         yield url
     finally:
         for p in reversed(processes):
@@ -128,13 +128,20 @@ def test_dashboard_in_a_browser(farm: str, browser: Browser) -> None:
     browser.wait_for("document.querySelectorAll('#grid .cell[data-state=running]').length > 0"
                      " || document.querySelectorAll('#grid .cell[data-state=done]').length > 0", what="work starting")
     browser.screenshot(str(shots / "job-running.png"))
+    # While it runs, the player holds the film's finished prefix, with its length in segments.
+    browser.wait_for("(() => { const v = document.querySelector('#player');"
+                     " return v && v.dataset.kind === 'preview' && v.readyState >= 1 && v.duration > 0; })()",
+                     timeout=60, what="a preview of the finished prefix in the player")
+    assert "Preview: the first" in browser.evaluate("document.querySelector('#player-caption').textContent")
+    browser.screenshot(str(shots / "job-preview.png"))
     browser.wait_for("[...document.querySelectorAll('#grid .cell')].every(c => c.dataset.state === 'done')"
-                     " && document.querySelector('video') !== null", timeout=180, what="every segment done")
+                     " && (document.querySelector('#player') || {dataset: {}}).dataset.kind === 'film'",
+                     timeout=180, what="every segment done and the film in the player")
     cells = browser.evaluate("document.querySelectorAll('#grid .cell').length")
     assert cells == 7, cells
     rows = browser.evaluate("document.querySelectorAll('#attempts tr').length - 1")
     assert rows >= 7, rows
-    duration = browser.wait_for("(() => { const v = document.querySelector('video');"
+    duration = browser.wait_for("(() => { const v = document.querySelector('#player');"
                                 " return v && v.readyState >= 1 && isFinite(v.duration) ? v.duration : 0; })()",
                                 timeout=30, what="the film's metadata in the player")
     assert 5.5 < duration < 6.5, duration

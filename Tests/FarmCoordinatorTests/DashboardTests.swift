@@ -230,6 +230,9 @@ import Yams
             let beyond = try HTTPExchange.run(port: port, "GET", "/api/jobs/\(job)/film",
                                               headers: ["Range": "bytes=\(fetched.count)-"])
             #expect(beyond.status == 416)
+            // Once done, the player's preview is the film itself.
+            let preview = try HTTPExchange.run(port: port, "GET", "/api/jobs/\(job)/preview", seconds: 60)
+            #expect(preview.status == 200 && preview.headers["x-reelfarm-preview"] == "film" && preview.body == fetched)
 
             // The timeline and the workers show the worker; the event stream carries a snapshot.
             let timeline = try HTTPExchange.run(port: port, "GET", "/api/timeline?seconds=3600")

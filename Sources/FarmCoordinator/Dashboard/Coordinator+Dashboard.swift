@@ -135,3 +135,27 @@ public struct DashboardLink: Sendable {
     public let snapshots = SnapshotSlot()
     public init() {}
 }
+
+extension Coordinator {
+    /// What the dashboard's player can play of a job: its film once done, else the contiguous prefix of finished
+    /// segments.
+    /// - Throws: `WireError` (`invalid`) while no segment at the film's start has finished.
+    func previewSource(_ query: String?) throws -> PreviewSource {
+        let job = try resolveJob(query)
+        if job.state == .done, let film = job.film { return .film(job: job.id, file: store.artifacts.url(film)) }
+        guard let spec = contexts[job.id]?.spec ?? statusSpec(job) else {
+            throw WireError(.invalid, "job \(job.id)'s storyboard cannot be read")
+        }
+        let outputs = try store.outputs(job: job.id)
+        let segments = try store.tasks(job: job.id).filter { $0.kind == "segment" }.sorted { $0.position < $1.position }
+        var parts: [JobFilm.Part] = []
+        for t in segments {
+            guard t.state == "done", let chunk = outputs[t.key]?["chunk"], let audio = outputs[t.key]?["audio"] else { break }
+            parts.append((t.key, chunk, audio))
+        }
+        guard !parts.isEmpty else {
+            throw WireError(.invalid, "job \(job.id) is \(job.state.rawValue); no segment at its start has finished yet")
+        }
+        return .prefix(job: job.id, format: spec.output, parts: parts, total: segments.count)
+    }
+}

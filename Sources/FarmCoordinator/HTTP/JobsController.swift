@@ -6,6 +6,7 @@ import Foundation
 struct JobsController {
     let link: DashboardLink
     let documents: SnapshotDocuments
+    let previews: PreviewCache?
 
     func addRoutes(to router: inout Router) {
         router.add("GET", "/api/jobs") { _ in try documents.jobsResponse() }
@@ -14,6 +15,7 @@ struct JobsController {
             return JSONResponse.ok(try await ask { try $0.jobDetail(id) })
         }
         router.add("GET", "/api/jobs/{id}/film") { r in try await film(r) }
+        router.add("GET", "/api/jobs/{id}/preview") { r in try await preview(r) }
         router.add("POST", "/api/jobs/{id}/cancel") { r in
             let id = try r.parameter("id")
             return JSONResponse.ok(try await ask(changes: true) { try $0.cancelled(JobQuery(job: id)) })
@@ -44,7 +46,44 @@ struct JobsController {
     private func film(_ r: Request) async throws -> HTTPResponse {
         let id = try r.parameter("id")
         let (job, file) = try await ask { try $0.filmFile(JobQuery(job: id)) }
-        // The film is an immutable, content-addressed file; a deletion racing this read ends as a 404.
+        return try serve(file, name: job, r)
+    }
+
+    /// What the player can play of a job: the film once done, else an MP4 of the contiguous prefix of finished
+    /// segments (`X-Reelfarm-Preview: SEGMENTS/TOTAL`). With `?segments=N` it serves exactly that preview, while it is
+    /// kept (the same bytes for every range a player asks for; 410 once it is gone).
+    private func preview(_ r: Request) async throws -> HTTPResponse {
+        let id = try r.parameter("id")
+        guard let previews else { throw APIError(.notFound, "previews are off") }
+        switch try await ask({ try $0.previewSource(id) }) {
+        case let .film(job, file):
+            previews.drop(job)
+            var response = try serve(file, name: job, r)
+            response.headers[HTTPHeader("X-Reelfarm-Preview")] = "film"
+            return response
+        case let .prefix(job, format, parts, total):
+            if r.http.query["segments"] != nil {
+                let n = try r.query("segments", in: 1...total, fallback: 1)
+                guard let file = previews.kept(job: job, segments: n) else {
+                    throw APIError(.gone, "the preview of \(n) segments is gone; ask for the newest", field: "segments")
+                }
+                var response = try serve(file, name: "\(job)-preview", r)
+                response.headers[HTTPHeader("X-Reelfarm-Preview")] = "\(n)/\(total)"
+                return response
+            }
+            let built: (file: URL, segments: Int)
+            do { built = try await previews.preview(job: job, format: format, parts: parts, timeout: 60) } catch {
+                throw APIError(.conflict, "the preview could not be assembled (try again): \(error)")
+            }
+            var response = try serve(built.file, name: "\(job)-preview", r)
+            response.headers[HTTPHeader("X-Reelfarm-Preview")] = "\(built.segments)/\(total)"
+            return response
+        }
+    }
+
+    /// A film file, whole or the byte range asked for.
+    private func serve(_ file: URL, name job: String, _ r: Request) throws -> HTTPResponse {
+        // Films are immutable files; a deletion racing this read ends as a 404.
         guard let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue else {
             throw APIError(.notFound, "job \(job)'s film is gone")
         }

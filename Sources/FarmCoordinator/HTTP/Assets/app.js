@@ -159,6 +159,7 @@ async function jobView(root, id, force) {
       state.detail = await api(`/api/jobs/${encodeURIComponent(id)}`);
       state.detailAt = Date.now();
     } catch (e) {
+      delete root.dataset.view;
       show(root, h('h1', {}, 'Job'), h('p', { class: 'error' }, e.message),
         e.candidates.length ? h('ul', {}, e.candidates.map((c) => h('li', {}, h('a', { href: `#/job/${c}` }, c)))) : null);
       return;
@@ -176,14 +177,20 @@ async function jobView(root, id, force) {
         + `, ${t.frames} frames, ${t.attempts} attempt(s)${t.error ? ' — ' + t.error : ''}`,
     })))));
   const attempts = d.attempts.slice().reverse();
-  show(root, 
+  // The player lives across redraws (a media element taken out of the page pauses).
+  if (root.dataset.view !== 'job:' + j.id) {
+    root.dataset.view = 'job:' + j.id;
+    show(root, h('div', { id: 'job-head' }), h('div', { id: 'job-player' }), h('div', { id: 'job-body' }));
+  }
+  updatePlayer(j);
+  show(document.getElementById('job-head'),
     h('h1', {}, j.title, ' ', badge(j.state)),
     h('p', {}, h('span', { class: 'muted' }, j.id), ' · ', `${j.tasks_done} / ${j.tasks_total} tasks · `,
       `${j.frames_done} / ${j.frames_total} frames · spent ${duration(j.running_seconds)} · left ${duration(j.eta_seconds)}`,
       ' · priority ', priorityInput(j), ' ', actions(j)),
     j.error ? h('p', { class: 'error' }, j.error) : null,
-    j.waiting ? h('p', { class: 'muted' }, j.waiting) : null,
-    j.state === 'done' ? h('video', { controls: true, preload: 'metadata', src: `/api/jobs/${encodeURIComponent(j.id)}/film` }) : null,
+    j.waiting ? h('p', { class: 'muted' }, j.waiting) : null);
+  show(document.getElementById('job-body'),
     h('h2', {}, 'Shots × segments'),
     legend(['waiting', 'ready', 'running', 'done', 'failed', 'cancelled']),
     grid,
@@ -203,6 +210,45 @@ async function jobView(root, id, force) {
           h('td', {}, a.outcome ? badge(a.outcome) : badge('running')),
           h('td', { class: a.error ? 'error' : '' }, a.error || (live ? `step ${task.step} / ${task.steps}` : '')));
       })));
+}
+
+// The job's player: its film once done; before, the film from its start through the last contiguous finished
+// segment, picture and sound, swapped for a longer one as segments land (keeping the playing position).
+async function updatePlayer(j) {
+  const box = document.getElementById('job-player');
+  if (!box) return;
+  const base = `/api/jobs/${encodeURIComponent(j.id)}`;
+  let src = null, caption = '';
+  if (j.state === 'done') {
+    src = `${base}/film`;
+    caption = 'Film';
+  } else if (j.tasks_done > 0 && !finished(j.state)) {
+    if (box.dataset.asked === String(j.tasks_done)) return;  // asked already for this many finished tasks
+    box.dataset.asked = String(j.tasks_done);
+    try {
+      const r = await fetch(`${base}/preview`, { headers: { Range: 'bytes=0-0' }, credentials: 'same-origin' });
+      const have = r.ok ? r.headers.get('X-Reelfarm-Preview') : null;
+      if (!have || have === 'film') return;
+      const [n, total] = have.split('/');
+      src = `${base}/preview?segments=${n}`;
+      caption = `Preview: the first ${n} of ${total} segments (grows as they finish)`;
+    } catch (e) { return; }
+  }
+  if (!src) { box.replaceChildren(); delete box.dataset.src; return; }
+  if (box.dataset.src === src) return;
+  box.dataset.src = src;
+  let video = box.querySelector('video');
+  if (!video) {
+    video = h('video', { controls: true, preload: 'metadata', id: 'player' });
+    box.replaceChildren(h('p', { class: 'muted', id: 'player-caption' }), video);
+  }
+  const at = video.currentTime, playing = !video.paused && !video.ended;
+  video.src = src;
+  video.dataset.kind = j.state === 'done' ? 'film' : 'preview';
+  if (at > 0) video.addEventListener('loadedmetadata', () => { video.currentTime = Math.min(at, video.duration || at); },
+                                     { once: true });
+  if (playing) video.play().catch(() => {});
+  box.querySelector('#player-caption').textContent = caption;
 }
 
 function legend(names) {
