@@ -88,17 +88,3 @@ final class PreviewCache: @unchecked Sendable {
         queue.async { for b in list { try? FileManager.default.removeItem(at: b.file) } }
     }
 }
-
-/// A continuation resumed once, by whichever comes first.
-private final class Once<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<T, any Error>?
-    init(_ c: CheckedContinuation<T, any Error>) { continuation = c }
-    func resume(_ result: Result<T, any Error>) {
-        let c: CheckedContinuation<T, any Error>? = lock.withLock {
-            defer { continuation = nil }
-            return continuation
-        }
-        c?.resume(with: result)
-    }
-}

@@ -50,24 +50,6 @@ extension Coordinator {
         return try summary(updated)
     }
 
-    /// One job in full for the dashboard: its summary, shots, tasks and every attempt with its times.
-    func jobDetail(_ query: String?) throws -> JobDetail {
-        let job = try resolveJob(query)
-        let spec = contexts[job.id]?.spec ?? statusSpec(job)
-        let tasks = try store.tasks(job: job.id).map {
-            TaskSummary(key: $0.key, shot: $0.shot, state: $0.state, attempts: $0.attempts, worker: $0.worker,
-                        step: $0.step, steps: $0.steps, frames: $0.frames, error: $0.error)
-        }
-        return JobDetail(job: try summary(job), shots: spec?.shots.map(\.id) ?? [], tasks: tasks,
-                         attempts: try store.attemptTimings(job: job.id), now: Self.wall)
-    }
-
-    /// Attempts of every job active in the last `seconds`, for the farm's timeline.
-    func timeline(seconds: Double, limit: Int) throws -> Timeline {
-        let now = Self.wall
-        return Timeline(since: now - seconds, now: now, attempts: try store.attemptTimings(since: now - seconds, limit: limit))
-    }
-
     /// Runs the requests the HTTP side queued (inside the iteration's transaction); their answers wait in
     /// `replies` until it committed.
     func runCommands() throws {

@@ -1,3 +1,4 @@
+import FarmStore
 import FlyingFox
 import Foundation
 import ServiceLifecycle
@@ -31,28 +32,33 @@ public final class DashboardService: Service, Sendable {
         coordinator.dashboard.snapshots.enable()
         let previews = PreviewCache(directory: coordinator.store.directory.appendingPathComponent("previews"),
                                     artifacts: coordinator.store.artifacts, assembler: coordinator.config.assembler)
-        let router = Self.router(link: coordinator.dashboard, previews: previews) { coordinator.farmGauges }
+        let reader: StoreReader
+        do { reader = try StoreReader(directory: coordinator.store.directory) } catch {
+            throw DashboardSetupError("the store cannot be opened for reading: \(error)")
+        }
+        let router = Self.router(link: coordinator.dashboard, previews: previews, reader: reader) { coordinator.farmGauges }
         // The timeout bounds producing a response (a slow upload included), not streaming its body (films, events).
         server = HTTPServer(address: socketAddress, timeout: 60, logger: .disabled,
                             handler: DashboardHandler(router: router, access: access))
     }
 
     /// Every route the server answers, with what answers it.
-    static func router(link: DashboardLink, previews: PreviewCache?, gauges: @escaping @Sendable () -> FarmGauges)
-        -> Router {
+    static func router(link: DashboardLink, previews: PreviewCache?, reader: StoreReader?,
+                       gauges: @escaping @Sendable () -> FarmGauges) -> Router {
         var router = Router()
         let documents = SnapshotDocuments(slot: link.snapshots)
+        let reads = reader.map { JobReads(reader: $0, documents: documents) }
         PagesController(gauges: gauges).addRoutes(to: &router)
-        JobsController(link: link, documents: documents, previews: previews).addRoutes(to: &router)
+        JobsController(link: link, documents: documents, previews: previews, reads: reads).addRoutes(to: &router)
         SubmitController(link: link).addRoutes(to: &router)
-        WorkersController(link: link, documents: documents).addRoutes(to: &router)
+        WorkersController(link: link, documents: documents, reads: reads).addRoutes(to: &router)
         EventsController(documents: documents, streams: StreamCount()).addRoutes(to: &router)
         return router
     }
 
     /// Every route as `(method, path pattern)`, for the test that holds them to the OpenAPI document.
     public static var routes: [(method: String, pattern: String)] {
-        router(link: DashboardLink(), previews: nil) { FarmGauges() }.routes.map { ($0.method, $0.pattern) }
+        router(link: DashboardLink(), previews: nil, reader: nil) { FarmGauges() }.routes.map { ($0.method, $0.pattern) }
     }
 
     /// The OpenAPI 3 document of the REST API, as served at `/api/openapi.yaml`.

@@ -7,12 +7,13 @@ struct JobsController {
     let link: DashboardLink
     let documents: SnapshotDocuments
     let previews: PreviewCache?
+    let reads: JobReads?
 
     func addRoutes(to router: inout Router) {
         router.add("GET", "/api/jobs") { _ in try documents.jobsResponse() }
         router.add("GET", "/api/jobs/{id}") { r in
-            let id = try r.parameter("id")
-            return JSONResponse.ok(try await ask { try $0.jobDetail(id) })
+            guard let reads else { throw APIError(.notFound, "job details are off") }
+            do { return JSONResponse.ok(try await reads.detail(try r.parameter("id"))) } catch { throw APIError.from(error) }
         }
         router.add("GET", "/api/jobs/{id}/film") { r in try await film(r) }
         router.add("GET", "/api/jobs/{id}/preview") { r in try await preview(r) }

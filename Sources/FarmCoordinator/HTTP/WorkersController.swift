@@ -7,6 +7,7 @@ import Foundation
 struct WorkersController {
     let link: DashboardLink
     let documents: SnapshotDocuments
+    let reads: JobReads?
 
     func addRoutes(to router: inout Router) {
         router.add("GET", "/api/workers") { r in
@@ -19,7 +20,10 @@ struct WorkersController {
         router.add("GET", "/api/timeline") { r in
             let seconds = try r.query("seconds", in: 1...604_800, fallback: 600)
             let limit = try r.query("limit", in: 1...20_000, fallback: 5_000)
-            return JSONResponse.ok(try await ask { try $0.timeline(seconds: Double(seconds), limit: limit) })
+            guard let reads else { throw APIError(.notFound, "the timeline is off") }
+            do { return JSONResponse.ok(try await reads.timeline(seconds: Double(seconds), limit: limit)) } catch {
+                throw APIError.from(error)
+            }
         }
     }
 

@@ -45,31 +45,33 @@ extension FarmStore {
     }
 
     /// A job's attempts with their times: ended ones, and the open lease of each running task.
-    public func attemptTimings(job: String) throws -> [AttemptTiming] {
-        try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT job_id, key, number, worker, started_at, ended_at, outcome, error FROM attempts WHERE job_id = ?1
-                UNION ALL SELECT job_id, key, attempts, worker, started_at, NULL, NULL, NULL FROM tasks
-                    WHERE job_id = ?1 AND state = 'running' AND worker IS NOT NULL AND started_at IS NOT NULL
-                ORDER BY 5, 2, 3
-                """, arguments: [job]).map(Self.timing)
-        }
-    }
+    public func attemptTimings(job: String) throws -> [AttemptTiming] { try read { try Self.attemptTimings($0, job: job) } }
 
     /// Attempts of every job that ran at some time after `since` (wall-clock seconds), the latest `limit`, for the
     /// farm's timeline.
     public func attemptTimings(since: Double, limit: Int) throws -> [AttemptTiming] {
-        try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT * FROM (
-                    SELECT job_id, key, number, worker, started_at, ended_at, outcome, error FROM attempts
-                        WHERE ended_at >= ?1 OR ended_at IS NULL
-                    UNION ALL SELECT job_id, key, attempts, worker, started_at, NULL, NULL, NULL FROM tasks
-                        WHERE state = 'running' AND worker IS NOT NULL AND started_at IS NOT NULL
-                    ORDER BY 5 DESC LIMIT ?2)
-                ORDER BY 5
-                """, arguments: [since, limit]).map(Self.timing)
-        }
+        try read { try Self.attemptTimings($0, since: since, limit: limit) }
+    }
+
+    static func attemptTimings(_ db: Database, job: String) throws -> [AttemptTiming] {
+        try Row.fetchAll(db, sql: """
+            SELECT job_id, key, number, worker, started_at, ended_at, outcome, error FROM attempts WHERE job_id = ?1
+            UNION ALL SELECT job_id, key, attempts, worker, started_at, NULL, NULL, NULL FROM tasks
+                WHERE job_id = ?1 AND state = 'running' AND worker IS NOT NULL AND started_at IS NOT NULL
+            ORDER BY 5, 2, 3
+            """, arguments: [job]).map(Self.timing)
+    }
+
+    static func attemptTimings(_ db: Database, since: Double, limit: Int) throws -> [AttemptTiming] {
+        try Row.fetchAll(db, sql: """
+            SELECT * FROM (
+                SELECT job_id, key, number, worker, started_at, ended_at, outcome, error FROM attempts
+                    WHERE ended_at >= ?1 OR ended_at IS NULL
+                UNION ALL SELECT job_id, key, attempts, worker, started_at, NULL, NULL, NULL FROM tasks
+                    WHERE state = 'running' AND worker IS NOT NULL AND started_at IS NOT NULL
+                ORDER BY 5 DESC LIMIT ?2)
+            ORDER BY 5
+            """, arguments: [since, limit]).map(Self.timing)
     }
 
     private static func timing(_ r: Row) -> AttemptTiming {
