@@ -1,4 +1,4 @@
-import FarmCoordinator
+@testable import FarmCoordinator
 import FarmCore
 import FarmTesting
 import FarmWire
@@ -181,6 +181,14 @@ import Yams
             #expect(try missingImage.status == 400 && (missingImage.json()["field"] as? String) == "images",
                     "\(missingImage.text)")
 
+            // An upload over the limit is refused from its header, before its body is read.
+            let huge = try HTTPExchange.run(port: port, "POST", "/api/jobs",
+                                            headers: csrf.merging(["Content-Length": "\(64 << 20)"]) { _, b in b })
+            #expect(try huge.status == 413 && (huge.json()["field"] as? String) == "body", "\(huge.text)")
+            let yaml = try HTTPExchange.run(port: port, "POST", "/api/jobs", headers: ["X-Reelfarm-CSRF": "1",
+                                            "Content-Type": "application/xml"], body: Data("<a/>".utf8))
+            #expect(yaml.status == 415)
+
             let created = try submit(text)
             #expect(created.status == 201, "\(created.text)")
             let job = try #require(try created.json()["job"] as? String)
@@ -252,6 +260,64 @@ import Yams
             #expect(try HTTPExchange.run(port: port, "GET", "/api/jobs/\(job)").status == 404)
             #expect(try HTTPExchange.run(port: port, "GET", "/api/nope").status == 404)
             #expect(try HTTPExchange.run(port: port, "DELETE", "/api/jobs").status == 405)
+        }
+    }
+}
+
+/// The request parsers a client reaches, over many random inputs: they answer or refuse (naming a field), never trap.
+@Suite struct DashboardParserTests {
+    @Test func byteRangesStayInsideTheFile() {
+        var rng = SystemRandomNumberGenerator()
+        let pieces = ["bytes=", "-", ",", "0", "1", "99", "-5", " ", "x", "18446744073709551616", "bytes=0-", "=", "9"]
+        for _ in 0 ..< 5_000 {
+            let header = (0 ..< Int.random(in: 0 ... 6, using: &rng)).map { _ in pieces.randomElement(using: &rng) ?? "" }
+                .joined()
+            let size = Int.random(in: 0 ... 1_000, using: &rng)
+            if let r = ByteRange.parse(header, size: size) {
+                #expect(!r.isEmpty && r.lowerBound >= 0 && r.upperBound <= size, "\(header) of \(size): \(r)")
+            }
+        }
+        #expect(ByteRange.parse("bytes=0-9", size: 100) == 0 ..< 10)
+        #expect(ByteRange.parse("bytes=90-", size: 100) == 90 ..< 100)
+        #expect(ByteRange.parse("bytes=-10", size: 100) == 90 ..< 100)
+        #expect(ByteRange.parse("bytes=100-", size: 100) == nil)
+        #expect(ByteRange.parse("bytes=0-1,5-6", size: 100) == nil)
+    }
+
+    @Test func submissionsAreCheckedFieldByField() {
+        var rng = SystemRandomNumberGenerator()
+        let values: [Any] = ["text", 1, -1, 1.5, true, NSNull(), ["a": "!!"], ["a.png": "aGVsbG8="], [1, 2], 2_000_000]
+        let keys = ["storyboard", "priority", "source", "images", "other"]
+        for _ in 0 ..< 2_000 {
+            var object: [String: Any] = [:]
+            for key in keys where Bool.random(using: &rng) { object[key] = values.randomElement(using: &rng) }
+            guard let body = try? JSONSerialization.data(withJSONObject: object) else { continue }
+            do {
+                let (submit, blobs) = try SubmitController.parse(body)
+                #expect(submit.assets?.count == blobs.count)
+            } catch let e as APIError {
+                #expect(e.field != nil && (400 ..< 500).contains(e.status.code), "\(object): \(e)")
+            } catch {
+                Issue.record("\(object): \(error)")
+            }
+        }
+        // Each rule names its field.
+        func field(_ json: String) -> String? {
+            do { _ = try SubmitController.parse(Data(json.utf8)); return nil } catch { return (error as? APIError)?.field }
+        }
+        #expect(field(#"{"priority": 1}"#) == "storyboard")
+        #expect(field(#"{"storyboard": "x", "priority": 10000000}"#) == "priority")
+        #expect(field(#"{"storyboard": "x", "images": {"a.png": "not base64!"}}"#) == "images.a.png")
+        #expect(field(#"{"storyboard": "x", "source": ""}"#) == "source")
+        #expect(field("[]") == "body")
+    }
+
+    @Test func loopbackHostNames() {
+        for host in ["127.0.0.1", "127.0.0.1:8080", "localhost:1", "[::1]:8080", "127.1.2.3"] {
+            #expect(AccessPolicy.isLoopbackHost(host), "\(host)")
+        }
+        for host in ["", "evil.example", "127.0.0.1.evil.example", "localhost.evil", "[::2]", "10.0.0.1:8080", "127.0.0"] {
+            #expect(!AccessPolicy.isLoopbackHost(host), "\(host)")
         }
     }
 }

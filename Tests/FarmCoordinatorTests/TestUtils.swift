@@ -216,7 +216,7 @@ struct HTTPExchange {
         var head = "\(method) \(path) HTTP/1.0\r\n"
         var all = headers
         if all["Host"] == nil { all["Host"] = "127.0.0.1:\(port)" }
-        if !body.isEmpty || method == "POST" { all["Content-Length"] = "\(body.count)" }
+        if all["Content-Length"] == nil, !body.isEmpty || method == "POST" { all["Content-Length"] = "\(body.count)" }
         for (k, v) in all.sorted(by: { $0.key < $1.key }) { head += "\(k): \(v)\r\n" }
         let request = Array(head.utf8) + Array("\r\n".utf8) + Array(body)
         var sent = 0

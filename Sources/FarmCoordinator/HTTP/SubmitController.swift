@@ -65,7 +65,7 @@ struct SubmitController {
             body = try JSONDecoder().decode(Body.self, from: data)
         } catch let DecodingError.keyNotFound(key, _) {
             throw APIError(.badRequest, "is required", field: key.stringValue)
-        } catch let DecodingError.typeMismatch(_, context) {
+        } catch let DecodingError.typeMismatch(_, context) where !context.codingPath.isEmpty {
             throw APIError(.badRequest, "has the wrong type", field: context.codingPath.map(\.stringValue).joined(separator: "."))
         } catch {
             throw APIError(.badRequest, "the body must be a JSON object {storyboard, priority?, source?, images?}",
