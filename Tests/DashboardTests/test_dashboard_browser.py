@@ -155,7 +155,14 @@ def test_dashboard_in_a_browser(farm: str, browser: Browser) -> None:
     browser.screenshot(str(shots / "jobs.png"))
     browser.evaluate("location.hash = '#/workers'")
     browser.wait_for("document.querySelectorAll('#workers tr').length - 1 >= 2", what="two workers")
+    # Disable one from its row and enable it again.
+    browser.evaluate("document.querySelector('#workers button[data-action=disable]').click()")
+    browser.wait_for("[...document.querySelectorAll('#workers tr')].some(r => r.textContent.includes('disabled'))",
+                     what="a worker shown disabled")
     browser.screenshot(str(shots / "workers.png"))
+    browser.evaluate("document.querySelector('#workers button[data-action=enable]').click()")
+    browser.wait_for("document.querySelectorAll('#workers button[data-action=disable]').length >= 2",
+                     what="both workers enabled again")
     browser.evaluate("location.hash = '#/timeline'")
     bars = browser.wait_for("document.querySelectorAll('#timeline rect').length", what="the timeline's bars")
     assert bars >= 7, bars

@@ -30,7 +30,8 @@ import Yams
                 for name in path.split(separator: "/").filter({ $0.hasPrefix("{") }) {
                     let declared = (op["parameters"] as? [[String: Any]] ?? []).contains {
                         ($0["name"] as? String) == String(name.dropFirst().dropLast())
-                            || ($0["$ref"] as? String) == "#/components/parameters/JobId"
+                            || ["#/components/parameters/JobId", "#/components/parameters/WorkerId"]
+                                .contains($0["$ref"] as? String ?? "")
                     }
                     #expect(declared, "\(method) \(path) does not declare \(name)")
                 }
@@ -145,6 +146,40 @@ import Yams
                         "\(refusal.message)")
             }
             #expect(throws: FarmClient.ClientError.self) { _ = try client.status(job: "nope") }
+        }
+    }
+
+    /// A worker disabled from the dashboard gets no task (the job says why it waits) and shows as disabled; enabled,
+    /// it gets the job's tasks.
+    @Test func aDisabledWorkerGetsNoTaskUntilEnabled() async throws {
+        let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
+        defer { coordinator.stop(); coordinator.wait() }
+        let server = try DashboardService(host: "127.0.0.1", port: 0, token: nil, coordinator: coordinator)
+        let serving = Task { try await server.run() }
+        defer { serving.cancel() }
+        let port = try await server.listeningPort(timeout: 120)
+        try await offPool {
+            let csrf = ["X-Reelfarm-CSRF": "1"]
+            let peer = try RawPeer(endpoint)
+            try peer.send(WireMessage(.hello, Hello(name: "p", engines: ["testcard"], device: "cpu", slots: 2,
+                                                    memoryBytes: 1 << 30, maxFramePixels: 1 << 22, tags: [], running: [])))
+            let id = try #require(try peer.next([.welcome])).payload(Welcome.self).workerId
+            let (disabled, unknown, waiting, listed) = try peer.beating { () throws -> (HTTPExchange, Int, String?, String) in
+                let disabled = try HTTPExchange.run(port: port, "POST", "/api/workers/\(id)/disable", headers: csrf)
+                let unknown = try HTTPExchange.run(port: port, "POST", "/api/workers/nobody/disable", headers: csrf).status
+                let client = try FarmClient(endpoint: endpoint)
+                let job = try client.submit(storyboard: farmStoryboard, source: "three.yaml", priority: 0).job
+                let waiting = try client.status(job: job).jobs.first?.waiting
+                return (disabled, unknown, waiting, try HTTPExchange.run(port: port, "GET", "/api/workers").text)
+            }
+            #expect(try disabled.status == 200 && (disabled.json()["state"] as? String) == "disabled", "\(disabled.text)")
+            #expect(unknown == 404)
+            #expect(waiting == "every connected worker is draining or disabled", "\(waiting ?? "nil")")
+            #expect(listed.contains("\"state\":\"disabled\""), "\(listed)")
+            #expect(try peer.next([.assign], seconds: 0.3) == nil)
+            let enabled = try HTTPExchange.run(port: port, "POST", "/api/workers/\(id)/enable", headers: csrf)
+            #expect(try enabled.status == 200 && (enabled.json()["state"] as? String) == "alive", "\(enabled.text)")
+            #expect(try peer.next([.assign], seconds: 10) != nil)
         }
     }
 

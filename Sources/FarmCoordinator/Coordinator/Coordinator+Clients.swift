@@ -128,6 +128,7 @@ extension Coordinator {
         }
         let needs = ["engine \(engine) at \(spec.output.width)×\(spec.output.height)", spec.requires.summary]
             .filter { !$0.isEmpty }.joined(separator: ", ")
+        if live.isEmpty, !sessions.isEmpty { return "every connected worker is draining or disabled" }
         return live.isEmpty ? "no worker is connected" : "none of the \(live.count) connected workers has \(needs)"
     }
 
@@ -276,7 +277,8 @@ extension Coordinator {
         let rows = page.map { w in
             let live = sessions.session(id: w.id)
             // A row the store still calls alive without a session here is a worker this process has not heard from.
-            let state = live.map { $0.draining ? "draining" : "alive" } ?? (w.state == "alive" ? "disconnected" : w.state)
+            let state = disabledWorkers.contains(w.id) ? "disabled"
+                : live.map { $0.draining ? "draining" : "alive" } ?? (w.state == "alive" ? "disconnected" : w.state)
             return WorkerSummary(id: w.id, name: w.name, state: state, engines: w.engines, device: w.device, slots: w.slots,
                                  busy: live?.leases.count ?? 0, tags: w.tags, secondsSinceSeen: live.map { now - $0.lastSeen } ?? -1)
         }

@@ -57,6 +57,8 @@ public final class Coordinator: @unchecked Sendable {
     /// Answers to the dashboard's requests of this iteration, handed back once it committed.
     var replies: [() -> Void] = []
     var snapshotSchedule = SnapshotSchedule()
+    /// Workers the dashboard disabled: no new task goes to them (until enabled, or this process restarts).
+    var disabledWorkers: Set<String> = []
     let assembly: AssemblyWorker
     private let lock = NSLock()
     private var stopping = false

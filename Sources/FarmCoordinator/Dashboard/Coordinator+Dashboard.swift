@@ -18,6 +18,12 @@ struct JobLookupError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+/// A worker id the farm has not seen.
+struct WorkerLookupError: Error, CustomStringConvertible, Equatable {
+    var id: String
+    var description: String { "no worker \(id)" }
+}
+
 extension Coordinator {
     /// How many candidates an ambiguous prefix lists.
     static let prefixCandidates = 11
@@ -140,4 +146,33 @@ extension Coordinator {
         }
         return .prefix(job: job.id, format: spec.output, parts: parts, total: segments.count)
     }
+}
+
+extension Coordinator {
+    /// Stops (or resumes) giving tasks to a connected worker: its running tasks finish; it stays connected, shown as
+    /// `disabled`, and stays disabled across its reconnects until enabled (or this process restarts).
+    /// - Throws: ``WorkerLookupError`` for a worker that is neither connected nor disabled.
+    func setWorker(_ id: String, enabled: Bool) throws -> WorkerState {
+        let live = sessions.session(id: id)
+        guard live != nil || disabledWorkers.contains(id) else { throw WorkerLookupError(id: String(id.prefix(64))) }
+        if enabled {
+            disabledWorkers.remove(id)
+            live?.stopDraining()
+        } else {
+            disabledWorkers.insert(id)
+            live?.startDraining()
+        }
+        log("worker \(id) \(enabled ? "enabled" : "disabled") from the dashboard")
+        let state = !enabled ? "disabled" : live.map { $0.draining ? "draining" : "alive" } ?? "disconnected"
+        return WorkerState(id: id, state: state, busy: live?.leases.count ?? 0)
+    }
+}
+
+/// The answer to disabling or enabling a worker.
+public struct WorkerState: Codable, Sendable {
+    public var id: String
+    /// `disabled`, `alive`, `draining` (it drains itself) or `disconnected`.
+    public var state: String
+    /// Tasks it still runs.
+    public var busy: Int
 }

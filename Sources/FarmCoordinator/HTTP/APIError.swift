@@ -50,6 +50,8 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
             var api = APIError(e.candidates.isEmpty ? .notFound : .conflict, e.description, field: "id")
             api.candidates = e.candidates
             return api
+        case let e as WorkerLookupError:
+            return APIError(.notFound, e.description, field: "id")
         case let e as SpecError:
             var api = APIError(.badRequest, e.description, field: "storyboard")
             api.issues = e.issues.map(\.description)

@@ -16,6 +16,14 @@ struct WorkersController {
             if offset == 0 { return JSONResponse.ok(try documents.latest().workers) }
             return JSONResponse.ok(try await ask { try $0.workersPage(JobQuery(job: nil, offset: offset)) })
         }
+        for (action, enabled) in [("disable", false), ("enable", true)] {
+            router.add("POST", "/api/workers/{id}/\(action)") { r in
+                let id = try r.parameter("id")
+                do {
+                    return JSONResponse.ok(try await link.inbox.ask(changes: true) { try $0.setWorker(id, enabled: enabled) })
+                } catch { throw APIError.from(error) }
+            }
+        }
         router.add("GET", "/api/farm") { _ in JSONResponse.ok(SnapshotDocuments.Farm(try documents.latest().gauges)) }
         router.add("GET", "/api/timeline") { r in
             let seconds = try r.query("seconds", in: 1...604_800, fallback: 600)

@@ -298,15 +298,32 @@ async function workersView(root, force) {
       page.capacity ? ` · capacity ${page.capacity}` : ''),
     h('table', { id: 'workers' },
       h('tr', {}, h('th', {}, 'Worker'), h('th', {}, 'State'), h('th', {}, 'Engines'), h('th', {}, 'Device'),
-        h('th', { class: 'num' }, 'Busy / slots'), h('th', {}, 'Tags'), h('th', { class: 'num' }, 'Last heard')),
+        h('th', { class: 'num' }, 'Busy / slots'), h('th', {}, 'Tags'), h('th', { class: 'num' }, 'Last heard'),
+        h('th', {}, '')),
       page.workers.map((w) => h('tr', {},
         h('td', {}, w.name, ' ', h('span', { class: 'muted' }, w.id)), h('td', {}, w.state),
         h('td', {}, w.engines.join(', ')), h('td', {}, w.device), h('td', { class: 'num' }, `${w.busy} / ${w.slots}`),
         h('td', {}, w.tags.join(', ')),
-        h('td', { class: 'num' }, w.seconds_since_seen >= 0 ? `${w.seconds_since_seen.toFixed(1)} s ago` : '—')))),
+        h('td', { class: 'num' }, w.seconds_since_seen >= 0 ? `${w.seconds_since_seen.toFixed(1)} s ago` : '—'),
+        h('td', {}, w.state === 'disabled'
+          ? h('button', { 'data-action': 'enable', onclick: () => toggleWorker(w.id, 'enable') }, 'Enable')
+          : w.state === 'alive'
+            ? h('button', { 'data-action': 'disable', onclick: () => toggleWorker(w.id, 'disable'),
+                            title: 'No new task goes to it; its running tasks finish' }, 'Disable')
+            : null)))),
     h('p', {},
       offset > 0 ? h('a', { href: `#/workers?offset=${Math.max(0, offset - 500)}` }, '← previous') : null, ' ',
       offset + page.workers.length < total ? h('a', { href: `#/workers?offset=${offset + 500}` }, 'next →') : null));
+}
+
+async function toggleWorker(id, action) {
+  try {
+    const r = await api(`/api/workers/${encodeURIComponent(id)}/${action}`, { method: 'POST', body: {} });
+    toast(`worker ${r.id}: ${r.state}`);
+  } catch (e) {
+    toast(`${action} failed: ${e.message}`);
+  }
+  render(true);
 }
 
 function submitView(root) {
