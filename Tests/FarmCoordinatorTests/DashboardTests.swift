@@ -38,8 +38,9 @@ import Yams
             }
         }
         let registered = Set(DashboardService.routes.map { "\($0.method) \($0.pattern)" })
-        #expect(registered.subtracting(described).isEmpty, "routes missing from openapi.yaml: \(registered.subtracting(described))")
-        #expect(described.subtracting(registered).isEmpty, "documented but not served: \(described.subtracting(registered))")
+        let undocumented = registered.subtracting(described), unserved = described.subtracting(registered)
+        #expect(undocumented.isEmpty, "routes missing from openapi.yaml: \(undocumented)")
+        #expect(unserved.isEmpty, "documented but not served: \(unserved)")
         #expect(registered.count == DashboardService.routes.count, "a route is registered twice")
         // Every reference points at something in the document.
         for ref in Self.references(in: document) {
@@ -108,7 +109,8 @@ import Yams
             let bearer = ["Authorization": "Bearer \(token)"]
             let page = try HTTPExchange.run(port: port, "GET", "/", headers: bearer)
             let cookie = try HTTPExchange.run(port: port, "GET", "/?token=\(token)")
-            let withCookie = try HTTPExchange.run(port: port, "GET", "/app.js", headers: ["Cookie": "reelfarm_token=\(token)"])
+            let withCookie = try HTTPExchange.run(port: port, "GET", "/app.js",
+                                                  headers: ["Cookie": "reelfarm_token=\(token)"])
             let noCSRF = try HTTPExchange.run(port: port, "POST", "/api/jobs/j0/cancel", headers: bearer)
             let withCSRF = try HTTPExchange.run(port: port, "POST", "/api/jobs/j0/cancel",
                                                 headers: bearer.merging(["X-Reelfarm-CSRF": "1"]) { a, _ in a })
@@ -162,17 +164,21 @@ import Yams
             let csrf = ["X-Reelfarm-CSRF": "1"]
             let peer = try RawPeer(endpoint)
             try peer.send(WireMessage(.hello, Hello(name: "p", engines: ["testcard"], device: "cpu", slots: 2,
-                                                    memoryBytes: 1 << 30, maxFramePixels: 1 << 22, tags: [], running: [])))
+                                                    memoryBytes: 1 << 30, maxFramePixels: 1 << 22, tags: [],
+                                                    running: [])))
             let id = try #require(try peer.next([.welcome])).payload(Welcome.self).workerId
-            let (disabled, unknown, waiting, listed) = try peer.beating { () throws -> (HTTPExchange, Int, String?, String) in
+            typealias Seen = (HTTPExchange, Int, String?, String)
+            let (disabled, unknown, waiting, listed) = try peer.beating { () throws -> Seen in
                 let disabled = try HTTPExchange.run(port: port, "POST", "/api/workers/\(id)/disable", headers: csrf)
-                let unknown = try HTTPExchange.run(port: port, "POST", "/api/workers/nobody/disable", headers: csrf).status
+                let unknown = try HTTPExchange.run(port: port, "POST", "/api/workers/nobody/disable",
+                                                   headers: csrf).status
                 let client = try FarmClient(endpoint: endpoint)
                 let job = try client.submit(storyboard: farmStoryboard, source: "three.yaml", priority: 0).job
                 let waiting = try client.status(job: job).jobs.first?.waiting
                 return (disabled, unknown, waiting, try HTTPExchange.run(port: port, "GET", "/api/workers").text)
             }
-            #expect(try disabled.status == 200 && (disabled.json()["state"] as? String) == "disabled", "\(disabled.text)")
+            #expect(try disabled.status == 200 && (disabled.json()["state"] as? String) == "disabled",
+                    "\(disabled.text)")
             #expect(unknown == 404)
             #expect(waiting == "every connected worker is draining or disabled", "\(waiting ?? "nil")")
             #expect(listed.contains("\"state\":\"disabled\""), "\(listed)")
@@ -241,7 +247,8 @@ import Yams
             #expect(Set(try ambiguous.json()["candidates"] as? [String] ?? []).isSuperset(of: [job, other]))
             let reprioritized = try HTTPExchange.run(port: port, "POST", "/api/jobs/\(other)/priority", headers: csrf,
                                                      body: Data(#"{"priority": 7}"#.utf8))
-            #expect(try reprioritized.status == 200 && (reprioritized.json()["priority"] as? Int) == 7, "\(reprioritized.text)")
+            #expect(try reprioritized.status == 200 && (reprioritized.json()["priority"] as? Int) == 7,
+                    "\(reprioritized.text)")
             let badPriority = try HTTPExchange.run(port: port, "POST", "/api/jobs/\(other)/priority", headers: csrf,
                                                    body: Data(#"{"priority": "high"}"#.utf8))
             #expect(try badPriority.status == 400 && (badPriority.json()["field"] as? String) == "priority")
@@ -259,15 +266,18 @@ import Yams
             #expect(state == "done")
             let full = try HTTPExchange.run(port: port, "GET", "/api/jobs/\(job)")
             let attempts = try full.json()["attempts"] as? [[String: Any]] ?? []
-            #expect(!attempts.isEmpty && attempts.allSatisfy { $0["outcome"] as? String == "done" && $0["ended_at"] is Double
-                && $0["started_at"] is Double && ($0["worker"] as? String)?.hasPrefix("honest") == true })
+            #expect(!attempts.isEmpty && attempts.allSatisfy {
+                $0["outcome"] as? String == "done" && $0["ended_at"] is Double && $0["started_at"] is Double
+                    && ($0["worker"] as? String)?.hasPrefix("honest") == true
+            })
 
             // The film, whole and by range, is the one the ZeroMQ client fetches.
             let film = try HTTPExchange.run(port: port, "GET", "/api/jobs/\(prefix)/film", seconds: 60)
             #expect(film.status == 200 && film.headers["content-type"] == "video/mp4")
             let fetched = try fetchedFilm(try FarmClient(endpoint: endpoint), job: job, into: dir)
             #expect(film.body == fetched)
-            let range = try HTTPExchange.run(port: port, "GET", "/api/jobs/\(job)/film", headers: ["Range": "bytes=100-199"])
+            let range = try HTTPExchange.run(port: port, "GET", "/api/jobs/\(job)/film",
+                                             headers: ["Range": "bytes=100-199"])
             #expect(range.status == 206 && range.body == fetched[100 ..< 200])
             #expect(range.headers["content-range"] == "bytes 100-199/\(fetched.count)")
             let beyond = try HTTPExchange.run(port: port, "GET", "/api/jobs/\(job)/film",
@@ -305,8 +315,8 @@ import Yams
         var rng = SystemRandomNumberGenerator()
         let pieces = ["bytes=", "-", ",", "0", "1", "99", "-5", " ", "x", "18446744073709551616", "bytes=0-", "=", "9"]
         for _ in 0 ..< 5_000 {
-            let header = (0 ..< Int.random(in: 0 ... 6, using: &rng)).map { _ in pieces.randomElement(using: &rng) ?? "" }
-                .joined()
+            let header = (0 ..< Int.random(in: 0 ... 6, using: &rng))
+                .map { _ in pieces.randomElement(using: &rng) ?? "" }.joined()
             let size = Int.random(in: 0 ... 1_000, using: &rng)
             if let r = ByteRange.parse(header, size: size) {
                 #expect(!r.isEmpty && r.lowerBound >= 0 && r.upperBound <= size, "\(header) of \(size): \(r)")
@@ -338,7 +348,12 @@ import Yams
         }
         // Each rule names its field.
         func field(_ json: String) -> String? {
-            do { _ = try SubmitController.parse(Data(json.utf8)); return nil } catch { return (error as? APIError)?.field }
+            do {
+                _ = try SubmitController.parse(Data(json.utf8))
+                return nil
+            } catch {
+                return (error as? APIError)?.field
+            }
         }
         #expect(field(#"{"priority": 1}"#) == "storyboard")
         #expect(field(#"{"storyboard": "x", "priority": 10000000}"#) == "priority")
@@ -351,7 +366,9 @@ import Yams
         for host in ["127.0.0.1", "127.0.0.1:8080", "localhost:1", "[::1]:8080", "127.1.2.3"] {
             #expect(AccessPolicy.isLoopbackHost(host), "\(host)")
         }
-        for host in ["", "evil.example", "127.0.0.1.evil.example", "localhost.evil", "[::2]", "10.0.0.1:8080", "127.0.0"] {
+        let foreign = ["", "evil.example", "127.0.0.1.evil.example", "localhost.evil", "[::2]", "10.0.0.1:8080",
+                       "127.0.0"]
+        for host in foreign {
             #expect(!AccessPolicy.isLoopbackHost(host), "\(host)")
         }
     }

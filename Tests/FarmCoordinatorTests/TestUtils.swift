@@ -198,8 +198,8 @@ struct HTTPExchange {
     struct Failure: Error { var what: String }
 
     /// Sends the request and reads the answer until the server closes, `seconds` pass, or `until` holds on what came.
-    static func run(port: UInt16, _ method: String, _ path: String, headers: [String: String] = [:], body: Data = Data(),
-                    seconds: Double = 30, until: ((Data) -> Bool)? = nil) throws -> HTTPExchange {
+    static func run(port: UInt16, _ method: String, _ path: String, headers: [String: String] = [:],
+                    body: Data = Data(), seconds: Double = 30, until: ((Data) -> Bool)? = nil) throws -> HTTPExchange {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(what: "socket") }
         defer { close(fd) }
@@ -210,7 +210,9 @@ struct HTTPExchange {
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw Failure(what: "connect to port \(port)") }
         var head = "\(method) \(path) HTTP/1.0\r\n"
@@ -236,14 +238,19 @@ struct HTTPExchange {
                 break
             }
             response.append(contentsOf: buffer[0 ..< n])
-            if let until, let end = response.range(of: Data("\r\n\r\n".utf8)), until(response[end.upperBound...]) { break }
+            if let until, let end = response.range(of: Data("\r\n\r\n".utf8)), until(response[end.upperBound...]) {
+                break
+            }
         }
         guard let end = response.range(of: Data("\r\n\r\n".utf8)) else {
-            throw Failure(what: "no response head within \(seconds) s: \(String(decoding: response.prefix(200), as: UTF8.self))")
+            let start = String(decoding: response.prefix(200), as: UTF8.self)
+            throw Failure(what: "no response head within \(seconds) s: \(start)")
         }
         let lines = String(decoding: response[..<end.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
         let parts = lines.first?.split(separator: " ") ?? []
-        guard parts.count >= 2, let status = Int(parts[1]) else { throw Failure(what: "status line \(lines.first ?? "")") }
+        guard parts.count >= 2, let status = Int(parts[1]) else {
+            throw Failure(what: "status line \(lines.first ?? "")")
+        }
         var fields: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }

@@ -39,7 +39,8 @@ public struct HTTPBenchmark: Sendable {
         public var description: String {
             let total = routes.reduce(0) { $0 + $1.latencies.count }
             var lines = [
-                "store            \(jobs) queued jobs, \(segments) segments; a load job of \(loadTasks) no-op tasks ahead of them",
+                "store            \(jobs) queued jobs, \(segments) segments; a load job of \(loadTasks) no-op tasks "
+                    + "ahead of them",
                 String(format: "dispatch         %.0f results/s alone, %.0f/s while the requests ran (ratio %.2f)",
                        dispatchAlone, dispatchWithRequests, dispatchWithRequests / max(dispatchAlone, 1e-9)),
                 String(format: "requests         %d in %.1f s (%.0f/s), each timed from connect to its last byte",
@@ -190,13 +191,18 @@ enum BenchHTTP {
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { return 0 }
         var head = "\(method) \(path) HTTP/1.0\r\nHost: 127.0.0.1:\(port)\r\n"
-        if method == "POST" { head += "X-Reelfarm-CSRF: 1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+        if method == "POST" {
+            head += "X-Reelfarm-CSRF: 1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+        }
         let request = Array((head + "\r\n").utf8) + Array(body)
-        guard request.withUnsafeBufferPointer({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return 0 }
+        let sent = request.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count, 0) }
+        guard sent == request.count else { return 0 }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {

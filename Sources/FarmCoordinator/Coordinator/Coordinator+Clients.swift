@@ -13,8 +13,8 @@ extension Coordinator {
     /// - Throws: `SpecError` with every broken rule, or `WireError`; nothing is queued then.
     func submitted(_ s: Submit, blobs: [Data]) throws -> Submitted {
         let carried = try Self.assets(of: s, blobs: blobs)
-        let spec = try JobSpec.parse(s.storyboard, source: s.source, baseDirectory: s.baseDirectory.map { URL(fileURLWithPath: $0) },
-                                     checkingFiles: false)
+        let base = s.baseDirectory.map { URL(fileURLWithPath: $0) }
+        let spec = try JobSpec.parse(s.storyboard, source: s.source, baseDirectory: base, checkingFiles: false)
         // Every image the storyboard names is kept by the coordinator: from the submission (or, from an older client
         // that sends none, read once now); nothing later reads the submitter's files.
         var assets: [(path: String, hash: String, size: Int)] = []

@@ -80,7 +80,8 @@ public final class CommandInbox: @unchecked Sendable {
 
     /// Runs `body` in a savepoint: a request changes the store all or nothing. Only the store failing under the
     /// loop (``CoordinatorFailure``) escapes; every other error is the request's answer.
-    private static func run<T>(_ body: (Coordinator) throws -> T, on coordinator: Coordinator) throws -> Result<T, any Error> {
+    private static func run<T>(_ body: (Coordinator) throws -> T, on coordinator: Coordinator) throws
+        -> Result<T, any Error> {
         do {
             return .success(try coordinator.store.atomically { try body(coordinator) })
         } catch let failure as CoordinatorFailure {

@@ -46,7 +46,8 @@ extension Coordinator {
     func reprioritized(_ query: String?, priority: Int) throws -> JobSummary {
         let job = try resolveJob(query)
         guard !job.state.isFinished else {
-            throw WireError(.invalid, "job \(job.id) is \(job.state.rawValue); only an unfinished job's priority changes")
+            throw WireError(.invalid,
+                            "job \(job.id) is \(job.state.rawValue); only an unfinished job's priority changes")
         }
         try store.setPriority(job: job.id, priority: priority)
         priorities[job.id] = priority
@@ -86,16 +87,15 @@ extension Coordinator {
         guard snapshotSchedule.forced || (changed && elapsed >= SnapshotSchedule.minimumInterval)
                 || elapsed >= SnapshotSchedule.maximumInterval else { return }
         // A failed read keeps the last snapshot: the dashboard must not stop the loop.
-        guard let jobs = try? statusReport(JobQuery(job: nil)).jobs, let workers = try? workersPage(JobQuery(job: nil)) else {
-            return
-        }
+        guard let jobs = try? statusReport(JobQuery(job: nil)).jobs,
+              let workers = try? workersPage(JobQuery(job: nil)) else { return }
         snapshotSchedule.version += 1
         snapshotSchedule.lastPublished = now
         snapshotSchedule.lastFingerprint = fingerprint
         snapshotSchedule.forced = false
         snapshotSchedule.progressed = false
-        dashboard.snapshots.publish(FarmSnapshot(version: snapshotSchedule.version, time: Self.wall, jobs: jobs, workers: workers,
-                                                 gauges: g))
+        dashboard.snapshots.publish(FarmSnapshot(version: snapshotSchedule.version, time: Self.wall, jobs: jobs,
+                                                 workers: workers, gauges: g))
     }
 }
 
@@ -138,11 +138,14 @@ extension Coordinator {
         let segments = try store.tasks(job: job.id).filter { $0.kind == "segment" }.sorted { $0.position < $1.position }
         var parts: [JobFilm.Part] = []
         for t in segments {
-            guard t.state == "done", let chunk = outputs[t.key]?["chunk"], let audio = outputs[t.key]?["audio"] else { break }
+            guard t.state == "done", let chunk = outputs[t.key]?["chunk"], let audio = outputs[t.key]?["audio"] else {
+                break
+            }
             parts.append((t.key, chunk, audio))
         }
         guard !parts.isEmpty else {
-            throw WireError(.invalid, "job \(job.id) is \(job.state.rawValue); no segment at its start has finished yet")
+            throw WireError(.invalid,
+                            "job \(job.id) is \(job.state.rawValue); no segment at its start has finished yet")
         }
         return .prefix(job: job.id, format: spec.output, parts: parts, total: segments.count)
     }

@@ -23,9 +23,10 @@ public struct AccessPolicy: Sendable {
     public init(host: String, token: String?) throws {
         loopback = host.hasPrefix("127.")
         if let token {
-            guard token.count >= 16, token.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != ";" && $0 != "," }) else {
-                throw DashboardSetupError("the HTTP token must be at least 16 printable ASCII characters without spaces, "
-                                          + "commas or semicolons (--http-token-file)")
+            let printable = token.allSatisfy { $0.isASCII && !$0.isWhitespace && $0 != ";" && $0 != "," }
+            guard token.count >= 16, printable else {
+                throw DashboardSetupError("the HTTP token must be at least 16 printable ASCII characters without "
+                                          + "spaces, commas or semicolons (--http-token-file)")
             }
         } else if !loopback {
             throw DashboardSetupError("HTTP on \(host) (not loopback) needs a bearer token: --http-token-file FILE")

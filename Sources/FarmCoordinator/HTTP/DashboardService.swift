@@ -36,7 +36,9 @@ public final class DashboardService: Service, Sendable {
         do { reader = try StoreReader(directory: coordinator.store.directory) } catch {
             throw DashboardSetupError("the store cannot be opened for reading: \(error)")
         }
-        let router = Self.router(link: coordinator.dashboard, previews: previews, reader: reader) { coordinator.farmGauges }
+        let router = Self.router(link: coordinator.dashboard, previews: previews, reader: reader) {
+            coordinator.farmGauges
+        }
         // The timeout bounds producing a response (a slow upload included), not streaming its body (films, events).
         server = HTTPServer(address: socketAddress, timeout: 60, logger: .disabled,
                             handler: DashboardHandler(router: router, access: access))
@@ -58,7 +60,8 @@ public final class DashboardService: Service, Sendable {
 
     /// Every route as `(method, path pattern)`, for the test that holds them to the OpenAPI document.
     public static var routes: [(method: String, pattern: String)] {
-        router(link: DashboardLink(), previews: nil, reader: nil) { FarmGauges() }.routes.map { ($0.method, $0.pattern) }
+        router(link: DashboardLink(), previews: nil, reader: nil) { FarmGauges() }.routes
+            .map { ($0.method, $0.pattern) }
     }
 
     /// The OpenAPI 3 document of the REST API, as served at `/api/openapi.yaml`.

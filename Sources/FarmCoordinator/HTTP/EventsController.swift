@@ -79,7 +79,8 @@ struct SnapshotEvents: AsyncBufferedSequence, Sendable {
                 if let doc = try? documents.encoded(), doc.version != sent {
                     sent = doc.version
                     lastWrite = .now
-                    return Array("event: snapshot\nid: \(doc.version)\ndata: ".utf8) + Array(doc.event) + Array("\n\n".utf8)
+                    return Array("event: snapshot\nid: \(doc.version)\ndata: ".utf8) + Array(doc.event)
+                        + Array("\n\n".utf8)
                 }
                 if ContinuousClock.now - lastWrite >= .seconds(15) {
                     lastWrite = .now

@@ -13,7 +13,9 @@ struct JobsController {
         router.add("GET", "/api/jobs") { _ in try documents.jobsResponse() }
         router.add("GET", "/api/jobs/{id}") { r in
             guard let reads else { throw APIError(.notFound, "job details are off") }
-            do { return JSONResponse.ok(try await reads.detail(try r.parameter("id"))) } catch { throw APIError.from(error) }
+            do { return JSONResponse.ok(try await reads.detail(try r.parameter("id"))) } catch {
+                throw APIError.from(error)
+            }
         }
         router.add("GET", "/api/jobs/{id}/film") { r in try await film(r) }
         router.add("GET", "/api/jobs/{id}/preview") { r in try await preview(r) }
@@ -85,19 +87,22 @@ struct JobsController {
     /// A film file, whole or the byte range asked for.
     private func serve(_ file: URL, name job: String, _ r: Request) throws -> HTTPResponse {
         // Films are immutable files; a deletion racing this read ends as a 404.
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue else {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: file.path)
+        guard let size = (attributes?[.size] as? NSNumber)?.intValue else {
             throw APIError(.notFound, "job \(job)'s film is gone")
         }
         var headers: HTTPHeaders = [
             .contentType: "video/mp4", .acceptRanges: "bytes", .cacheControl: "no-cache",
-            .contentDisposition: "\(r.http.query["download"] == nil ? "inline" : "attachment"); filename=\"\(job).mp4\"",
+            .contentDisposition: (r.http.query["download"] == nil ? "inline" : "attachment")
+                + "; filename=\"\(job).mp4\"",
         ]
         guard let rangeHeader = r.http.headers[.range] else {
             return HTTPResponse(statusCode: .ok, headers: headers, body: try Self.body(file, 0..<size))
         }
         guard let range = ByteRange.parse(rangeHeader, size: size) else {
-            var response = APIError(.rangeNotSatisfiable,
-                                    "range \(rangeHeader.prefix(80)) is not within the film's \(size) bytes", field: "Range").response
+            let error = APIError(.rangeNotSatisfiable, "range \(rangeHeader.prefix(80)) is not within the film's "
+                                 + "\(size) bytes", field: "Range")
+            var response = error.response
             response.headers[.contentRange] = "bytes */\(size)"
             return response
         }
@@ -114,7 +119,8 @@ struct JobsController {
 
 /// `Range: bytes=…` (one range: `a-b`, `a-` or `-n`).
 enum ByteRange {
-    /// The bytes asked for within a file of `size`, or `nil` when none of them are in it or the header is not one range.
+    /// The bytes asked for within a file of `size`, or `nil` when none of them are in it or the header is not one
+    /// range.
     static func parse(_ header: String, size: Int) -> Range<Int>? {
         let text = header.trimmingCharacters(in: .whitespaces)
         guard text.hasPrefix("bytes="), size > 0 else { return nil }

@@ -18,7 +18,8 @@ public struct Route: Sendable {
         self.method = method
         self.pattern = pattern
         segments = pattern.split(separator: "/").map {
-            $0.hasPrefix("{") && $0.hasSuffix("}") ? .parameter(String($0.dropFirst().dropLast())) : .literal(String($0))
+            $0.hasPrefix("{") && $0.hasSuffix("}") ? .parameter(String($0.dropFirst().dropLast()))
+                : .literal(String($0))
         }
         self.handler = handler
     }
@@ -95,6 +96,7 @@ public struct Router: Sendable {
             allowed.append(route.method)
         }
         if allowed.isEmpty { throw APIError(.notFound, "no such path: \(path.prefix(200))") }
-        throw APIError(.methodNotAllowed, "\(method) is not allowed on \(path.prefix(200)); use \(allowed.joined(separator: ", "))")
+        throw APIError(.methodNotAllowed,
+                       "\(method) is not allowed on \(path.prefix(200)); use \(allowed.joined(separator: ", "))")
     }
 }

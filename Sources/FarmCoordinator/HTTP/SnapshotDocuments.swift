@@ -70,8 +70,8 @@ final class SnapshotDocuments: @unchecked Sendable {
         let s = try latest()
         if let c = lock.withLock({ cached }), c.version == s.version { return c }
         let jobs = WireJSON.encode(Jobs(version: s.version, time: s.time, jobs: s.jobs))
-        let totals = WorkersTotals(connected: s.workers.connected ?? 0, total: s.workers.total ?? s.workers.workers.count,
-                                   states: s.workers.states ?? [:])
+        let totals = WorkersTotals(connected: s.workers.connected ?? 0,
+                                   total: s.workers.total ?? s.workers.workers.count, states: s.workers.states ?? [:])
         let event = WireJSON.encode(Event(version: s.version, time: s.time, jobs: s.jobs, farm: Farm(s.gauges),
                                           workers: totals))
         let c = (s.version, jobs, event)

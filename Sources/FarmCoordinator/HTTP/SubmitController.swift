@@ -13,6 +13,8 @@ struct SubmitController {
     /// The most its images may hold together, decoded: what one `submit` message carries over ZeroMQ.
     static let imageLimit = WireMessage.maxMessageBytes
     static let storyboardLimit = 1 << 20
+    /// Content types of a body that is the storyboard's text.
+    static let yamlTypes = ["application/yaml", "application/x-yaml", "text/yaml", "text/plain"]
 
     func addRoutes(to router: inout Router) {
         router.add("POST", "/api/jobs") { r in try await submit(r) }
@@ -32,7 +34,7 @@ struct SubmitController {
         let (submit, blobs): (Submit, [Data])
         if type.hasPrefix("application/json") {
             (submit, blobs) = try Self.parse(body)
-        } else if ["application/yaml", "application/x-yaml", "text/yaml", "text/plain"].contains(where: type.hasPrefix) {
+        } else if Self.yamlTypes.contains(where: type.hasPrefix) {
             // The storyboard's text as the body (`curl --data-binary @job.yaml`), without images.
             let priority = try r.query("priority", in: PriorityChange.range, fallback: 0)
             guard let text = String(data: body, encoding: .utf8) else {
@@ -66,7 +68,8 @@ struct SubmitController {
         } catch let DecodingError.keyNotFound(key, _) {
             throw APIError(.badRequest, "is required", field: key.stringValue)
         } catch let DecodingError.typeMismatch(_, context) where !context.codingPath.isEmpty {
-            throw APIError(.badRequest, "has the wrong type", field: context.codingPath.map(\.stringValue).joined(separator: "."))
+            throw APIError(.badRequest, "has the wrong type",
+                           field: context.codingPath.map(\.stringValue).joined(separator: "."))
         } catch {
             throw APIError(.badRequest, "the body must be a JSON object {storyboard, priority?, source?, images?}",
                            field: "body")
@@ -76,8 +79,8 @@ struct SubmitController {
         }
         let priority = body.priority ?? 0
         guard PriorityChange.range.contains(priority) else {
-            throw APIError(.badRequest, "must be in \(PriorityChange.range.lowerBound)...\(PriorityChange.range.upperBound)",
-                           field: "priority")
+            let range = PriorityChange.range
+            throw APIError(.badRequest, "must be in \(range.lowerBound)...\(range.upperBound)", field: "priority")
         }
         let source = body.source ?? "upload"
         guard !source.isEmpty, source.utf8.count <= 256, !source.contains(where: \.isNewline) else {

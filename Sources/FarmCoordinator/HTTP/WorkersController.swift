@@ -20,7 +20,8 @@ struct WorkersController {
             router.add("POST", "/api/workers/{id}/\(action)") { r in
                 let id = try r.parameter("id")
                 do {
-                    return JSONResponse.ok(try await link.inbox.ask(changes: true) { try $0.setWorker(id, enabled: enabled) })
+                    let state = try await link.inbox.ask(changes: true) { try $0.setWorker(id, enabled: enabled) }
+                    return JSONResponse.ok(state)
                 } catch { throw APIError.from(error) }
             }
         }

@@ -32,8 +32,8 @@ extension FarmStore {
     /// The ids of jobs that start with `prefix` (at most `limit`, sorted), to resolve a short job id.
     public func jobIds(prefix: String, limit: Int) throws -> [String] {
         try read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM jobs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id LIMIT ?2",
-                                arguments: [prefix, limit])
+            try String.fetchAll(db, sql: "SELECT id FROM jobs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id "
+                                + "LIMIT ?2", arguments: [prefix, limit])
         }
     }
 
@@ -45,7 +45,9 @@ extension FarmStore {
     }
 
     /// A job's attempts with their times: ended ones, and the open lease of each running task.
-    public func attemptTimings(job: String) throws -> [AttemptTiming] { try read { try Self.attemptTimings($0, job: job) } }
+    public func attemptTimings(job: String) throws -> [AttemptTiming] {
+        try read { try Self.attemptTimings($0, job: job) }
+    }
 
     /// Attempts of every job that ran at some time after `since` (wall-clock seconds), the latest `limit`, for the
     /// farm's timeline.

@@ -28,9 +28,9 @@ public final class StoreReader: Sendable {
     public func tasks(job: String) throws -> [TaskRecord] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE job_id = ? ORDER BY position", arguments: [job]).map {
-                TaskRecord(key: $0["key"], kind: $0["kind"], shot: $0["shot"], position: $0["position"], frames: $0["frames"],
-                           state: $0["state"], attempts: $0["attempts"], failures: $0["failures"], worker: $0["worker"],
-                           step: $0["step"], steps: $0["steps"], error: $0["error"])
+                TaskRecord(key: $0["key"], kind: $0["kind"], shot: $0["shot"], position: $0["position"],
+                           frames: $0["frames"], state: $0["state"], attempts: $0["attempts"], failures: $0["failures"],
+                           worker: $0["worker"], step: $0["step"], steps: $0["steps"], error: $0["error"])
             }
         }
     }

@@ -75,7 +75,8 @@ function duration(seconds) {
   if (seconds === undefined || seconds === null || !isFinite(seconds)) return '—';
   const s = Math.max(0, Math.round(seconds));
   const hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
-  return hh > 0 ? `${hh}h ${String(mm).padStart(2, '0')}m` : mm > 0 ? `${mm}m ${String(ss).padStart(2, '0')}s` : `${ss}s`;
+  const two = (n) => String(n).padStart(2, '0');
+  return hh > 0 ? `${hh}h ${two(mm)}m` : mm > 0 ? `${mm}m ${two(ss)}s` : `${ss}s`;
 }
 
 function clock(unix) {
@@ -106,7 +107,9 @@ async function act(job, action, body) {
 
 function actions(job) {
   const out = [];
-  if (!finished(job.state)) out.push(h('button', { onclick: () => act(job.id, 'cancel'), 'data-action': 'cancel' }, 'Cancel'));
+  if (!finished(job.state)) {
+    out.push(h('button', { onclick: () => act(job.id, 'cancel'), 'data-action': 'cancel' }, 'Cancel'));
+  }
   if (job.state === 'failed' || job.state === 'cancelled') {
     out.push(h('button', { onclick: () => act(job.id, 'retry'), 'data-action': 'retry' }, 'Retry'));
   }
@@ -116,7 +119,9 @@ function actions(job) {
       onclick: () => { if (confirm(`Delete job ${job.id} and its film?`)) act(job.id, 'delete'); },
     }, 'Delete'));
   }
-  if (job.state === 'done') out.push(h('a', { href: `/api/jobs/${encodeURIComponent(job.id)}/film?download=1` }, 'film'));
+  if (job.state === 'done') {
+    out.push(h('a', { href: `/api/jobs/${encodeURIComponent(job.id)}/film?download=1` }, 'film'));
+  }
   return out;
 }
 
@@ -136,7 +141,8 @@ function jobsView(root) {
     h('h1', {}, `Jobs (${jobs.length})`),
     jobs.length === 0 ? h('p', { class: 'muted' }, 'No jobs yet. Submit one.') : h('table', { id: 'jobs' },
       h('tr', {}, h('th', {}, 'Title'), h('th', {}, 'Job'), h('th', {}, 'State'), h('th', {}, 'Frames'),
-        h('th', { class: 'num' }, 'Spent'), h('th', { class: 'num' }, 'Left'), h('th', {}, 'Priority'), h('th', {}, '')),
+        h('th', { class: 'num' }, 'Spent'), h('th', { class: 'num' }, 'Left'), h('th', {}, 'Priority'),
+        h('th', {}, '')),
       jobs.map((j) => h('tr', { 'data-job': j.id },
         h('td', {}, h('a', { href: `#/job/${encodeURIComponent(j.id)}` }, j.title)),
         h('td', { class: 'muted' }, j.id),
@@ -161,7 +167,8 @@ async function jobView(root, id, force) {
     } catch (e) {
       delete root.dataset.view;
       show(root, h('h1', {}, 'Job'), h('p', { class: 'error' }, e.message),
-        e.candidates.length ? h('ul', {}, e.candidates.map((c) => h('li', {}, h('a', { href: `#/job/${c}` }, c)))) : null);
+        e.candidates.length
+          ? h('ul', {}, e.candidates.map((c) => h('li', {}, h('a', { href: `#/job/${c}` }, c)))) : null);
       return;
     }
   }
@@ -186,7 +193,8 @@ async function jobView(root, id, force) {
   show(document.getElementById('job-head'),
     h('h1', {}, j.title, ' ', badge(j.state)),
     h('p', {}, h('span', { class: 'muted' }, j.id), ' · ', `${j.tasks_done} / ${j.tasks_total} tasks · `,
-      `${j.frames_done} / ${j.frames_total} frames · spent ${duration(j.running_seconds)} · left ${duration(j.eta_seconds)}`,
+      `${j.frames_done} / ${j.frames_total} frames · spent ${duration(j.running_seconds)}`,
+      ` · left ${duration(j.eta_seconds)}`,
       ' · priority ', priorityInput(j), ' ', actions(j)),
     j.error ? h('p', { class: 'error' }, j.error) : null,
     j.waiting ? h('p', { class: 'muted' }, j.waiting) : null);
@@ -199,7 +207,8 @@ async function jobView(root, id, force) {
     h('h2', {}, `Attempts (${attempts.length})`),
     h('table', { id: 'attempts' },
       h('tr', {}, h('th', {}, 'Task'), h('th', { class: 'num' }, '#'), h('th', {}, 'Worker'), h('th', {}, 'Start'),
-        h('th', {}, 'End'), h('th', { class: 'num' }, 'Duration'), h('th', {}, 'Outcome'), h('th', {}, 'Progress / error')),
+        h('th', {}, 'End'), h('th', { class: 'num' }, 'Duration'), h('th', {}, 'Outcome'),
+        h('th', {}, 'Progress / error')),
       attempts.map((a) => {
         const task = d.tasks.find((t) => t.key === a.key);
         const live = !a.outcome && task && task.state === 'running' && task.attempts === a.number;
@@ -245,8 +254,10 @@ async function updatePlayer(j) {
   const at = video.currentTime, playing = !video.paused && !video.ended;
   video.src = src;
   video.dataset.kind = j.state === 'done' ? 'film' : 'preview';
-  if (at > 0) video.addEventListener('loadedmetadata', () => { video.currentTime = Math.min(at, video.duration || at); },
-                                     { once: true });
+  if (at > 0) {
+    const seek = () => { video.currentTime = Math.min(at, video.duration || at); };
+    video.addEventListener('loadedmetadata', seek, { once: true });
+  }
   if (playing) video.play().catch(() => {});
   box.querySelector('#player-caption').textContent = caption;
 }
@@ -265,13 +276,16 @@ function gantt(attempts, now) {
   const x = (t) => left + ((t - t0) / Math.max(1e-3, t1 - t0)) * (width - left - 10);
   const height = workers.length * row + 24;
   const chart = svg('svg', { class: 'gantt', width, height, viewBox: `0 0 ${width} ${height}` });
-  workers.forEach((w, i) => chart.append(svg('text', { x: 4, y: i * row + 13 }, w.length > 24 ? w.slice(0, 24) + '…' : w)));
+  workers.forEach((w, i) => {
+    chart.append(svg('text', { x: 4, y: i * row + 13 }, w.length > 24 ? w.slice(0, 24) + '…' : w));
+  });
   for (const a of attempts) {
     const i = workers.indexOf(a.worker);
-    const r = svg('rect', { x: x(a.started_at), y: i * row + 3, width: Math.max(1, x(a.ended_at || now) - x(a.started_at)),
+    const end = a.ended_at || now;
+    const r = svg('rect', { x: x(a.started_at), y: i * row + 3, width: Math.max(1, x(end) - x(a.started_at)),
                             height: row - 6, fill: color(a.outcome || 'running') });
-    r.append(svg('title', {}, `${a.job}:${a.key} #${a.number} ${a.outcome || 'running'} ${duration((a.ended_at || now) - a.started_at)}`
-      + (a.error ? ' — ' + a.error : '')));
+    const what = `${a.job}:${a.key} #${a.number} ${a.outcome || 'running'} ${duration(end - a.started_at)}`;
+    r.append(svg('title', {}, what + (a.error ? ' — ' + a.error : '')));
     chart.append(r);
   }
   chart.append(svg('text', { x: left, y: height - 6 }, clock(t0)));
@@ -330,8 +344,10 @@ function submitView(root) {
   if (root.dataset.view === 'submit') return;  // keep what the user typed
   root.dataset.view = 'submit';
   const result = h('div', { id: 'result' });
-  const text = h('textarea', { name: 'storyboard', id: 'storyboard', placeholder: 'title: …\noutput: …\nmodel: …\nshots: …' });
-  const file = h('input', { type: 'file', accept: '.yaml,.yml,.json,text/yaml,application/json', onchange: async (e) => {
+  const text = h('textarea', {
+    name: 'storyboard', id: 'storyboard', placeholder: 'title: …\noutput: …\nmodel: …\nshots: …' });
+  const accept = '.yaml,.yml,.json,text/yaml,application/json';
+  const file = h('input', { type: 'file', accept, onchange: async (e) => {
     const f = e.target.files[0];
     if (f) { text.value = await f.text(); source.value = f.name; }
   } });

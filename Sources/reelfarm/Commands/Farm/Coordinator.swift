@@ -45,7 +45,8 @@ extension ReelFarm {
             guard parts.count == 2, let port = UInt16(parts[1]),
                   parts[0].split(separator: ".").count == 4, parts[0].split(separator: ".").allSatisfy({ UInt8($0) != nil })
             else {
-                throw ValidationError("\(what) address \(text) must be IPV4:PORT, e.g. 127.0.0.1:\(what == "metrics" ? 9464 : 8080)")
+                let example = what == "metrics" ? 9464 : 8080
+                throw ValidationError("\(what) address \(text) must be IPV4:PORT, e.g. 127.0.0.1:\(example)")
             }
             return (String(parts[0]), port)
         }
