@@ -15,7 +15,7 @@ import Testing
         let dir = try temporaryDirectory()
         let farm = try LocalFarm(executable: reelfarm, dataDirectory: dir)
         defer { farm.shutdown() }
-        try farm.startCoordinator()
+        try farm.startCoordinator(extra: ["--release-intermediates"])
         for i in 1...3 { try farm.startWorker(name: "w\(i)") }
         let client = try FarmClient(endpoint: farm.endpoint)
         let job = try client.submit(storyboard: text, source: "three.yaml", priority: 0).job
@@ -30,7 +30,8 @@ import Testing
         // Several workers took part.
         let workers = Set(status.attempts?.map(\.worker) ?? [])
         #expect(workers.count >= 2, "attempts by \(workers)")
-        // Once the film is stored, the segments' chunks, PCM and latents are deleted: only the film is left.
+        // With --release-intermediates, once the film is stored the segments' chunks, PCM and latents are deleted:
+        // only the film is left.
         let artifacts = dir.appendingPathComponent("artifacts")
         let files = (FileManager.default.enumerator(atPath: artifacts.path)?.allObjects as? [String] ?? [])
             .filter { $0.contains("/") }  // "ab/abcd…": files, not their two-letter folders

@@ -20,6 +20,10 @@ public final class Coordinator: @unchecked Sendable {
     var statusSpecs: [String: JobSpec] = [:]
     /// The latent grid of each engine this build does not have, as the last worker running it declared.
     var declared: [String: EngineGeometry] = [:]
+    /// Each engine's identity as the last worker running it declared (``Hello/versions``): new jobs' reuse keys name it.
+    var engineVersions: [String: String] = [:]
+    /// The engine identity each loaded job's reuse keys were made with (nil: not keyed), by job.
+    var keyedVersions: [String: String?] = [:]
     var priorities: [String: Int] = [:]
     /// Each loaded job's reverse dependencies (`task → tasks waiting for it`), from the plan the job was stored from.
     var dependents: [String: [String: [String]]] = [:]
@@ -78,6 +82,7 @@ public final class Coordinator: @unchecked Sendable {
         for (engine, json) in try store.declaredGeometries() {
             if let g = try? Self.decodeGeometry(json) { declared[engine] = g }
         }
+        engineVersions = try store.declaredVersions()
     }
 
     /// The coordinator's heartbeat, encoded once (a large farm gets tens of thousands a second).

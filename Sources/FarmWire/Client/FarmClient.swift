@@ -97,10 +97,11 @@ public final class FarmClient {
     /// Submits a storyboard with the bytes of every image it names (`assets`: path as the storyboard resolves it →
     /// file contents), so the coordinator never needs the submitter's files.
     public func submit(storyboard: String, source: String, priority: Int, baseDirectory: String? = nil,
-                       assets: [(path: String, data: Data)] = []) throws -> Submitted {
+                       assets: [(path: String, data: Data)] = [], revise: String? = nil, reuse: Bool = true) throws -> Submitted {
         let refs = assets.enumerated().map { i, a in SubmitAsset(path: a.path, sha256: Digest.sha256(a.data), blob: i) }
         let message = WireMessage(.submit, Submit(storyboard: storyboard, source: source, priority: priority,
-                                                  baseDirectory: baseDirectory, assets: refs), blobs: assets.map(\.data))
+                                                  baseDirectory: baseDirectory, assets: refs, revise: revise,
+                                                  reuse: reuse ? nil : false), blobs: assets.map(\.data))
         guard message.frames.reduce(0, { $0 + $1.count }) <= WireMessage.maxMessageBytes else {
             throw ClientError.protocolError("the storyboard and its images come to more than "
                                             + "\(WireMessage.maxMessageBytes >> 20) MiB, the largest submission the farm takes")

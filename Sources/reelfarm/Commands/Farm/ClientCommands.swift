@@ -10,6 +10,12 @@ extension ReelFarm {
         @OptionGroup var job: JobArgument
         @OptionGroup var farm: CoordinatorOption
         @Option(help: "Higher runs first.") var priority: Int = 0
+        @Option(help: ArgumentHelp(
+            "Submit as the next revision of this job's film: segments whose inputs did not change are reused, not rendered.",
+            valueName: "job"))
+        var revise: String?
+        @Flag(help: "Render every segment, even those a finished job already made with the same inputs.")
+        var noReuse = false
         @Flag(help: "Show live progress per shot until the job ends.") var follow = false
         @OptionGroup var log: LogOptions
 
@@ -30,9 +36,15 @@ extension ReelFarm {
             let client = try farm.client()
             let base = job.job.hasPrefix("sample:") ? nil : URL(fileURLWithPath: job.job).deletingLastPathComponent().standardizedFileURL.path
             let submitted = try clientCall {
-                try client.submit(storyboard: text, source: job.job, priority: priority, baseDirectory: base, assets: assets)
+                try client.submit(storyboard: text, source: job.job, priority: priority, baseDirectory: base, assets: assets,
+                                  revise: revise, reuse: !noReuse)
             }
             print(submitted.job)
+            if let reused = submitted.reused {
+                let revision = submitted.revision.flatMap { r in r > 1 ? submitted.film.map { ", revision \(r) of \($0)" } : nil } ?? ""
+                printError("submitted \(submitted.job)\(revision): \(reused) of \(submitted.tasks) tasks reused, "
+                           + "\(submitted.tasks - reused) to run")
+            }
             if follow { try Follow.run(client, job: submitted.job) }
         }
     }
