@@ -46,7 +46,7 @@ func waitFor(_ client: FarmClient, job: String, seconds: Double = 120,
 
 /// A coordinator inside the test process, on a free loopback port.
 /// - Parameter log: collects its log lines when given (else they go to stderr).
-func inProcessCoordinator(_ dir: URL, log: LogLines? = nil) throws -> (Coordinator, String) {
+func inProcessCoordinator(_ dir: URL, log: LogLines? = nil, keepIntermediates: Bool = true) throws -> (Coordinator, String) {
     MediaLog.setLevel(.errors)
     var config = CoordinatorConfiguration(
         dataDirectory: dir, bind: "tcp://127.0.0.1:*",
@@ -54,6 +54,7 @@ func inProcessCoordinator(_ dir: URL, log: LogLines? = nil) throws -> (Coordinat
         assembler: MP4FilmAssembler())
     config.images = { spec, files throws(SpecError) in try StoryboardImages.load(spec, files: files) }
     if let log { config.log = { log.append($0) } }
+    config.keepIntermediates = keepIntermediates
     let c = try Coordinator(configuration: config)
     return (c, try c.start())
 }

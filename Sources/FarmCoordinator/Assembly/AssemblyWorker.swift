@@ -83,7 +83,7 @@ final class AssemblyWorker: @unchecked Sendable {
         let inputs: Result<(JobSpec, [(key: String, chunk: String, audio: String)]), any Error> = Result {
             guard let record = try store.job(job) else { throw AssemblyError(description: "job \(job) is gone") }
             // Assembly needs the output format only: no file is looked at.
-            let spec = try JobSpec.parse(record.storyboard, source: record.source, checkingFiles: false)
+            let spec = try record.plannedSpec()
             let outputs = try store.outputs(job: job)
             let segments = try store.tasks(job: job).filter { $0.kind == "segment" }.sorted { $0.position < $1.position }
             return (spec, try segments.map { t in

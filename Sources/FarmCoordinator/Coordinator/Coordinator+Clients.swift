@@ -6,7 +6,7 @@ import Foundation
 extension Coordinator {
     /// Validates and plans a storyboard; a bad one is refused with every broken rule and nothing is queued.
     func submit(_ s: Submit, blobs: [Data], sequence: UInt32, from identity: Data) throws {
-        let spec: JobSpec
+        var spec: JobSpec
         let job: JobContext
         let carried = try Self.assets(of: s, blobs: blobs)
         do {
@@ -15,6 +15,10 @@ extension Coordinator {
         } catch {
             refuse(identity, WireError(.invalid, error.description), sequence: sequence, issues: error.issues.map(\.description))
             return
+        }
+        if let draft = s.draft {
+            if let problem = draft.problem(forSteps: spec.model.steps) { throw WireError(.invalid, "draft: \(problem)") }
+            spec = spec.drafted(draft)
         }
         // A revision names the film's job it revises: the film (its first job) and the next revision number.
         var lineage: String?, revision = 1
@@ -57,7 +61,20 @@ extension Coordinator {
         let keys = ReuseKeys.keys(for: job, engineVersion: engineVersion,
                                   assets: Dictionary(assets.map { ($0.path, $0.hash) }, uniquingKeysWith: { a, _ in a }))
         let reuse = s.reuse == false ? [:] : try reusableTasks(of: job, keys: keys)
-        let remaining = job.plan.remainingPath
+        var remaining = job.plan.remainingPath
+        if s.previewFirst == true {
+            // Each shot's first segment, with what it waits for (a continued shot's start needs the end of the shot
+            // before), goes ahead of the job's other tasks: the queue takes the longest remaining path first, and
+            // these get the whole job's work added. Their order among themselves stays.
+            let lift = job.plan.totalWork + 1
+            let waitsFor = Dictionary(job.plan.tasks.map { ($0.id, $0.dependsOn) }, uniquingKeysWith: { a, _ in a })
+            var seen = Set<Int>(), lifted = Set<String>()
+            var pending = job.plan.segments.filter { seen.insert($0.shot).inserted }.map(\.id)
+            while let t = pending.popLast() {
+                if lifted.insert(t).inserted { pending += waitsFor[t] ?? [] }
+            }
+            for t in lifted { remaining[t, default: 0] += lift }
+        }
         var tasks = job.plan.anchors.enumerated().map { i, a in
             NewTask(key: a.id, kind: "anchors", shot: a.shot, position: -job.plan.anchors.count + i, frames: 0,
                     dependsOn: a.dependsOn, remaining: remaining[a.id] ?? 0, reuseKey: keys[a.id], reuse: reuse[a.id])
@@ -69,7 +86,9 @@ extension Coordinator {
         }
         let ready = try store.insert(NewJob(id: id, title: spec.title, source: s.source, storyboard: s.storyboard,
                                             priority: s.priority, tasks: tasks, baseDirectory: s.baseDirectory,
-                                            lineage: lineage, revision: revision, engineVersion: engineVersion), now: Self.wall)
+                                            lineage: lineage, revision: revision, engineVersion: engineVersion,
+                                            draft: s.draft.map { String(decoding: WireJSON.encode($0), as: UTF8.self) }),
+                                     now: Self.wall)
         try store.addAssets(job: id, assets, now: Self.wall)
         try store.setGeometry(job: id, json: Self.encodeGeometry(job.plan.geometry))
         contexts[id] = job
@@ -94,7 +113,7 @@ extension Coordinator {
         send(identity, WireMessage(.reply, Submitted(job: id, tasks: tasks.count, frames: job.plan.totalFrames,
                                                      reused: reuse.count, film: lineage ?? id, revision: revision),
                                    sequence: sequence))
-        log("job \(id) submitted: \"\(spec.title)\", \(tasks.count) tasks (\(reuse.count) reused, \(tasks.count - reuse.count) to run), "
+        log("job \(id) submitted: \"\(spec.title)\"\(s.draft.map { " (draft: \($0.steps) steps, \(spec.output.width)×\(spec.output.height))" } ?? ""), \(tasks.count) tasks (\(reuse.count) reused, \(tasks.count - reuse.count) to run), "
             + "\(job.plan.totalFrames) frames, priority \(s.priority)"
             + (lineage.map { ", revision \(revision) of film \($0)" } ?? ""))
     }
@@ -174,7 +193,7 @@ extension Coordinator {
     /// storyboards each time); bounded, as a cache.
     func statusSpec(_ job: JobRecord) -> JobSpec? {
         if let spec = statusSpecs[job.id] { return spec }
-        guard let spec = try? JobSpec.parse(job.storyboard, source: job.source, checkingFiles: false) else { return nil }
+        guard let spec = try? job.plannedSpec() else { return nil }
         if statusSpecs.count >= 4_096 { statusSpecs.removeAll(keepingCapacity: true) }
         statusSpecs[job.id] = spec
         return spec
@@ -319,5 +338,22 @@ extension Coordinator {
         send(identity, WireMessage(.reply, WorkersReport(
             workers: rows, refused: refusedCounts, offset: offset, total: total, connected: sessions.count,
             states: try store.workerStates(), capacity: workerCapacity), sequence: sequence))
+    }
+}
+
+extension JobRecord {
+    /// The storyboard as the job was planned: parsed (without looking at files: the job's images are its stored
+    /// copies), and drafted for a draft.
+    func plannedSpec() throws -> JobSpec {
+        var spec = try JobSpec.parse(storyboard, source: source, baseDirectory: baseDirectory.map { URL(fileURLWithPath: $0) },
+                                     checkingFiles: false)
+        if let text = draft {
+            let settings: DraftSettings
+            do { settings = try WireJSON.decoder.decode(DraftSettings.self, from: Data(text.utf8)) } catch {
+                throw SpecError(source: source, issues: [SpecIssue(field: "model.draft", rule: "the stored draft settings cannot be read: \(error)")])
+            }
+            spec = spec.drafted(settings)
+        }
+        return spec
     }
 }

@@ -26,8 +26,9 @@ enum Migrations {
     /// 0007: segment reuse across jobs and revisions of a film. A task keeps the digest of everything that decides
     /// its output (`reuse_key`, indexed where set: only inserts touch the index, never the state changes of the
     /// dispatch path) and, when it took a finished task's outputs instead of running, where they came from. A job
-    /// names the film it revises (its first job's id) and its revision number, and the engine identity its keys
-    /// were made with; workers' declared engine identities are kept across restarts.
+    /// names the film it revises (its first job's id) and its revision number, the engine identity its keys were
+    /// made with, and for a draft its settings (JSON; the storyboard is planned drafted); workers' declared engine
+    /// identities are kept across restarts.
     static let reuseAndRevisions = """
         ALTER TABLE tasks ADD COLUMN reuse_key TEXT;
         ALTER TABLE tasks ADD COLUMN reused_from TEXT;
@@ -35,6 +36,7 @@ enum Migrations {
         ALTER TABLE jobs ADD COLUMN lineage TEXT;
         ALTER TABLE jobs ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
         ALTER TABLE jobs ADD COLUMN engine_version TEXT;
+        ALTER TABLE jobs ADD COLUMN draft TEXT;
         CREATE INDEX jobs_lineage ON jobs(lineage) WHERE lineage IS NOT NULL;
         CREATE TABLE engine_versions (
             engine TEXT PRIMARY KEY,

@@ -94,10 +94,10 @@ public final class FarmStore: @unchecked Sendable {
         try write { db in
             try db.execute(sql: """
                 INSERT INTO jobs (id, title, source, storyboard, priority, state, created_at, base_directory, lineage, revision,
-                                  engine_version)
-                VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)
+                                  engine_version, draft)
+                VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
                 """, arguments: [job.id, job.title, job.source, job.storyboard, job.priority, now, job.baseDirectory,
-                                 job.lineage, job.revision, job.engineVersion])
+                                 job.lineage, job.revision, job.engineVersion, job.draft])
             for t in job.tasks {
                 let left = t.dependsOn.filter { !reused.contains($0) }.count
                 if let r = t.reuse {
@@ -447,7 +447,7 @@ public final class FarmStore: @unchecked Sendable {
         JobRecord(id: r["id"], title: r["title"], source: r["source"], storyboard: r["storyboard"], priority: r["priority"],
                   state: JobState(rawValue: r["state"]) ?? .failed, error: r["error"], film: r["film"], filmSize: r["film_size"],
                   createdAt: r["created_at"], finishedAt: r["finished_at"], baseDirectory: r["base_directory"],
-                  lineage: r["lineage"], revision: r["revision"] ?? 1, engineVersion: r["engine_version"])
+                  lineage: r["lineage"], revision: r["revision"] ?? 1, engineVersion: r["engine_version"], draft: r["draft"])
     }
 }
 

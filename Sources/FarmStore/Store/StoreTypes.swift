@@ -36,9 +36,13 @@ public struct NewJob: Sendable {
     public var revision: Int
     /// The engine's identity (its declared version) that the tasks' reuse keys were made with.
     public var engineVersion: String?
+    /// A draft's settings as JSON (``FarmCore/DraftSettings``): the storyboard is planned drafted.
+    public var draft: String?
 
     public init(id: String, title: String, source: String, storyboard: String, priority: Int, tasks: [NewTask],
-                baseDirectory: String? = nil, lineage: String? = nil, revision: Int = 1, engineVersion: String? = nil) {
+                baseDirectory: String? = nil, lineage: String? = nil, revision: Int = 1, engineVersion: String? = nil,
+                draft: String? = nil) {
+        self.draft = draft
         self.baseDirectory = baseDirectory
         self.lineage = lineage
         self.revision = revision
@@ -135,6 +139,8 @@ public struct JobRecord: Sendable, Codable, Equatable {
     public var revision: Int = 1
     /// The engine identity the job's reuse keys were made with.
     public var engineVersion: String?
+    /// A draft's settings as JSON; nil for a job rendered as its storyboard says.
+    public var draft: String?
     /// The id of the film's first job: the lineage, or this job itself.
     public var filmID: String { lineage ?? id }
 }

@@ -1,3 +1,4 @@
+import FarmCore
 import Foundation
 
 /// A client of the coordinator (the CLI's `submit`, `status`, `fetch`, …): request and reply over a DEALER socket.
@@ -97,11 +98,13 @@ public final class FarmClient {
     /// Submits a storyboard with the bytes of every image it names (`assets`: path as the storyboard resolves it →
     /// file contents), so the coordinator never needs the submitter's files.
     public func submit(storyboard: String, source: String, priority: Int, baseDirectory: String? = nil,
-                       assets: [(path: String, data: Data)] = [], revise: String? = nil, reuse: Bool = true) throws -> Submitted {
+                       assets: [(path: String, data: Data)] = [], revise: String? = nil, reuse: Bool = true,
+                       draft: DraftSettings? = nil, previewFirst: Bool = false) throws -> Submitted {
         let refs = assets.enumerated().map { i, a in SubmitAsset(path: a.path, sha256: Digest.sha256(a.data), blob: i) }
         let message = WireMessage(.submit, Submit(storyboard: storyboard, source: source, priority: priority,
                                                   baseDirectory: baseDirectory, assets: refs, revise: revise,
-                                                  reuse: reuse ? nil : false), blobs: assets.map(\.data))
+                                                  reuse: reuse ? nil : false, draft: draft, previewFirst: previewFirst ? true : nil),
+                                  blobs: assets.map(\.data))
         guard message.frames.reduce(0, { $0 + $1.count }) <= WireMessage.maxMessageBytes else {
             throw ClientError.protocolError("the storyboard and its images come to more than "
                                             + "\(WireMessage.maxMessageBytes >> 20) MiB, the largest submission the farm takes")

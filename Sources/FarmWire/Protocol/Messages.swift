@@ -187,8 +187,15 @@ public struct Submit: Codable, Sendable, Equatable {
     /// `false` runs every task even where a finished task with the same reuse key exists (`submit --no-reuse`).
     /// Absent: reuse.
     public var reuse: Bool?
+    /// Render this storyboard as its draft (fewer steps, smaller): `submit --draft` sends the draft with this, then
+    /// the final as its revision.
+    public var draft: DraftSettings?
+    /// Each shot's first segment runs ahead of the job's other tasks (`submit --preview-first`).
+    public var previewFirst: Bool?
     public init(storyboard: String, source: String, priority: Int, baseDirectory: String? = nil, assets: [SubmitAsset]? = nil,
-                revise: String? = nil, reuse: Bool? = nil) {
+                revise: String? = nil, reuse: Bool? = nil, draft: DraftSettings? = nil, previewFirst: Bool? = nil) {
+        self.draft = draft
+        self.previewFirst = previewFirst
         self.revise = revise
         self.reuse = reuse
         self.assets = assets

@@ -16,6 +16,13 @@ extension ReelFarm {
         var revise: String?
         @Flag(help: "Render every segment, even those a finished job already made with the same inputs.")
         var noReuse = false
+        @Flag(help: """
+            Render a draft of the whole film first (the storyboard's model.draft, else a quarter of the steps at half \
+            size), then the final as its revision, queued behind it (the draft runs at --priority + 1).
+            """)
+        var draft = false
+        @Flag(help: "Run each shot's first segment ahead of the job's other segments, so every shot can be reviewed early.")
+        var previewFirst = false
         @Flag(help: "Show live progress per shot until the job ends.") var follow = false
         @OptionGroup var log: LogOptions
 
@@ -35,9 +42,20 @@ extension ReelFarm {
                 : try String(contentsOfFile: job.job, encoding: .utf8)
             let client = try farm.client()
             let base = job.job.hasPrefix("sample:") ? nil : URL(fileURLWithPath: job.job).deletingLastPathComponent().standardizedFileURL.path
+            let drafted = draft ? spec.model.draft ?? .standard(for: spec.model) : spec.model.draft
             let submitted = try clientCall {
-                try client.submit(storyboard: text, source: job.job, priority: priority, baseDirectory: base, assets: assets,
-                                  revise: revise, reuse: !noReuse)
+                var revises = revise
+                if let drafted {
+                    // The draft first, one priority above, then the final as its revision: nothing of the draft is
+                    // reused (other steps and size make other keys), and the final waits behind it in the queue.
+                    let d = try client.submit(storyboard: text, source: job.job, priority: priority + 1, baseDirectory: base,
+                                              assets: assets, revise: revise, reuse: !noReuse, draft: drafted,
+                                              previewFirst: previewFirst)
+                    printError("draft \(d.job): \(drafted.steps) steps at \(drafted.scale) size, priority \(priority + 1)")
+                    revises = d.job
+                }
+                return try client.submit(storyboard: text, source: job.job, priority: priority, baseDirectory: base, assets: assets,
+                                         revise: revises, reuse: !noReuse, previewFirst: previewFirst)
             }
             print(submitted.job)
             if let reused = submitted.reused {
