@@ -90,3 +90,45 @@ extension CoordinatorProtocolTests {
         }
     }
 }
+
+extension CoordinatorProtocolTests {
+    func hello(_ name: String, version: String) -> WireMessage {
+        WireMessage(.hello, Hello(name: name, engines: ["testcard"], device: "cpu", slots: 1, memoryBytes: 1 << 30,
+                                  maxFramePixels: 1 << 22, tags: [], running: [], versions: ["testcard": version]))
+    }
+
+    /// A finished task is reused only when the engine that made it is the identity its key names: a job keyed with
+    /// `v2` but run by a worker declaring `v1` is not reused, a job run by `v2` is.
+    @Test func onlyResultsOfTheKeyedEngineIdentityAreReused() throws {
+        let dir = try temporaryDirectory()
+        let (coordinator, endpoint) = try inProcessCoordinator(dir)
+        defer { coordinator.stop(); coordinator.wait() }
+        let client = try FarmClient(endpoint: endpoint)
+        let text = Self.storyboard("film", shots: ["a", "b"])
+        let old = try RawPeer(endpoint)
+        try old.send(hello("old", version: "testcard v1"))
+        _ = try old.next([.welcome])
+        let new = try RawPeer(endpoint)
+        try new.send(hello("new", version: "testcard v2"))  // the farm's engine is now v2
+        _ = try new.next([.welcome])
+        try new.send(WireMessage(.bye, Bye(reason: "gone")))
+        Thread.sleep(forTimeInterval: 0.2)
+        // Keyed v2, made by v1: done, and not reusable.
+        let first = try client.submit(storyboard: text, source: "f.yaml", priority: 0)
+        #expect(first.reused == 0)
+        _ = try old.beating { try self.takeTasks(old, count: first.tasks) }
+        #expect(try waitFor(client, job: first.job, seconds: 30).jobs.first?.state == "done")
+        let second = try client.submit(storyboard: text, source: "f.yaml", priority: 0)
+        #expect(second.reused == 0, "a result of another engine identity was reused")
+        // Made by v2 this time: the next job takes all of it.
+        let current = try RawPeer(endpoint)
+        try current.send(hello("current", version: "testcard v2"))
+        try old.send(WireMessage(.bye, Bye(reason: "gone")))
+        _ = try current.beating { try self.takeTasks(current, count: second.tasks) }
+        #expect(try waitFor(client, job: second.job, seconds: 30).jobs.first?.state == "done")
+        let third = try client.submit(storyboard: text, source: "f.yaml", priority: 0)
+        #expect(third.reused == third.tasks && third.tasks == 2, "\(third)")
+        #expect(try waitFor(client, job: third.job, seconds: 30).jobs.first?.state == "done")
+        #expect(try fetchedFilm(client, job: third.job, into: dir) == fetchedFilm(client, job: first.job, into: dir))
+    }
+}

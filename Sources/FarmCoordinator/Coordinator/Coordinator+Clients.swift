@@ -58,9 +58,10 @@ extension Coordinator {
         }
         let id = "j" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10).lowercased()
         let engineVersion = engineVersion(for: spec.model)
-        let keys = ReuseKeys.keys(for: job, engineVersion: engineVersion,
-                                  assets: Dictionary(assets.map { ($0.path, $0.hash) }, uniquingKeysWith: { a, _ in a }))
-        let reuse = s.reuse == false ? [:] : try reusableTasks(of: job, keys: keys)
+        // Without a known engine identity nothing is keyed: such a job neither reuses nor is reused.
+        let keys = engineVersion == nil ? [:] : ReuseKeys.keys(
+            for: job, engineVersion: engineVersion, assets: Dictionary(assets.map { ($0.path, $0.hash) }, uniquingKeysWith: { a, _ in a }))
+        let reuse = s.reuse == false || keys.isEmpty ? [:] : try reusableTasks(of: job, keys: keys)
         var remaining = job.plan.remainingPath
         if s.previewFirst == true {
             // Each shot's first segment, with what it waits for (a continued shot's start needs the end of the shot

@@ -109,7 +109,8 @@ extension Coordinator {
         } catch {
             throw CoordinatorFailure("recording the result of \(r.lease): \(error)")
         }
-        // Reused by later jobs only if the engine that made it is the one its key names.
+        // Reused by later jobs only if the engine that made it is the one its key names (a job without keys has
+        // nothing to forget: no write on the result path).
         if try !madeByKeyedEngine(key.job, session) {
             do { try store.forgetReuseKey(key) } catch {
                 throw CoordinatorFailure("recording that \(key) is not reusable: \(error)")
@@ -142,14 +143,16 @@ extension Coordinator {
         }
     }
 
-    /// Whether `session` runs the job's engine at the identity the job's reuse keys were made with.
+    /// Whether `session` runs the job's engine at the identity the job's reuse keys were made with; true for a job
+    /// without keys.
     func madeByKeyedEngine(_ job: String, _ session: WorkerSession) throws -> Bool {
         let keyed: String?
         if let v = keyedVersions[job] { keyed = v } else {
             keyed = try store.job(job)?.engineVersion
             keyedVersions[job] = .some(keyed)
         }
-        guard let keyed, let model = contexts[job]?.spec.model else { return false }
+        guard let keyed else { return true }
+        guard let model = contexts[job]?.spec.model else { return false }
         return session.hello.versions?[model.engine] == keyed
     }
 
