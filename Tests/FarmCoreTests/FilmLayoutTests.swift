@@ -28,6 +28,7 @@ import Testing
                         && piece.frames.upper <= layout.shots[piece.shot].frames.upper, "seed \(seed)")
                 #expect(layout.piece(containingFrame: piece.frames.lower) == i)
                 #expect(layout.piece(containingFrame: piece.frames.upper - 1) == i)
+                #expect(layout.shot(containingFrame: piece.frames.lower) == piece.shot)
                 frame = piece.frames.upper
                 sample = piece.samples.upper
             }

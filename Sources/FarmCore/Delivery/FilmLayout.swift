@@ -63,14 +63,16 @@ public struct FilmLayout: Hashable, Sendable {
         shots = plan.shots.map { span in
             let shot = spec.shots[span.index]
             return Shot(index: span.index, id: span.id, prompt: shot.prompt, camera: shot.camera, sound: shot.sound,
-                        transition: shot.transition, frames: span.frames, samples: clock.samples(forFrames: span.frames))
+                        transition: shot.transition, frames: span.frames,
+                        samples: clock.samples(forFrames: span.frames))
         }
         pieces = plan.segments.sorted { $0.own.lower < $1.own.lower }.map {
             Piece(id: $0.id, shot: $0.shot, frames: $0.own, samples: clock.samples(forFrames: $0.own))
         }
         var joins: [Join] = []
         for (a, b) in zip(pieces, pieces.dropFirst()) {
-            let kind: JoinKind = a.shot == b.shot ? .inShot : (spec.shots[b.shot].transition == .continue ? .continue : .cut)
+            let kind: JoinKind = a.shot == b.shot ? .inShot
+                : spec.shots[b.shot].transition == .continue ? .continue : .cut
             joins.append(Join(frame: b.frames.lower, sample: b.samples.lower, kind: kind, before: a.id, after: b.id))
         }
         self.joins = joins
@@ -80,12 +82,22 @@ public struct FilmLayout: Hashable, Sendable {
 
     /// The piece that holds global frame `frame`, by binary search; `nil` outside the film.
     public func piece(containingFrame frame: Int) -> Int? {
-        var (lo, hi) = (0, pieces.count)
+        Self.index(count: pieces.count, containing: frame) { pieces[$0].frames }
+    }
+
+    /// The shot that holds global frame `frame`, by binary search; `nil` outside the film.
+    public func shot(containingFrame frame: Int) -> Int? {
+        Self.index(count: shots.count, containing: frame) { shots[$0].frames }
+    }
+
+    /// Binary search over `count` ascending, tiling ranges.
+    private static func index(count: Int, containing frame: Int, _ range: (Int) -> TimeRange) -> Int? {
+        var (lo, hi) = (0, count)
         while lo < hi {
             let mid = (lo + hi) / 2
-            if pieces[mid].frames.upper <= frame { lo = mid + 1 } else { hi = mid }
+            if range(mid).upper <= frame { lo = mid + 1 } else { hi = mid }
         }
-        return lo < pieces.count && pieces[lo].frames.contains(frame) ? lo : nil
+        return lo < count && range(lo).contains(frame) ? lo : nil
     }
 
     /// Why a decoded film is not the film of this layout, or `nil` when its length matches to the frame and sample.

@@ -40,7 +40,8 @@ public struct OTIOTimeline: Sendable {
             ("total_frames", .int(layout.totalFrames)), ("total_samples", .int(layout.totalSamples)),
         ])
         timelineMeta = .object([("reelfarm", timelineMeta)])
-        let video = track(name: "Video", kind: "Video", rate: fpsRate, units: "frames", total: layout.totalFrames, range: \.frames,
+        let video = track(name: "Video", kind: "Video", rate: fpsRate, units: "frames", total: layout.totalFrames,
+                          range: \.frames,
                           markerPosition: \.frame)
         let audio = track(name: "Audio", kind: "Audio", rate: sampleRate, units: "samples", total: layout.totalSamples,
                           range: \.samples,
@@ -58,7 +59,8 @@ public struct OTIOTimeline: Sendable {
     }
 
     private func track(name: String, kind: String, rate: Double, units: String, total: Int,
-                       range: KeyPath<FilmLayout.Shot, TimeRange>, markerPosition: KeyPath<FilmLayout.Join, Int>) -> JSONValue {
+                       range: KeyPath<FilmLayout.Shot, TimeRange>,
+                       markerPosition: KeyPath<FilmLayout.Join, Int>) -> JSONValue {
         let clips = layout.shots.enumerated().map { i, shot -> JSONValue in
             let r = shot[keyPath: range]
             let reference: JSONValue
@@ -68,7 +70,8 @@ public struct OTIOTimeline: Sendable {
                 reference = Self.external(url: url, available: Self.timeRange(0, total, rate))
                 start = r.lower
             case .shots(let urls):
-                reference = Self.external(url: urls[i], available: Self.timeRange(0, r.count, rate))
+                // One file per shot; a shorter list (a caller's mistake) leaves the rest without a target.
+                reference = Self.external(url: i < urls.count ? urls[i] : "", available: Self.timeRange(0, r.count, rate))
                 start = 0
             case .none:
                 reference = .object([
@@ -86,7 +89,8 @@ public struct OTIOTimeline: Sendable {
             ]))])
             return .object([
                 ("OTIO_SCHEMA", .string("Clip.2")), ("metadata", meta), ("name", .string(shot.id)),
-                ("source_range", Self.timeRange(start, r.count, rate)), ("effects", .array([])), ("markers", .array([])),
+                ("source_range", Self.timeRange(start, r.count, rate)), ("effects", .array([])),
+                ("markers", .array([])),
                 ("enabled", .bool(true)), ("media_references", .object([("DEFAULT_MEDIA", reference)])),
                 ("active_media_reference_key", .string("DEFAULT_MEDIA")),
             ])
@@ -96,13 +100,14 @@ public struct OTIOTimeline: Sendable {
             return .object([
                 ("OTIO_SCHEMA", .string("Marker.2")),
                 ("metadata", .object([("reelfarm", .object([
-                    ("kind", .string(join.kind.rawValue)), ("before", .string(join.before)), ("after", .string(join.after)),
+                    ("kind", .string(join.kind.rawValue)), ("before", .string(join.before)),
+                    ("after", .string(join.after)),
                     ("frame", .int(join.frame)), ("sample", .int(join.sample)),
                 ]))])),
                 ("name", .string("\(join.kind.rawValue) join \(join.before) | \(join.after)")),
                 ("color", .string(color)),
                 ("marked_range", Self.timeRange(join[keyPath: markerPosition], 0, rate)),
-                ("comment", .string("segment join at \(units == "frames" ? "frame \(join.frame)" : "sample \(join.sample)")")),
+                ("comment", .string("segment join at " + (units == "frames" ? "frame \(join.frame)" : "sample \(join.sample)"))),
             ])
         }
         return .object([
@@ -127,7 +132,9 @@ public struct OTIOTimeline: Sendable {
     }
 
     private static func rationalTime(_ value: Int, _ rate: Double) -> JSONValue {
-        .object([("OTIO_SCHEMA", .string("RationalTime.1")), ("rate", .double(rate)), ("value", .double(Double(value)))])
+        .object([
+            ("OTIO_SCHEMA", .string("RationalTime.1")), ("rate", .double(rate)), ("value", .double(Double(value))),
+        ])
     }
 }
 

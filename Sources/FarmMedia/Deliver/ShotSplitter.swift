@@ -87,8 +87,8 @@ public struct ShotSplitter: Sendable {
                 let shot = layout.shots[place.shot]
                 let pcm = PCMBuffer(channels: audio.channels, samples: Array(
                     audio.samples[shot.samples.lower * audio.channels ..< shot.samples.upper * audio.channels]))
-                current = try ShotFile(shot: place.shot, output: outputs[place.shot], video: parameters, frameRate: rate,
-                                       audio: pcm, format: format, bitRate: audioBitRate)
+                current = try ShotFile(shot: place.shot, output: outputs[place.shot], video: parameters,
+                                       frameRate: rate, audio: pcm, format: format, bitRate: audioBitRate)
             }
             packet.pointee.pts = place.pts
             packet.pointee.dts = place.position - delay[place.shot]
@@ -136,7 +136,8 @@ public struct ShotSplitter: Sendable {
         var frameOf = [Int](repeating: 0, count: stamps.count)
         for (rank, i) in order.enumerated() {
             if rank > 0, stamps[order[rank - 1]].pts == stamps[i].pts {
-                throw MediaError.invalidInput("\(film.path): two video packets share presentation time \(stamps[i].pts)")
+                throw MediaError.invalidInput(
+                    "\(film.path): two video packets share presentation time \(stamps[i].pts)")
             }
             frameOf[i] = rank
         }
@@ -145,16 +146,16 @@ public struct ShotSplitter: Sendable {
         var shot = -1, start = 0
         for (i, stamp) in stamps.enumerated() {
             let frame = frameOf[i]
-            guard let s = layout.shots.firstIndex(where: { $0.frames.contains(frame) }) else {
+            guard let s = layout.shot(containingFrame: frame) else {
                 throw MediaError.invalidInput("\(film.path): frame \(frame) is in no shot")
             }
             if s != shot {
                 let first = layout.shots[s]
                 guard s > shot, frame == first.frames.lower, stamp.key else {
                     throw MediaError.invalidInput(
-                        "\(film.path): shot \(first.id) does not start on a keyframe in decode order (packet \(i) is frame "
-                        + "\(frame)\(stamp.key ? "" : ", not a keyframe"); the shot starts at frame \(first.frames.lower)): "
-                        + "it cannot be cut out without re-encoding")
+                        "\(film.path): shot \(first.id) does not start on a keyframe in decode order (packet \(i) "
+                        + "is frame \(frame)\(stamp.key ? "" : ", not a keyframe"); the shot starts at frame "
+                        + "\(first.frames.lower)): it cannot be cut out without re-encoding")
                 }
                 shot = s
                 start = i
@@ -189,12 +190,16 @@ private final class ShotFile {
         let encoder = try AACEncoder(bitRate: bitRate, coder: "fast", sampleRate: format.sampleRate,
                                      channels: format.channels)
         writer = try MP4Writer(path: temporary.path)
-        videoIndex = try writer.addStream(parameters: video, timeBase: AVRational(num: frameRate.den, den: frameRate.num),
+        videoIndex = try writer.addStream(parameters: video,
+                                          timeBase: AVRational(num: frameRate.den, den: frameRate.num),
                                           frameRate: frameRate)
         audioIndex = try writer.addStream(parameters: encoder.parameters, timeBase: encoder.timeBase)
         audioTimeBase = encoder.timeBase
         var packets: [UnsafeMutablePointer<AVPacket>?] = []
-        try encoder.encode(FilmInMemory(chunks: [], audio: [audio]), total: audio.frameCount) { packets.append($0); return true }
+        try encoder.encode(FilmInMemory(chunks: [], audio: [audio]), total: audio.frameCount) {
+            packets.append($0)
+            return true
+        }
         audioPackets = packets
         try writer.writeHeader(movieTimescale: MP4Writer.movieTimescale(fps: format.fps, sampleRate: format.sampleRate))
     }

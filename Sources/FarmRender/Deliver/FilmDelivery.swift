@@ -28,7 +28,8 @@ public enum FilmDelivery {
     /// - Returns: the files, in shot order.
     /// - Throws: ``Failure`` when the film's length or sound does not fit the layout; media errors.
     @discardableResult
-    public static func splitShots(film: URL, layout: FilmLayout, format: OutputFormat, into folder: URL) throws -> [URL] {
+    public static func splitShots(film: URL, layout: FilmLayout, format: OutputFormat,
+                                  into folder: URL) throws -> [URL] {
         let decoded = try FilmDecoder(url: film).decode(pictures: false) { _ in }
         if let problem = layout.mismatch(frames: decoded.frameCount, samples: decoded.audioSampleCount,
                                          sampleRate: decoded.sampleRate, channels: decoded.channels, format: format) {

@@ -57,7 +57,9 @@ public struct LocalRenderer: Sendable {
             var task = try job.segmentTask(segment, tail: results.tail, anchors: results.anchors)
             if id == dropContextOf { task.pins = Array(task.pins.dropFirst()) }
             tracker.started(stage: id)
-            let artifact = try (id == breakJoinOf ? breaking : runner).run(task) { step, steps in tracker.step(stage: "\(id) step \(step)/\(steps)") }
+            let artifact = try (id == breakJoinOf ? breaking : runner).run(task) { step, steps in
+                tracker.step(stage: "\(id) step \(step)/\(steps)")
+            }
             results.put(artifact, for: id)
             tracker.done(frames: segment.own.count, stage: id)
         }

@@ -77,7 +77,9 @@ public enum SeamInspector {
             values[.soundFlux] = SignalMeasures.spectralFlux(mono, at: join.sample, within: whole)
             var figures = SeamReport.JoinFigures(join: join, values: values, exceeded: [])
             if figures.judged {
-                figures.exceeded = SeamReport.Measure.allCases.filter { m in values[m].map { $0 > report.limit(m) } ?? false }
+                figures.exceeded = SeamReport.Measure.allCases.filter { m in
+                    values[m].map { $0 > report.limit(m) } ?? false
+                }
             }
             return figures
         }

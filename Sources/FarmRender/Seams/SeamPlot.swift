@@ -25,7 +25,9 @@ public enum SeamPlot {
         for axisX in left ... right { put(axisX, bottom, (0, 0, 0)) }
         for (level, colour) in [(report.insideP99[.pictureMAD] ?? 0, (30, 160, 60)), (limit, (240, 140, 0))] {
             let row = y(level)
-            for column in stride(from: left, through: right, by: 2) { put(column, row, (UInt8(colour.0), UInt8(colour.1), UInt8(colour.2))) }
+            for column in stride(from: left, through: right, by: 2) {
+                put(column, row, (UInt8(colour.0), UInt8(colour.1), UInt8(colour.2)))
+            }
         }
         for j in report.joins {
             let colour: (UInt8, UInt8, UInt8) = switch j.join.kind {

@@ -44,7 +44,9 @@ enum SignalMeasures {
     /// either window leaves `range`.
     static func spectralFlux(_ mono: [Float], at: Int, within range: Range<Int>) -> Double? {
         let n = fluxWindow
-        guard at - n >= range.lowerBound, at + n <= range.upperBound, at - n >= 0, at + n <= mono.count else { return nil }
+        guard at - n >= range.lowerBound, at + n <= range.upperBound, at - n >= 0, at + n <= mono.count else {
+            return nil
+        }
         let before = spectrum(mono, from: at - n), after = spectrum(mono, from: at)
         let sa = before.reduce(0, +), sb = after.reduce(0, +)
         guard sa > 1e-12, sb > 1e-12 else { return sa > 1e-12 || sb > 1e-12 ? 1 : 0 }

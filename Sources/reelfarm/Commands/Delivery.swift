@@ -6,10 +6,16 @@ import Foundation
 
 /// The outputs `fetch` and `deliver` hand to editorial, checked before any work.
 struct DeliveryOptions: ParsableArguments {
-    @Option(help: "Write an OpenTimelineIO timeline (.otio): one clip per shot on a video and an audio track, a marker at every segment join.")
+    @Option(help: """
+        Write an OpenTimelineIO timeline (.otio): one clip per shot on a video and an audio track, a marker at every \
+        segment join.
+        """)
     var otio: String?
     @Option(name: .customLong("split-shots"),
-            help: "Write one MP4 per shot into this folder (created if missing): picture by stream copy, sound cut on the exact samples.")
+            help: """
+                Write one MP4 per shot into this folder (created if missing): picture by stream copy, sound cut on the \
+                exact samples.
+                """)
     var splitShots: String?
 
     var any: Bool { otio != nil || splitShots != nil }
@@ -18,7 +24,8 @@ struct DeliveryOptions: ParsableArguments {
     func check(command: String) throws {
         if let otio { try FileChecks.outputFile(otio, command: command) }
         if let splitShots, let problem = FileChecks.dataDirectoryProblem(splitShots) {
-            printError("reelfarm \(command): --split-shots: " + problem.replacingOccurrences(of: "data directory", with: "folder"))
+            let folder = problem.replacingOccurrences(of: "data directory", with: "folder")
+            printError("reelfarm \(command): --split-shots: \(folder)")
             throw ExitCode.failure
         }
     }
@@ -47,7 +54,8 @@ struct DeliveryOptions: ParsableArguments {
                     media = .none
                 }
                 try FilmDelivery.writeOTIO(title: title, layout: layout, media: media, to: URL(fileURLWithPath: otio))
-                printError("\(command): timeline of \(layout.shots.count) shots and \(layout.joins.count) joins → \(otio)")
+                printError("\(command): timeline of \(layout.shots.count) shots and \(layout.joins.count) joins "
+                           + "→ \(otio)")
             }
         } catch let failure as FilmDelivery.Failure {
             printError("reelfarm \(command): \(failure)")
@@ -64,8 +72,8 @@ func loadLayout(_ argument: String) throws -> (JobSpec, FilmLayout) {
     do {
         let spec = try JobSource.load(argument)
         guard let geometry = try EngineRegistry.plannedGeometry(for: spec.model) else {
-            printError("reelfarm: \(argument): engine \(spec.model.engine) is not built in, so its latent grid is not known "
-                       + "here; use the farm's job instead (--job JOB), which carries the grid it was planned with")
+            printError("reelfarm: \(argument): engine \(spec.model.engine) is not built in, so its latent grid is not "
+                       + "known here; use the farm's job instead (--job JOB), which carries the grid it was planned with")
             throw ExitCode(specErrorExitCode)
         }
         return (spec, try FilmDelivery.layout(spec: spec, geometry: geometry, source: argument))
@@ -80,7 +88,8 @@ func farmLayout(_ client: FarmClient, job: String) throws -> (JobSpec, FilmLayou
     let plan = try clientCall { try client.plan(job: job) }
     do {
         let spec = try JobSpec.parse(plan.storyboard, source: plan.source,
-                                     baseDirectory: plan.baseDirectory.map { URL(fileURLWithPath: $0) }, checkingFiles: false)
+                                     baseDirectory: plan.baseDirectory.map { URL(fileURLWithPath: $0) },
+                                     checkingFiles: false)
         let geometry: EngineGeometry
         if let doc = plan.geometry {
             geometry = try doc.geometry()
@@ -116,7 +125,9 @@ extension ReelFarm {
         @OptionGroup var log: LogOptions
 
         func validate() throws {
-            guard outputs.any else { throw ValidationError("nothing to write: give --otio FILE and/or --split-shots DIR") }
+            guard outputs.any else {
+                throw ValidationError("nothing to write: give --otio FILE and/or --split-shots DIR")
+            }
         }
 
         func run() throws {
@@ -131,7 +142,7 @@ extension ReelFarm {
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Measure the seams at every segment join of a film (any engine) against the inside of its segments.",
+            abstract: "Measure the seams at every segment join of a film (any engine) against inside its segments.",
             discussion: """
                 At every join: the picture change (mean absolute luma difference and 1 − SSIM of the two frames either \
                 side) and the sound's change (largest sample-to-sample step, spectral flux of the 1024 samples either \
@@ -158,10 +169,15 @@ extension ReelFarm {
             log.apply()
             try FileChecks.inputFile(film, command: "inspect")
             if let plot { try FileChecks.outputFile(plot, command: "inspect") }
-            let (spec, layout) = if let job { try farmLayout(try farm.client(), job: job) } else { try loadLayout(storyboard!) }
+            let (spec, layout) = if let job {
+                try farmLayout(try farm.client(), job: job)
+            } else {
+                try loadLayout(storyboard ?? "")
+            }
             let report: SeamReport
             do {
-                report = try SeamInspector.inspect(film: URL(fileURLWithPath: film), layout: layout, format: spec.output)
+                report = try SeamInspector.inspect(film: URL(fileURLWithPath: film), layout: layout,
+                                                   format: spec.output)
             } catch {
                 printError("reelfarm inspect: \(film): \(error)")
                 throw ExitCode.failure

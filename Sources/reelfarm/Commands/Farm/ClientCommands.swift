@@ -85,7 +85,8 @@ extension ReelFarm {
             let client = try farm.client()
             let laidOut = delivery.any ? try farmLayout(client, job: job) : nil
             let target = output.map { URL(fileURLWithPath: $0) }
-                ?? FileManager.default.temporaryDirectory.appendingPathComponent("reelfarm-fetch-\(job)-\(UUID().uuidString.prefix(8)).mp4")
+                ?? FileManager.default.temporaryDirectory
+                    .appendingPathComponent("reelfarm-fetch-\(UUID().uuidString).mp4")
             defer { if output == nil { try? FileManager.default.removeItem(at: target) } }
             let bytes = try clientCall {
                 do {
@@ -99,8 +100,8 @@ extension ReelFarm {
             }
             printError("fetched \(job): \(bytes) bytes" + (output.map { " → \($0)" } ?? ""))
             if let (spec, layout) = laidOut {
-                try delivery.deliver(film: target, keptFilm: output, title: spec.title, layout: layout, format: spec.output,
-                                     command: "fetch")
+                try delivery.deliver(film: target, keptFilm: output, title: spec.title, layout: layout,
+                                     format: spec.output, command: "fetch")
             }
         }
     }
