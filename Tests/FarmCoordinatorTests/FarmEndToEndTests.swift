@@ -50,20 +50,24 @@ import Testing
         let client = try FarmClient(endpoint: farm.endpoint)
         let job = try client.submit(storyboard: text, source: "three.yaml", priority: 0).job
         #expect(try waitFor(client, job: job).jobs.first?.state == "done", "\(farm.log("coordinator"))")
-        let layout = FilmLayout(spec: try JobSpec.parse(text, source: "t"),
-                                plan: try JobContext(spec: JobSpec.parse(text, source: "t"), geometry: TestCardEngine().geometry).plan)
+        let spec = try JobSpec.parse(text, source: "t")
+        let layout = FilmLayout(spec: spec, plan: try JobContext(spec: spec, geometry: TestCardEngine().geometry).plan)
 
         // Without -o: the film is fetched to a temporary file, cut, and removed; the clips point at the shot files.
         let shots = dir.appendingPathComponent("shots"), timeline = dir.appendingPathComponent("t.otio")
-        let fetched = try ProcessRunner.run(reelfarm, ["fetch", job, "--otio", timeline.path, "--split-shots", shots.path,
-                                                       "--coordinator", farm.endpoint], timeout: 120)
+        let fetched = try ProcessRunner.run(reelfarm, ["fetch", job, "--otio", timeline.path,
+                                                       "--split-shots", shots.path, "--coordinator", farm.endpoint],
+                                            timeout: 120)
         #expect(fetched.status == 0, "\(fetched.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: shots.path).sorted()
         #expect(files == layout.shots.map(FilmDelivery.shotFileName))
-        let frames = try files.map { try FFprobe.streams(shots.appendingPathComponent($0)).first { $0.codecType == "video" }?.readFrames ?? 0 }
+        let frames = try files.map {
+            try FFprobe.streams(shots.appendingPathComponent($0)).first { $0.codecType == "video" }?.readFrames ?? 0
+        }
         #expect(frames == layout.shots.map(\.frames.count))
         let otio = try String(contentsOf: timeline, encoding: .utf8)
-        #expect(otio.contains("\"Clip.2\"") && otio.contains("shots/001-wide.mp4") && otio.contains("\"name\": \"push\""))
+        #expect(otio.contains("\"Clip.2\"") && otio.contains("shots/001-wide.mp4")
+                && otio.contains("\"name\": \"push\""))
 
         // With -o: the film is kept and the clips point at it; inspect lays it out from the job.
         let film = dir.appendingPathComponent("film.mp4"), second = dir.appendingPathComponent("f.otio")
@@ -71,12 +75,13 @@ import Testing
                                                     "--coordinator", farm.endpoint], timeout: 120)
         #expect(kept.status == 0, "\(kept.stderr)")
         #expect(try String(contentsOf: second, encoding: .utf8).contains(film.standardizedFileURL.absoluteString))
-        let inspect = try ProcessRunner.run(reelfarm, ["inspect", film.path, "--job", job, "--coordinator", farm.endpoint],
-                                            timeout: 120)
-        #expect(inspect.status == 0 && inspect.stdout.contains("within the limits"), "\(inspect.stdout)\(inspect.stderr)")
+        let inspect = try ProcessRunner.run(reelfarm, ["inspect", film.path, "--job", job,
+                                                       "--coordinator", farm.endpoint], timeout: 120)
+        #expect(inspect.status == 0 && inspect.stdout.contains("within the limits"),
+                "\(inspect.stdout)\(inspect.stderr)")
 
-        let unknown = try ProcessRunner.run(reelfarm, ["fetch", "jnope", "--otio", second.path, "--coordinator", farm.endpoint],
-                                            timeout: 60)
+        let unknown = try ProcessRunner.run(reelfarm, ["fetch", "jnope", "--otio", second.path,
+                                                       "--coordinator", farm.endpoint], timeout: 60)
         #expect(unknown.status == 1 && unknown.stderr.contains("no job jnope"), "\(unknown.stderr)")
     }
 

@@ -12,7 +12,8 @@ import Testing
             let plan = try Planner.plan(spec, geometry: stride4)
             let layout = FilmLayout(spec: spec, plan: plan)
             let clock = spec.output.clock
-            #expect(layout.totalFrames == plan.totalFrames && layout.totalSamples == clock.sample(atFrame: plan.totalFrames))
+            #expect(layout.totalFrames == plan.totalFrames)
+            #expect(layout.totalSamples == clock.sample(atFrame: plan.totalFrames))
             var frame = 0, sample = 0
             for shot in layout.shots {
                 #expect(shot.frames.lower == frame && shot.samples.lower == sample, "seed \(seed)")
@@ -60,7 +61,9 @@ import Testing
         for (track, total) in zip(tracks, [layout.totalFrames, layout.totalSamples]) {
             let clips = try #require(track["children"] as? [[String: Any]])
             #expect(clips.map { $0["OTIO_SCHEMA"] as? String } == Array(repeating: "Clip.2", count: layout.shots.count))
-            let durations = clips.compactMap { (($0["source_range"] as? [String: Any])?["duration"] as? [String: Any])?["value"] as? Double }
+            let durations = clips.compactMap {
+                (($0["source_range"] as? [String: Any])?["duration"] as? [String: Any])?["value"] as? Double
+            }
             #expect(durations.reduce(0, +) == Double(total))
             #expect((track["markers"] as? [Any])?.count == layout.joins.count)
         }

@@ -18,9 +18,11 @@ import Testing
         ], timeout: 60)
         try #require(made.status == 0, "ffmpeg: \(made.stderr)")
         let spec = JobSpec(
-            title: "t", output: OutputFormat(width: 320, height: 192, fps: Rational(24), sampleRate: 48_000, channels: 2),
+            title: "t",
+            output: OutputFormat(width: 320, height: 192, fps: Rational(24), sampleRate: 48_000, channels: 2),
             model: ModelSpec(engine: "testcard", window: 33, overlap: 9, steps: 1, seed: 1, schedule: .chain),
-            shots: [ShotSpec(id: "a", length: .frames(24), prompt: ""), ShotSpec(id: "b", length: .frames(24), prompt: "")])
+            shots: [ShotSpec(id: "a", length: .frames(24), prompt: ""),
+                    ShotSpec(id: "b", length: .frames(24), prompt: "")])
         let geometry = EngineGeometry(temporalStride: 4, spatialStride: 8, latentChannels: 4, maxWindow: 1025)
         let layout = FilmLayout(spec: spec, plan: try Planner.plan(spec, geometry: geometry))
         let outputs = layout.shots.map { dir.appendingPathComponent("\($0.id).mp4") }

@@ -48,13 +48,15 @@ import Testing
         let shots = dir.appendingPathComponent("shots/nested")
         let render = try ProcessRunner.run(reelfarm, ["render", job.path, "-o", film.path, "--quiet"], timeout: 120)
         #expect(render.status == 0, "\(render.stderr)")
-        let deliver = try ProcessRunner.run(reelfarm, ["deliver", film.path, "--storyboard", job.path, "--otio", otioFile.path,
-                                                       "--split-shots", shots.path], timeout: 120)
+        let deliver = try ProcessRunner.run(reelfarm, ["deliver", film.path, "--storyboard", job.path,
+                                                       "--otio", otioFile.path, "--split-shots", shots.path],
+                                            timeout: 120)
         #expect(deliver.status == 0, "\(deliver.stderr)")
 
         let spec = try JobSpec.parse(text, source: "t")
         let layout = try FilmDelivery.layout(spec: spec, geometry: TestCardEngine().geometry, source: "t")
-        let read = try ProcessRunner.run(URL(fileURLWithPath: python), ["-c", Self.readTimeline, otioFile.path], timeout: 60)
+        let read = try ProcessRunner.run(URL(fileURLWithPath: python), ["-c", Self.readTimeline, otioFile.path],
+                                         timeout: 60)
         #expect(read.status == 0, "opentimelineio could not read the timeline: \(read.stderr)")
         let tracks = try #require(try JSONSerialization.jsonObject(with: Data(read.stdout.utf8)) as? [[String: Any]])
         #expect(tracks.map { $0["kind"] as? String } == ["Video", "Audio"])
@@ -99,8 +101,8 @@ import Testing
         let job = try Storyboards.write(text)
         let film = dir.appendingPathComponent("film.mp4"), shots = dir.appendingPathComponent("shots")
         _ = try renderInProcess(text, to: film)
-        let deliver = try ProcessRunner.run(reelfarm, ["deliver", film.path, "--storyboard", job.path, "--split-shots", shots.path],
-                                            timeout: 120)
+        let deliver = try ProcessRunner.run(reelfarm, ["deliver", film.path, "--storyboard", job.path,
+                                                       "--split-shots", shots.path], timeout: 120)
         #expect(deliver.status == 0, "\(deliver.stderr)")
         let spec = try JobSpec.parse(text, source: "t")
         let layout = try FilmDelivery.layout(spec: spec, geometry: TestCardEngine().geometry, source: "t")
@@ -118,24 +120,26 @@ import Testing
         _ = try renderInProcess(Storyboards.threeShots(), to: film)
 
         let missing = try ProcessRunner.run(reelfarm, ["deliver", dir.appendingPathComponent("none.mp4").path,
-                                                       "--storyboard", job.path, "--otio", dir.appendingPathComponent("x.otio").path],
-                                            timeout: 60)
+                                                       "--storyboard", job.path,
+                                                       "--otio", dir.appendingPathComponent("x.otio").path], timeout: 60)
         #expect(missing.status == 1 && missing.stderr.contains("none.mp4: no such file"), "\(missing.stderr)")
 
-        let other = try Storyboards.write(Storyboards.threeShots().replacingOccurrences(of: "frames: 7", with: "frames: 9"))
+        let other = try Storyboards.write(Storyboards.threeShots()
+            .replacingOccurrences(of: "frames: 7", with: "frames: 9"))
         let otioFile = dir.appendingPathComponent("x.otio")
-        let wrong = try ProcessRunner.run(reelfarm, ["deliver", film.path, "--storyboard", other.path, "--otio", otioFile.path],
-                                          timeout: 60)
-        #expect(wrong.status == 1 && wrong.stderr.contains("137 frames but the storyboard plans 139"), "\(wrong.stderr)")
+        let wrong = try ProcessRunner.run(reelfarm, ["deliver", film.path, "--storyboard", other.path,
+                                                     "--otio", otioFile.path], timeout: 60)
+        #expect(wrong.status == 1 && wrong.stderr.contains("137 frames but the storyboard plans 139"),
+                "\(wrong.stderr)")
         #expect(!FileManager.default.fileExists(atPath: otioFile.path), "nothing is written for the wrong storyboard")
 
         let blocker = dir.appendingPathComponent("a-file")
         try Data("x".utf8).write(to: blocker)
         let unwritable = try ProcessRunner.run(reelfarm, ["deliver", film.path, "--storyboard", job.path,
-                                                          "--split-shots", blocker.appendingPathComponent("shots").path],
-                                               timeout: 60)
-        #expect(unwritable.status == 1 && unwritable.stderr.contains("--split-shots") && unwritable.stderr.contains("a-file is a file"),
-                "\(unwritable.stderr)")
+                                                          "--split-shots",
+                                                          blocker.appendingPathComponent("shots").path], timeout: 60)
+        #expect(unwritable.status == 1 && unwritable.stderr.contains("--split-shots")
+                && unwritable.stderr.contains("a-file is a file"), "\(unwritable.stderr)")
 
         let nothing = try ProcessRunner.run(reelfarm, ["deliver", film.path, "--storyboard", job.path], timeout: 60)
         #expect(nothing.status == 64 && nothing.stderr.contains("nothing to write"), "\(nothing.stderr)")

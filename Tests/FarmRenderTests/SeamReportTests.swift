@@ -62,8 +62,9 @@ import Testing
         #expect(good.passed, "\(good.table)")
         let bad = try SeamInspector.inspect(film: broken, layout: layout, format: spec.output)
         #expect(bad.failures.count == 2, "\(bad.table)")
-        #expect(bad.failures.allSatisfy { $0.exceeded.contains(.pictureMAD) && $0.exceeded.contains(.pictureStructure) },
-                "\(bad.table)")
+        #expect(bad.failures.allSatisfy {
+            $0.exceeded.contains(.pictureMAD) && $0.exceeded.contains(.pictureStructure)
+        }, "\(bad.table)")
     }
 
     @Test func cliExitsOneOnASeamAndWritesAPlot() throws {
@@ -72,7 +73,8 @@ import Testing
         let ok = dir.appendingPathComponent("ok.mp4"), broken = dir.appendingPathComponent("broken.mp4")
         let plot = dir.appendingPathComponent("seams.png")
         for (film, fault) in [(ok, [String]()), (broken, ["--inject-fault", "break-join"])] {
-            let render = try ProcessRunner.run(reelfarm, ["render", job.path, "-o", film.path, "--quiet"] + fault, timeout: 120)
+            let render = try ProcessRunner.run(reelfarm, ["render", job.path, "-o", film.path, "--quiet"] + fault,
+                                               timeout: 120)
             #expect(render.status == 0, "\(render.stderr)")
         }
         let pass = try ProcessRunner.run(reelfarm, ["inspect", ok.path, "--storyboard", job.path, "--plot", plot.path],
@@ -92,7 +94,8 @@ import Testing
         let dir = try temporaryDirectory()
         let film = dir.appendingPathComponent("f.mp4")
         _ = try renderInProcess(Storyboards.threeShots(), to: film)
-        let other = try Storyboards.write(Storyboards.threeShots().replacingOccurrences(of: "frames: 7", with: "frames: 9"))
+        let other = try Storyboards.write(Storyboards.threeShots()
+            .replacingOccurrences(of: "frames: 7", with: "frames: 9"))
         let wrong = try ProcessRunner.run(reelfarm, ["inspect", film.path, "--storyboard", other.path], timeout: 120)
         #expect(wrong.status == 1)
         #expect(wrong.stderr.contains("137 frames") && wrong.stderr.contains("plans 139"), "\(wrong.stderr)")
