@@ -322,6 +322,15 @@ extension Coordinator {
         send(identity, WireMessage(.filmPart, FilmPart(job: id, offset: offset, total: total), sequence: sequence, blobs: [piece]))
     }
 
+    /// A job's storyboard and the grid it was planned with, so a client can lay its film out as it was planned.
+    func jobPlan(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
+        guard let id = q.job, let job = try store.job(id) else { throw WireError(.invalid, "no job \(q.job ?? "(none)")") }
+        let geometry = (try store.geometry(job: id)).flatMap { try? Self.decodeGeometry($0) }.map(GeometryDocument.init)
+        send(identity, WireMessage(.reply, JobPlan(job: id, source: job.source, storyboard: job.storyboard,
+                                                   baseDirectory: job.baseDirectory, geometry: geometry),
+                                   sequence: sequence))
+    }
+
     /// One page of the workers (``WorkersReport/pageSize`` rows from `offset`), with the farm's totals: bounded at
     /// any farm size.
     func workersReport(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {

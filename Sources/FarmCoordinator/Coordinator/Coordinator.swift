@@ -256,7 +256,7 @@ public final class Coordinator: @unchecked Sendable {
         let sequence = message.sequence
         do {
             switch message.command {
-            case .resultPart, .progress, .heartbeat, .status, .fetch, .workers:
+            case .resultPart, .progress, .heartbeat, .status, .fetch, .workers, .jobPlan:
                 // These change memory only (or only read), or take a savepoint only when they write (a heartbeat
                 // that drops a lease): none of their own each time.
                 try route(message, from: identity)
@@ -292,6 +292,7 @@ public final class Coordinator: @unchecked Sendable {
         case .retryJob: try retryJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .deleteJob: try deleteJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .fetch: try fetch(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
+        case .jobPlan: try jobPlan(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .workers: try workersReport(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .welcome, .assign, .cancelTask, .reply, .filmPart, .refused:
             throw WireError(.unexpected, "\(m.command) is sent by the coordinator, not to it")

@@ -137,6 +137,11 @@ public final class FarmClient {
         try call(.workers, JobQuery(job: nil, offset: offset == 0 ? nil : offset), expecting: WorkersReport.self)
     }
 
+    /// The storyboard of `job` and the latent grid the coordinator planned it with.
+    public func plan(job: String) throws -> JobPlan {
+        try call(.jobPlan, JobQuery(job: job), expecting: JobPlan.self)
+    }
+
     /// Downloads a finished film piece by piece into `output` (written to a temporary file, then renamed).
     /// - Returns: the film's size in bytes.
     public func fetch(job: String, to output: URL) throws -> Int {

@@ -229,6 +229,25 @@ public struct JobQuery: Codable, Sendable, Equatable {
     }
 }
 
+/// `job_plan`'s reply: what a client needs to plan a job exactly as the coordinator did (the storyboard as submitted
+/// and the latent grid it was planned with), e.g. to lay its film out by shot and segment.
+public struct JobPlan: Codable, Sendable, Equatable {
+    public var job: String
+    public var source: String
+    public var storyboard: String
+    public var baseDirectory: String?
+    /// `nil` for a job from before the grid was kept with it.
+    public var geometry: GeometryDocument?
+
+    public init(job: String, source: String, storyboard: String, baseDirectory: String?, geometry: GeometryDocument?) {
+        self.job = job
+        self.source = source
+        self.storyboard = storyboard
+        self.baseDirectory = baseDirectory
+        self.geometry = geometry
+    }
+}
+
 /// `film_part`: bytes `[offset, offset + blob)` of a finished film of `total` bytes.
 public struct FilmPart: Codable, Sendable, Equatable {
     public var job: String

@@ -91,26 +91,48 @@ extension ReelFarm {
     }
 
     struct Fetch: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Download a finished job's film.")
+        static let configuration = CommandConfiguration(
+            abstract: "Download a finished job's film; optionally its OpenTimelineIO timeline and one MP4 per shot.",
+            discussion: """
+                With --otio or --split-shots the job is laid out as the coordinator planned it (its storyboard and \
+                latent grid); -o may then be left out (the film is downloaded to a temporary file and removed after).
+                """)
         @Argument(help: "The job id.") var job: String
-        @Option(name: .shortAndLong, help: "Output MP4 file.") var output: String
+        @Option(name: .shortAndLong, help: "Output MP4 file.") var output: String?
+        @OptionGroup var delivery: DeliveryOptions
         @OptionGroup var farm: CoordinatorOption
+
+        func validate() throws {
+            guard output != nil || delivery.any else {
+                throw ValidationError("nothing to write: give -o FILM.mp4, --otio FILE and/or --split-shots DIR")
+            }
+        }
 
         func run() throws {
             // Before asking the coordinator for anything: a film with nowhere to go is refused at once.
-            try FileChecks.outputFile(output, command: "fetch")
+            if let output { try FileChecks.outputFile(output, command: "fetch") }
+            try delivery.check(command: "fetch")
             let client = try farm.client()
+            let laidOut = delivery.any ? try farmLayout(client, job: job) : nil
+            let target = output.map { URL(fileURLWithPath: $0) }
+                ?? FileManager.default.temporaryDirectory
+                    .appendingPathComponent("reelfarm-fetch-\(UUID().uuidString).mp4")
+            defer { if output == nil { try? FileManager.default.removeItem(at: target) } }
             let bytes = try clientCall {
                 do {
-                    return try client.fetch(job: job, to: URL(fileURLWithPath: output))
+                    return try client.fetch(job: job, to: target)
                 } catch let error as FarmClient.ClientError {
                     throw error
                 } catch {
-                    printError("reelfarm fetch: \(FileChecks.describe(error, path: output))")
+                    printError("reelfarm fetch: \(FileChecks.describe(error, path: target.path))")
                     throw ExitCode.failure
                 }
             }
-            printError("fetched \(job): \(bytes) bytes → \(output)")
+            printError("fetched \(job): \(bytes) bytes" + (output.map { " → \($0)" } ?? ""))
+            if let (spec, layout) = laidOut {
+                try delivery.deliver(film: target, keptFilm: output, title: spec.title, layout: layout,
+                                     format: spec.output, command: "fetch")
+            }
         }
     }
 
