@@ -326,8 +326,9 @@ extension Coordinator {
     func jobPlan(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
         guard let id = q.job, let job = try store.job(id) else { throw WireError(.invalid, "no job \(q.job ?? "(none)")") }
         let geometry = (try store.geometry(job: id)).flatMap { try? Self.decodeGeometry($0) }.map(GeometryDocument.init)
+        let draft = job.draft.flatMap { try? WireJSON.decoder.decode(DraftSettings.self, from: Data($0.utf8)) }
         send(identity, WireMessage(.reply, JobPlan(job: id, source: job.source, storyboard: job.storyboard,
-                                                   baseDirectory: job.baseDirectory, geometry: geometry),
+                                                   baseDirectory: job.baseDirectory, geometry: geometry, draft: draft),
                                    sequence: sequence))
     }
 

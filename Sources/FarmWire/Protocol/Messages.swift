@@ -238,8 +238,12 @@ public struct JobPlan: Codable, Sendable, Equatable {
     public var baseDirectory: String?
     /// `nil` for a job from before the grid was kept with it.
     public var geometry: GeometryDocument?
+    /// A draft's settings: the job was planned from the storyboard drafted with them (``JobSpec/drafted(_:)``).
+    public var draft: DraftSettings?
 
-    public init(job: String, source: String, storyboard: String, baseDirectory: String?, geometry: GeometryDocument?) {
+    public init(job: String, source: String, storyboard: String, baseDirectory: String?, geometry: GeometryDocument?,
+                draft: DraftSettings? = nil) {
+        self.draft = draft
         self.job = job
         self.source = source
         self.storyboard = storyboard

@@ -87,9 +87,10 @@ func loadLayout(_ argument: String) throws -> (JobSpec, FilmLayout) {
 func farmLayout(_ client: FarmClient, job: String) throws -> (JobSpec, FilmLayout) {
     let plan = try clientCall { try client.plan(job: job) }
     do {
-        let spec = try JobSpec.parse(plan.storyboard, source: plan.source,
+        var spec = try JobSpec.parse(plan.storyboard, source: plan.source,
                                      baseDirectory: plan.baseDirectory.map { URL(fileURLWithPath: $0) },
                                      checkingFiles: false)
+        if let draft = plan.draft { spec = spec.drafted(draft) }
         let geometry: EngineGeometry
         if let doc = plan.geometry {
             geometry = try doc.geometry()
