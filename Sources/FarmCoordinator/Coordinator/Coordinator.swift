@@ -217,7 +217,17 @@ public final class Coordinator: @unchecked Sendable {
         let swept = try store.sweepArtifacts()
         if swept > 0 { log("removed \(swept) artifact files nothing refers to") }
         for t in try store.readyTasks() { queue.push(t) }
-        for job in try store.jobs() where job.state == .assembling { assembly.submit(job.id) }
+        // A film in progress died with the last process: built again from the segments its job had finished, off the
+        // loop (told with the first iteration's notices), from one read of them all.
+        let finished = try store.finishedSegmentsOfUnfinishedJobs()
+        for job in try store.jobs() {
+            switch job.state {
+            case .assembling: assembly.submit(job.id)
+            case .queued, .running:
+                if let parts = finished[job.id] { assemblyNotices.append(.resume(job: job, parts: parts)) }
+            default: break
+            }
+        }
         if requeued > 0 { log("recovered: \(requeued) running tasks back in the queue") }
     }
 

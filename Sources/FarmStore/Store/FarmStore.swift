@@ -153,6 +153,31 @@ public final class FarmStore: @unchecked Sendable {
         }
     }
 
+    /// A finished segment's place in its film and its chunk and PCM artifacts.
+    public struct FinishedSegment: Sendable, Equatable {
+        public var position: Int
+        public var key: String
+        public var chunk: String
+        public var audio: String
+    }
+
+    /// The finished segments of every queued or running job, in film order by job, in one read (a restarted
+    /// coordinator builds their films in progress again from them).
+    public func finishedSegmentsOfUnfinishedJobs() throws -> [String: [FinishedSegment]] {
+        try read { db in
+            var out: [String: [FinishedSegment]] = [:]
+            for r in try Row.fetchAll(db, sql: """
+                SELECT t.job_id, t.position, t.key, t.chunk, t.audio FROM tasks t JOIN jobs j ON j.id = t.job_id
+                WHERE j.state IN ('queued', 'running') AND t.kind = 'segment' AND t.state = 'done'
+                  AND t.chunk IS NOT NULL AND t.audio IS NOT NULL
+                ORDER BY t.job_id, t.position
+                """) {
+                out[r[0], default: []].append(FinishedSegment(position: r[1], key: r[2], chunk: r[3], audio: r[4]))
+            }
+            return out
+        }
+    }
+
     /// Keeps a finished task from being reused (its result came from an engine other than the one its key names).
     public func forgetReuseKey(_ task: TaskKey) throws {
         try write { db in
