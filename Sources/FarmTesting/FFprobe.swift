@@ -14,6 +14,10 @@ public enum FFprobe {
         /// Frames ffprobe decoded (`-count_frames`).
         public var readFrames: Int?
         public var duration: Double?
+        /// The duration in ticks of `timeBase` (exact: for audio at `1/sample_rate`, samples).
+        public var durationTS: Int?
+        /// `"1/48000"`.
+        public var timeBase: String?
     }
 
     public static let executable = URL(fileURLWithPath: "/usr/bin/ffprobe")
@@ -30,7 +34,8 @@ public enum FFprobe {
                    width: s["width"] as? Int, height: s["height"] as? Int, pixelFormat: s["pix_fmt"] as? String,
                    sampleRate: (s["sample_rate"] as? String).flatMap { Int($0) }, channels: s["channels"] as? Int,
                    readFrames: (s["nb_read_frames"] as? String).flatMap { Int($0) },
-                   duration: (s["duration"] as? String).flatMap { Double($0) })
+                   duration: (s["duration"] as? String).flatMap { Double($0) },
+                   durationTS: s["duration_ts"] as? Int, timeBase: s["time_base"] as? String)
         }
     }
 

@@ -8,7 +8,7 @@ struct ReelFarm: AsyncParsableCommand {
         abstract: "Render farm for long-form AI video with sound.",
         version: "reelfarm \(reelfarmVersion)",
         subcommands: [
-            Sample.self, Plan.self, Render.self, Verify.self, Demo.self,
+            Sample.self, Plan.self, Render.self, Verify.self, Inspect.self, Deliver.self, Demo.self,
             Coordinator.self, Worker.self, Submit.self, Status.self, Watch.self, Fetch.self, Cancel.self, Retry.self, Delete.self, Workers.self,
             Bench.self, Model.self, Keys.self, Engines.self,
         ]

@@ -371,7 +371,7 @@ import Testing
     /// their (deterministic) film, so deleting the first keeps it for the second; a running job is refused.
     @Test func deletingAJobKeepsWhatOtherJobsStillUse() throws {
         let dir = try temporaryDirectory()
-        let (coordinator, endpoint) = try inProcessCoordinator(dir)
+        let (coordinator, endpoint) = try inProcessCoordinator(dir, keepIntermediates: false)
         defer { coordinator.stop(); coordinator.wait() }
         let client = try FarmClient(endpoint: endpoint)
         let one = Self.storyboard("one", shots: ["a"])

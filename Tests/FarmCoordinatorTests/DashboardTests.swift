@@ -8,7 +8,7 @@ import Yams
 
 /// The coordinator's HTTP service: the REST API against the OpenAPI document, access control, and a job driven
 /// through the API alone on a real coordinator and worker.
-@Suite struct DashboardTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DashboardTests {
     /// Every route the server registers is in the OpenAPI document with the same method, and every operation the
     /// document describes is a route; the document is well formed (OpenAPI 3, every operation answers, every `$ref`
     /// resolves).
@@ -70,59 +70,60 @@ import Yams
         return []
     }
 
-    /// Bound beyond loopback the server refuses to start without a token; with a token every route and page refuses
-    /// a request without it (or with a wrong one), and accepts the token as a bearer header or as the cookie a
-    /// browser gets from `/?token=`. POSTs also need the CSRF header; a foreign Host is refused on loopback.
-    @Test func aTokenProtectedServerRefusesEveryRouteWithoutTheToken() async throws {
+    /// Bound beyond loopback the server refuses to start without a token (the command exits, naming the flag);
+    /// with a token every route and page refuses a request without it (or with a wrong one), and accepts the token as
+    /// a bearer header or as the cookie a browser gets from `/?token=`. POSTs also need the CSRF header; a foreign
+    /// Host is refused on loopback.
+    @Test func aTokenProtectedServerRefusesEveryRouteWithoutTheToken() throws {
         let (coordinator, _) = try inProcessCoordinator(try temporaryDirectory())
-        defer { coordinator.stop(); coordinator.wait() }
         #expect(throws: DashboardSetupError.self) {
             _ = try DashboardService(host: "0.0.0.0", port: 0, token: nil, coordinator: coordinator)
         }
         #expect(throws: DashboardSetupError.self) {
             _ = try DashboardService(host: "127.0.0.1", port: 0, token: "short", coordinator: coordinator)
         }
+        coordinator.stop()
+        coordinator.wait()
+        let open = try ProcessRunner.run(reelfarm, ["coordinator", "--data", try temporaryDirectory().path, "--bind",
+                                                    "tcp://127.0.0.1:*", "--http", "0.0.0.0:0"], timeout: 60)
+        #expect(open.status != 0 && open.stderr.contains("--http-token-file"), "\(open.stderr)")
+
         let token = "s3cret-token-0123456789"
-        let server = try DashboardService(host: "127.0.0.1", port: 0, token: token, coordinator: coordinator)
-        let serving = Task { try await server.run() }
-        defer { serving.cancel() }
-        let port = try await server.listeningPort(timeout: 120)
-        let routes = DashboardService.routes
-        let refusals = try await offPool { () throws -> [String] in
-            var wrong: [String] = []
-            for route in routes {
-                let path = route.pattern.replacingOccurrences(of: "{id}", with: "j0")
-                let csrf = ["X-Reelfarm-CSRF": "1"]
-                for headers in [csrf, csrf.merging(["Authorization": "Bearer wrong-token-0123456789"]) { a, _ in a },
-                                csrf.merging(["Cookie": "reelfarm_token=nope"]) { a, _ in a }] {
-                    let r = try HTTPExchange.run(port: port, route.method, path, headers: headers, seconds: 10,
-                                                 until: { !$0.isEmpty })
-                    if r.status != 401 || r.headers["www-authenticate"] == nil {
-                        wrong.append("\(route.method) \(path) \(headers): \(r.status)")
-                    }
+        let dir = try temporaryDirectory()
+        let tokenFile = dir.appendingPathComponent("token")
+        try (token + "\n").write(to: tokenFile, atomically: true, encoding: .utf8)
+        let (farm, port) = try dashboardFarm(dir.appendingPathComponent("data"), extra: ["--http-token-file", tokenFile.path])
+        defer { farm.shutdown() }
+        var refusals: [String] = []
+        for route in DashboardService.routes {
+            let path = route.pattern.replacingOccurrences(of: "{id}", with: "j0")
+            let csrf = ["X-Reelfarm-CSRF": "1"]
+            for headers in [csrf, csrf.merging(["Authorization": "Bearer wrong-token-0123456789"]) { a, _ in a },
+                            csrf.merging(["Cookie": "reelfarm_token=nope"]) { a, _ in a }] {
+                let r = try HTTPExchange.run(port: port, route.method, path, headers: headers, seconds: 30,
+                                             until: { !$0.isEmpty })
+                if r.status != 401 || r.headers["www-authenticate"] == nil {
+                    refusals.append("\(route.method) \(path) \(headers): \(r.status)")
                 }
             }
-            return wrong
         }
         #expect(refusals.isEmpty, "answered without the token: \(refusals)")
-        let answers = try await offPool { () throws -> [Int] in
-            let bearer = ["Authorization": "Bearer \(token)"]
-            let page = try HTTPExchange.run(port: port, "GET", "/", headers: bearer)
-            let cookie = try HTTPExchange.run(port: port, "GET", "/?token=\(token)")
-            let withCookie = try HTTPExchange.run(port: port, "GET", "/app.js",
-                                                  headers: ["Cookie": "reelfarm_token=\(token)"])
-            let noCSRF = try HTTPExchange.run(port: port, "POST", "/api/jobs/j0/cancel", headers: bearer)
-            let withCSRF = try HTTPExchange.run(port: port, "POST", "/api/jobs/j0/cancel",
-                                                headers: bearer.merging(["X-Reelfarm-CSRF": "1"]) { a, _ in a })
-            let foreignOrigin = try HTTPExchange.run(port: port, "POST", "/api/jobs/j0/cancel", headers: bearer.merging(
-                ["X-Reelfarm-CSRF": "1", "Origin": "http://evil.example"]) { a, _ in a })
-            let foreignHost = try HTTPExchange.run(port: port, "GET", "/api/farm",
-                                                   headers: bearer.merging(["Host": "evil.example"]) { a, _ in a })
-            #expect(cookie.headers["set-cookie"]?.hasPrefix("reelfarm_token=\(token);") == true)
-            return [page.status, cookie.status, withCookie.status, noCSRF.status, withCSRF.status, foreignOrigin.status,
-                    foreignHost.status]
-        }
+        let bearer = ["Authorization": "Bearer \(token)"]
+        let page = try HTTPExchange.run(port: port, "GET", "/", headers: bearer)
+        let cookie = try HTTPExchange.run(port: port, "GET", "/?token=\(token)")
+        let withCookie = try HTTPExchange.run(port: port, "GET", "/app.js",
+                                              headers: ["Cookie": "reelfarm_token=\(token)"])
+        let noCSRF = try HTTPExchange.run(port: port, "POST", "/api/jobs/j0/cancel", headers: bearer)
+        let withCSRF = try HTTPExchange.run(port: port, "POST", "/api/jobs/j0/cancel",
+                                            headers: bearer.merging(["X-Reelfarm-CSRF": "1"]) { a, _ in a })
+        let foreignOrigin = try HTTPExchange.run(port: port, "POST", "/api/jobs/j0/cancel", headers: bearer.merging(
+            ["X-Reelfarm-CSRF": "1", "Origin": "http://evil.example"]) { a, _ in a })
+        let foreignHost = try HTTPExchange.run(port: port, "GET", "/api/farm",
+                                               headers: bearer.merging(["Host": "evil.example"]) { a, _ in a })
+        #expect(cookie.headers["set-cookie"]?.hasPrefix("reelfarm_token=\(token);") == true)
         // The cancel with everything right reaches the loop: no job j0 there.
+        let answers: [Int] = [page.status, cookie.status, withCookie.status, noCSRF.status, withCSRF.status,
+                              foreignOrigin.status, foreignHost.status]
         #expect(answers == [200, 303, 200, 403, 404, 403, 403])
     }
 
@@ -153,57 +154,48 @@ import Yams
 
     /// A worker disabled from the dashboard gets no task (the job says why it waits) and shows as disabled; enabled,
     /// it gets the job's tasks.
-    @Test func aDisabledWorkerGetsNoTaskUntilEnabled() async throws {
-        let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
-        defer { coordinator.stop(); coordinator.wait() }
-        let server = try DashboardService(host: "127.0.0.1", port: 0, token: nil, coordinator: coordinator)
-        let serving = Task { try await server.run() }
-        defer { serving.cancel() }
-        let port = try await server.listeningPort(timeout: 120)
-        try await offPool {
-            let csrf = ["X-Reelfarm-CSRF": "1"]
-            let peer = try RawPeer(endpoint)
-            try peer.send(WireMessage(.hello, Hello(name: "p", engines: ["testcard"], device: "cpu", slots: 2,
-                                                    memoryBytes: 1 << 30, maxFramePixels: 1 << 22, tags: [],
-                                                    running: [])))
-            let id = try #require(try peer.next([.welcome])).payload(Welcome.self).workerId
-            typealias Seen = (HTTPExchange, Int, String?, String)
-            let (disabled, unknown, waiting, listed) = try peer.beating { () throws -> Seen in
-                let disabled = try HTTPExchange.run(port: port, "POST", "/api/workers/\(id)/disable", headers: csrf)
-                let unknown = try HTTPExchange.run(port: port, "POST", "/api/workers/nobody/disable",
-                                                   headers: csrf).status
-                let client = try FarmClient(endpoint: endpoint)
-                let job = try client.submit(storyboard: farmStoryboard, source: "three.yaml", priority: 0).job
-                let waiting = try client.status(job: job).jobs.first?.waiting
-                return (disabled, unknown, waiting, try HTTPExchange.run(port: port, "GET", "/api/workers").text)
-            }
-            #expect(try disabled.status == 200 && (disabled.json()["state"] as? String) == "disabled",
-                    "\(disabled.text)")
-            #expect(unknown == 404)
-            #expect(waiting == "every connected worker is draining or disabled", "\(waiting ?? "nil")")
-            #expect(listed.contains("\"state\":\"disabled\""), "\(listed)")
-            #expect(try peer.next([.assign], seconds: 0.3) == nil)
-            let enabled = try HTTPExchange.run(port: port, "POST", "/api/workers/\(id)/enable", headers: csrf)
-            #expect(try enabled.status == 200 && (enabled.json()["state"] as? String) == "alive", "\(enabled.text)")
-            #expect(try peer.next([.assign], seconds: 10) != nil)
+    @Test func aDisabledWorkerGetsNoTaskUntilEnabled() throws {
+        let (farm, port) = try dashboardFarm(try temporaryDirectory())
+        defer { farm.shutdown() }
+        let endpoint = farm.endpoint
+        let csrf = ["X-Reelfarm-CSRF": "1"]
+        let peer = try RawPeer(endpoint)
+        try peer.send(WireMessage(.hello, Hello(name: "p", engines: ["testcard"], device: "cpu", slots: 2,
+                                                memoryBytes: 1 << 30, maxFramePixels: 1 << 22, tags: [],
+                                                running: [])))
+        let id = try #require(try peer.next([.welcome])).payload(Welcome.self).workerId
+        typealias Seen = (HTTPExchange, Int, String?, String)
+        let (disabled, unknown, waiting, listed) = try peer.beating { () throws -> Seen in
+            let disabled = try HTTPExchange.run(port: port, "POST", "/api/workers/\(id)/disable", headers: csrf)
+            let unknown = try HTTPExchange.run(port: port, "POST", "/api/workers/nobody/disable",
+                                               headers: csrf).status
+            let client = try FarmClient(endpoint: endpoint)
+            let job = try client.submit(storyboard: farmStoryboard, source: "three.yaml", priority: 0).job
+            let waiting = try client.status(job: job).jobs.first?.waiting
+            return (disabled, unknown, waiting, try HTTPExchange.run(port: port, "GET", "/api/workers").text)
         }
+        #expect(try disabled.status == 200 && (disabled.json()["state"] as? String) == "disabled",
+                "\(disabled.text)")
+        #expect(unknown == 404)
+        #expect(waiting == "every connected worker is draining or disabled", "\(waiting ?? "nil")")
+        #expect(listed.contains("\"state\":\"disabled\""), "\(listed)")
+        #expect(try peer.next([.assign], seconds: 0.3) == nil)
+        let enabled = try HTTPExchange.run(port: port, "POST", "/api/workers/\(id)/enable", headers: csrf)
+        #expect(try enabled.status == 200 && (enabled.json()["state"] as? String) == "alive", "\(enabled.text)")
+        #expect(try peer.next([.assign], seconds: 10) != nil)
     }
 
     /// A job submitted, watched, fetched (whole and by range) and deleted through the REST API alone, with a real
     /// test-card worker; a broken storyboard is answered with its issues by field and line; a short id prefix
     /// names a job, an ambiguous one lists the candidates; the event stream carries snapshots.
-    @Test func aJobThroughTheRESTAPI() async throws {
+    @Test func aJobThroughTheRESTAPI() throws {
         let dir = try temporaryDirectory()
-        let (coordinator, endpoint) = try inProcessCoordinator(dir)
-        defer { coordinator.stop(); coordinator.wait() }
-        let server = try DashboardService(host: "127.0.0.1", port: 0, token: nil, coordinator: coordinator)
-        let serving = Task { try await server.run() }
-        defer { serving.cancel() }
-        let port = try await server.listeningPort(timeout: 120)
-        let worker = startTestCardWorker(endpoint)
-        defer { worker.stop() }
+        let (farm, port) = try dashboardFarm(dir.appendingPathComponent("data"))
+        defer { farm.shutdown() }
+        let endpoint = farm.endpoint
+        try farm.startWorker(name: "honest", slots: 2)
         let text = farmStoryboard
-        try await offPool {
+        do {
             let csrf = ["X-Reelfarm-CSRF": "1", "Content-Type": "application/json"]
             func submit(_ storyboard: String, priority: Int = 0) throws -> HTTPExchange {
                 let body = try JSONSerialization.data(withJSONObject: ["storyboard": storyboard, "priority": priority,
@@ -310,7 +302,7 @@ import Yams
 }
 
 /// The request parsers a client reaches, over many random inputs: they answer or refuse (naming a field), never trap.
-@Suite struct DashboardParserTests {
+@Suite(.timeLimit(.minutes(2))) struct DashboardParserTests {
     @Test func byteRangesStayInsideTheFile() {
         var rng = SystemRandomNumberGenerator()
         let pieces = ["bytes=", "-", ",", "0", "1", "99", "-5", " ", "x", "18446744073709551616", "bytes=0-", "=", "9"]

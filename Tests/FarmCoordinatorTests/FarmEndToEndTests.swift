@@ -15,7 +15,7 @@ import Testing
         let dir = try temporaryDirectory()
         let farm = try LocalFarm(executable: reelfarm, dataDirectory: dir)
         defer { farm.shutdown() }
-        try farm.startCoordinator()
+        try farm.startCoordinator(extra: ["--release-intermediates"])
         for i in 1...3 { try farm.startWorker(name: "w\(i)") }
         let client = try FarmClient(endpoint: farm.endpoint)
         let job = try client.submit(storyboard: text, source: "three.yaml", priority: 0).job
@@ -30,12 +30,60 @@ import Testing
         // Several workers took part.
         let workers = Set(status.attempts?.map(\.worker) ?? [])
         #expect(workers.count >= 2, "attempts by \(workers)")
-        // Once the film is stored, the segments' chunks, PCM and latents are deleted: only the film is left.
+        // With --release-intermediates, once the film is stored the segments' chunks, PCM and latents are deleted:
+        // only the film is left.
         let artifacts = dir.appendingPathComponent("artifacts")
         let files = (FileManager.default.enumerator(atPath: artifacts.path)?.allObjects as? [String] ?? [])
             .filter { $0.contains("/") }  // "ab/abcd…": files, not their two-letter folders
         let filmHash = Digest.sha256(try Data(contentsOf: film))
         #expect(files.map { $0.split(separator: "/").last.map(String.init) } == [filmHash], "\(files)")
+    }
+
+    /// `fetch --otio/--split-shots` lays a farm job out as the coordinator planned it (its storyboard and grid, over
+    /// `job_plan`), with or without `-o`; `inspect --job` measures the fetched film the same way.
+    @Test func fetchWritesTheTimelineAndOneFilePerShot() throws {
+        let text = Storyboards.threeShots()
+        let dir = try temporaryDirectory()
+        let farm = try LocalFarm(executable: reelfarm, dataDirectory: dir.appendingPathComponent("data"))
+        defer { farm.shutdown() }
+        try farm.startCoordinator()
+        try farm.startWorker(name: "w1", slots: 2)
+        let client = try FarmClient(endpoint: farm.endpoint)
+        let job = try client.submit(storyboard: text, source: "three.yaml", priority: 0).job
+        #expect(try waitFor(client, job: job).jobs.first?.state == "done", "\(farm.log("coordinator"))")
+        let spec = try JobSpec.parse(text, source: "t")
+        let layout = FilmLayout(spec: spec, plan: try JobContext(spec: spec, geometry: TestCardEngine().geometry).plan)
+
+        // Without -o: the film is fetched to a temporary file, cut, and removed; the clips point at the shot files.
+        let shots = dir.appendingPathComponent("shots"), timeline = dir.appendingPathComponent("t.otio")
+        let fetched = try ProcessRunner.run(reelfarm, ["fetch", job, "--otio", timeline.path,
+                                                       "--split-shots", shots.path, "--coordinator", farm.endpoint],
+                                            timeout: 120)
+        #expect(fetched.status == 0, "\(fetched.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: shots.path).sorted()
+        #expect(files == layout.shots.map(FilmDelivery.shotFileName))
+        let frames = try files.map {
+            try FFprobe.streams(shots.appendingPathComponent($0)).first { $0.codecType == "video" }?.readFrames ?? 0
+        }
+        #expect(frames == layout.shots.map(\.frames.count))
+        let otio = try String(contentsOf: timeline, encoding: .utf8)
+        #expect(otio.contains("\"Clip.2\"") && otio.contains("shots/001-wide.mp4")
+                && otio.contains("\"name\": \"push\""))
+
+        // With -o: the film is kept and the clips point at it; inspect lays it out from the job.
+        let film = dir.appendingPathComponent("film.mp4"), second = dir.appendingPathComponent("f.otio")
+        let kept = try ProcessRunner.run(reelfarm, ["fetch", job, "-o", film.path, "--otio", second.path,
+                                                    "--coordinator", farm.endpoint], timeout: 120)
+        #expect(kept.status == 0, "\(kept.stderr)")
+        #expect(try String(contentsOf: second, encoding: .utf8).contains(film.standardizedFileURL.absoluteString))
+        let inspect = try ProcessRunner.run(reelfarm, ["inspect", film.path, "--job", job,
+                                                       "--coordinator", farm.endpoint], timeout: 120)
+        #expect(inspect.status == 0 && inspect.stdout.contains("within the limits"),
+                "\(inspect.stdout)\(inspect.stderr)")
+
+        let unknown = try ProcessRunner.run(reelfarm, ["fetch", "jnope", "--otio", second.path,
+                                                       "--coordinator", farm.endpoint], timeout: 60)
+        #expect(unknown.status == 1 && unknown.stderr.contains("no job jnope"), "\(unknown.stderr)")
     }
 
     /// A job carries its images: once submitted, the submitter's files can go, and a restarted coordinator (which must

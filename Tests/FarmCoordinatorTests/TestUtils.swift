@@ -46,7 +46,7 @@ func waitFor(_ client: FarmClient, job: String, seconds: Double = 120,
 
 /// A coordinator inside the test process, on a free loopback port.
 /// - Parameter log: collects its log lines when given (else they go to stderr).
-func inProcessCoordinator(_ dir: URL, log: LogLines? = nil) throws -> (Coordinator, String) {
+func inProcessCoordinator(_ dir: URL, log: LogLines? = nil, keepIntermediates: Bool = true) throws -> (Coordinator, String) {
     MediaLog.setLevel(.errors)
     var config = CoordinatorConfiguration(
         dataDirectory: dir, bind: "tcp://127.0.0.1:*",
@@ -54,6 +54,7 @@ func inProcessCoordinator(_ dir: URL, log: LogLines? = nil) throws -> (Coordinat
         assembler: MP4FilmAssembler())
     config.images = { spec, files throws(SpecError) in try StoryboardImages.load(spec, files: files) }
     if let log { config.log = { log.append($0) } }
+    config.keepIntermediates = keepIntermediates
     let c = try Coordinator(configuration: config)
     return (c, try c.start())
 }
@@ -266,4 +267,24 @@ struct HTTPExchange {
         }
         return object
     }
+}
+
+/// A coordinator process (`reelfarm coordinator --http 127.0.0.1:0`) with data in `dir`, and the port its dashboard
+/// listens on (read from its log within 60 s). A process of its own, so that its HTTP server never waits for this
+/// test process's busy cooperative threads.
+func dashboardFarm(_ dir: URL, extra: [String] = []) throws -> (LocalFarm, UInt16) {
+    struct NoDashboard: Error { var log: String }
+    let farm = try LocalFarm(executable: reelfarm, dataDirectory: dir)
+    try farm.startCoordinator(extra: ["--http", "127.0.0.1:0"] + extra, timeout: 60)
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline {
+        let log = farm.log("coordinator")
+        if let range = log.range(of: "dashboard on http://127.0.0.1:") {
+            let digits = log[range.upperBound...].prefix { $0.isNumber }
+            if let port = UInt16(digits) { return (farm, port) }
+        }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    farm.shutdown()
+    throw NoDashboard(log: farm.log("coordinator"))
 }

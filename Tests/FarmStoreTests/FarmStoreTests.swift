@@ -21,7 +21,7 @@ import Testing
 
     @Test func migrationsAreNumberedAndApplied() throws {
         #expect(try store().appliedMigrations() == ["0001_initial", "0002_task_state_index", "0003_job_base_directory", "0004_hot_path_layout",
-                                                 "0005_job_assets", "0006_engine_geometries"])
+                                                 "0005_job_assets", "0006_engine_geometries", "0007_reuse_and_revisions"])
     }
 
     @Test func dependenciesReleaseTasksInOrder() throws {
@@ -181,6 +181,61 @@ import Testing
         }
         #expect(try s.releaseIntermediates(job: "j4").isEmpty)
         #expect(try s.outputs(job: "j3")["s/0"]?["chunk"] == "kept")
+    }
+
+    /// A job takes finished tasks by reuse key: stored done with their outputs, counted for nobody's dependencies;
+    /// a reused task must not wait on one that runs, and a task whose outputs were released is not offered.
+    @Test func reusedTasksAreStoredDoneAndOnlyWithTheirDependencies() throws {
+        let s = try store()
+        var first = job("j1")
+        for i in first.tasks.indices { first.tasks[i].reuseKey = "k-\(first.tasks[i].key)" }
+        _ = try s.insert(first, now: 1)
+        for key in ["s/0", "s/1"] {
+            let t = TaskKey(job: "j1", key: key)
+            _ = try s.dispatch([(t, "w")], now: 2)
+            _ = try s.complete(t, attempt: 1, outputs: [("chunk", "c-\(key)", 1), ("audio", "a-\(key)", 1), ("tail", "t-\(key)", 1)],
+                               priority: 0, now: 3)
+        }
+        let found = try s.reusable(["k-s/0", "k-s/1", "k-s/2", "k-u/0", "k-none"])
+        #expect(Set(found.keys) == ["k-s/0", "k-s/1"])
+        #expect(found["k-s/1"] == ReusableTask(from: TaskKey(job: "j1", key: "s/1"),
+                                               outputs: ["chunk": "c-s/1", "audio": "a-s/1", "tail": "t-s/1"]))
+
+        var second = job("j2")
+        second.lineage = "j1"
+        second.revision = 2
+        for i in 0..<2 { second.tasks[i].reuse = found["k-\(second.tasks[i].key)"] }
+        let ready = try s.insert(second, now: 4)
+        // s/2 waited on s/1 only, which is reused: it is ready at once, with u/0.
+        #expect(Set(ready.map(\.task.key)) == ["s/2", "u/0"])
+        #expect(try s.reusedFrom(job: "j2") == ["s/0": "j1:s/0", "s/1": "j1:s/1"])
+        #expect(try s.outputs(job: "j2")["s/1"]?["tail"] == "t-s/1")
+        #expect(try s.unfinishedTasks(job: "j2") == 2)
+        #expect(try s.revisions(film: "j1").map(\.id) == ["j1", "j2"])
+        #expect(try s.job("j2")?.filmID == "j1")
+
+        // A reused task whose dependency runs is refused (the dependency's completion would wake a done task).
+        var broken = job("j3")
+        broken.tasks[1].reuse = found["k-s/1"]
+        #expect(throws: StoreError.self) { try s.insert(broken, now: 5) }
+        #expect(try s.job("j3") == nil)
+
+        // Released outputs are not offered; a key forgotten (another engine made it) neither.
+        try s.setJob("j1", state: .done, now: 6)
+        try s.setJob("j2", state: .done, now: 6)
+        _ = try s.releaseIntermediates(job: "j2")
+        _ = try s.releaseIntermediates(job: "j1")
+        #expect(try s.reusable(["k-s/0"]).isEmpty)
+        #expect(try s.outputs(job: "j1").isEmpty)
+        var third = job("j4")
+        third.tasks[0].reuseKey = "k-fresh"
+        _ = try s.insert(third, now: 7)
+        let t = TaskKey(job: "j4", key: "s/0")
+        _ = try s.dispatch([(t, "w")], now: 8)
+        _ = try s.complete(t, attempt: 1, outputs: [("chunk", "c", 1), ("audio", "a", 1)], priority: 0, now: 9)
+        #expect(try s.reusable(["k-fresh"]).count == 1)
+        try s.forgetReuseKey(t)
+        #expect(try s.reusable(["k-fresh"]).isEmpty)
     }
 
     /// Start-up removes artifact files nothing refers to, and keeps outputs and films.

@@ -26,6 +26,10 @@ final class AssemblyWorker: @unchecked Sendable {
     private var done: [Outcome] = []
     /// Films of running jobs, assembled as their segments finish.
     private var films: [String: JobFilm] = [:]
+    /// Jobs whose film was dropped since a ``resume(_:)`` began (it stops feeding them).
+    private var discarded: Set<String> = []
+    /// Rebuilds after a restart, one job at a time (a store of a thousand jobs must not start a thousand readers).
+    private let resuming = DispatchQueue(label: "reelfarm-assembly-resume", qos: .utility)
     /// Where progressive films keep their working files (emptied at start: a film in progress dies with its process).
     private let workingDirectory: URL
     private let log: @Sendable (String) -> Void
@@ -47,6 +51,9 @@ final class AssemblyWorker: @unchecked Sendable {
         case assemble(job: String)
         /// The job stopped, finished or was deleted: drop its film in progress (``discard(_:)``).
         case discard(job: String)
+        /// A coordinator restarted with the job unfinished: its film in progress is built again from the segments
+        /// it had finished (``resume(_:parts:)``).
+        case resume(job: JobRecord, parts: [FarmStore.FinishedSegment])
     }
 
     /// Acts on `notice`; returns at once apart from ``submit(_:)``'s store reads (the loop thread calls it).
@@ -56,6 +63,27 @@ final class AssemblyWorker: @unchecked Sendable {
             segmentFinished(job: job, format: format, position: position, key: key, chunk: chunk, audio: audio)
         case .assemble(let job): submit(job)
         case .discard(let job): discard(job)
+        case let .resume(job, parts): resume(job, parts: parts)
+        }
+    }
+
+    /// Builds `job`'s film in progress again from the segments it had finished (read from the store by the loop:
+    /// this connection is the loop's), off the loop thread: what a restarted coordinator does for each unfinished
+    /// job, so that its film is still ready a moment after its last segment. Segments finishing meanwhile join as
+    /// usual (the film takes them in film order whoever tells it).
+    func resume(_ job: JobRecord, parts: [FarmStore.FinishedSegment]) {
+        lock.withLock { _ = discarded.remove(job.id) }
+        resuming.async { [self] in
+            let format: OutputFormat
+            do { format = try job.plannedSpec().output } catch {
+                return log("job \(job.id): its film in progress cannot be built again after the restart (\(error)); it "
+                           + "will be assembled whole")
+            }
+            for p in parts {
+                // A job stopped meanwhile keeps no film.
+                if lock.withLock({ discarded.contains(job.id) }) { return }
+                segmentFinished(job: job.id, format: format, position: p.position, key: p.key, chunk: p.chunk, audio: p.audio)
+            }
         }
     }
 
@@ -74,7 +102,10 @@ final class AssemblyWorker: @unchecked Sendable {
 
     /// Drops `job`'s film in progress and its working file, if any (the job stopped, was deleted or runs again).
     func discard(_ job: String) {
-        guard let film = lock.withLock({ films.removeValue(forKey: job) }) else { return }
+        guard let film = lock.withLock({ () -> JobFilm? in
+            discarded.insert(job)
+            return films.removeValue(forKey: job)
+        }) else { return }
         film.queue.async { film.discard() }
     }
 
@@ -83,7 +114,7 @@ final class AssemblyWorker: @unchecked Sendable {
         let inputs: Result<(JobSpec, [(key: String, chunk: String, audio: String)]), any Error> = Result {
             guard let record = try store.job(job) else { throw AssemblyError(description: "job \(job) is gone") }
             // Assembly needs the output format only: no file is looked at.
-            let spec = try JobSpec.parse(record.storyboard, source: record.source, checkingFiles: false)
+            let spec = try record.plannedSpec()
             let outputs = try store.outputs(job: job)
             let segments = try store.tasks(job: job).filter { $0.kind == "segment" }.sorted { $0.position < $1.position }
             return (spec, try segments.map { t in

@@ -14,7 +14,20 @@ extension Coordinator {
     func submitted(_ s: Submit, blobs: [Data]) throws -> Submitted {
         let carried = try Self.assets(of: s, blobs: blobs)
         let base = s.baseDirectory.map { URL(fileURLWithPath: $0) }
-        let spec = try JobSpec.parse(s.storyboard, source: s.source, baseDirectory: base, checkingFiles: false)
+        var spec = try JobSpec.parse(s.storyboard, source: s.source, baseDirectory: base, checkingFiles: false)
+        if let draft = s.draft {
+            if let problem = draft.problem(forSteps: spec.model.steps) { throw WireError(.invalid, "draft: \(problem)") }
+            spec = spec.drafted(draft)
+        }
+        // A revision names the film's job it revises: the film (its first job) and the next revision number.
+        var lineage: String?, revision = 1
+        if let revised = s.revise {
+            guard let record = try store.job(revised) else {
+                throw WireError(.invalid, "--revise \(revised.prefix(64)): no such job")
+            }
+            lineage = record.filmID
+            revision = (try store.revisions(film: record.filmID).map(\.revision).max() ?? record.revision) + 1
+        }
         // Every image the storyboard names is kept by the coordinator: from the submission (or, from an older client
         // that sends none, read once now); nothing later reads the submitter's files.
         var assets: [(path: String, hash: String, size: Int)] = []
@@ -38,25 +51,90 @@ extension Coordinator {
         let job = try JobContext(spec: spec, geometry: geometry(for: spec.model, source: s.source), source: s.source,
                                  images: config.images(spec, files))
         let id = "j" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10).lowercased()
-        let remaining = job.plan.remainingPath
+        let engineVersion = engineVersion(for: spec.model)
+        // Without a known engine identity nothing is keyed: such a job neither reuses nor is reused.
+        let keys = engineVersion == nil ? [:] : ReuseKeys.keys(
+            for: job, engineVersion: engineVersion, assets: Dictionary(assets.map { ($0.path, $0.hash) }, uniquingKeysWith: { a, _ in a }))
+        let reuse = s.reuse == false || keys.isEmpty ? [:] : try reusableTasks(of: job, keys: keys)
+        var remaining = job.plan.remainingPath
+        if s.previewFirst == true {
+            // Each shot's first segment, with what it waits for (a continued shot's start needs the end of the shot
+            // before), goes ahead of the job's other tasks: the queue takes the longest remaining path first, and
+            // these get the whole job's work added. Their order among themselves stays.
+            let lift = job.plan.totalWork + 1
+            let waitsFor = Dictionary(job.plan.tasks.map { ($0.id, $0.dependsOn) }, uniquingKeysWith: { a, _ in a })
+            var seen = Set<Int>(), lifted = Set<String>()
+            var pending = job.plan.segments.filter { seen.insert($0.shot).inserted }.map(\.id)
+            while let t = pending.popLast() {
+                if lifted.insert(t).inserted { pending += waitsFor[t] ?? [] }
+            }
+            for t in lifted { remaining[t, default: 0] += lift }
+        }
         var tasks = job.plan.anchors.enumerated().map { i, a in
             NewTask(key: a.id, kind: "anchors", shot: a.shot, position: -job.plan.anchors.count + i, frames: 0,
-                    dependsOn: a.dependsOn, remaining: remaining[a.id] ?? 0)
+                    dependsOn: a.dependsOn, remaining: remaining[a.id] ?? 0, reuseKey: keys[a.id], reuse: reuse[a.id])
         }
         for (i, seg) in job.plan.segments.enumerated() {
             tasks.append(NewTask(key: seg.id, kind: "segment", shot: seg.shot, position: i, frames: seg.own.count,
-                                 dependsOn: seg.dependsOn, remaining: remaining[seg.id] ?? 0))
+                                 dependsOn: seg.dependsOn, remaining: remaining[seg.id] ?? 0, reuseKey: keys[seg.id],
+                                 reuse: reuse[seg.id]))
         }
         let ready = try store.insert(NewJob(id: id, title: spec.title, source: s.source, storyboard: s.storyboard,
-                                            priority: s.priority, tasks: tasks, baseDirectory: s.baseDirectory), now: Self.wall)
+                                            priority: s.priority, tasks: tasks, baseDirectory: s.baseDirectory,
+                                            lineage: lineage, revision: revision, engineVersion: engineVersion,
+                                            draft: s.draft.map { String(decoding: WireJSON.encode($0), as: UTF8.self) }),
+                                     now: Self.wall)
         try store.addAssets(job: id, assets, now: Self.wall)
         try store.setGeometry(job: id, json: Self.encodeGeometry(job.plan.geometry))
         contexts[id] = job
         priorities[id] = s.priority
-        unfinished[id] = tasks.count
+        keyedVersions[id] = .some(engineVersion)
+        unfinished[id] = tasks.count - reuse.count
         for t in ready { queue.push(t) }
-        log("job \(id) submitted: \"\(spec.title)\", \(tasks.count) tasks, \(job.plan.totalFrames) frames, priority \(s.priority)")
-        return Submitted(job: id, tasks: tasks.count, frames: job.plan.totalFrames)
+        // The film in progress takes the reused segments at once (in film order), so a preview starts with them.
+        for (position, seg) in job.plan.segments.enumerated() {
+            guard let r = reuse[seg.id], let chunk = r.outputs["chunk"], let audio = r.outputs["audio"] else { continue }
+            outputHashes[id, default: [:]][seg.id] = r.outputs
+            assemblyNotices.append(.segmentFinished(job: id, format: spec.output, position: position, key: seg.id,
+                                                    chunk: chunk, audio: audio))
+        }
+        for a in job.plan.anchors { if let r = reuse[a.id] { outputHashes[id, default: [:]][a.id] = r.outputs } }
+        if reuse.count == tasks.count {
+            // Nothing to run: the film is assembled from the reused segments.
+            unfinished[id] = nil
+            try store.setJob(id, state: .assembling, now: Self.wall)
+            assemblyNotices.append(.assemble(job: id))
+        }
+        log("job \(id) submitted: \"\(spec.title)\"\(s.draft.map { " (draft: \($0.steps) steps, \(spec.output.width)×\(spec.output.height))" } ?? ""), \(tasks.count) tasks (\(reuse.count) reused, \(tasks.count - reuse.count) to run), "
+            + "\(job.plan.totalFrames) frames, priority \(s.priority)"
+            + (lineage.map { ", revision \(revision) of film \($0)" } ?? ""))
+        return Submitted(job: id, tasks: tasks.count, frames: job.plan.totalFrames, reused: reuse.count,
+                         film: lineage ?? id, revision: revision)
+    }
+
+    /// The identity the job's engine has: as workers declared it, or this build's for a built-in engine.
+    func engineVersion(for model: ModelSpec) -> String? {
+        if let v = engineVersions[model.engine] { return v }
+        return (try? config.geometry(model)) != nil ? config.builtInEngineVersion : nil
+    }
+
+    /// The finished tasks a new job takes instead of running its own, by task id: those with the same reuse key
+    /// whose outputs are all still stored, and whose dependencies are all reused too (a task that runs never feeds
+    /// one that does not).
+    func reusableTasks(of job: JobContext, keys: [String: String]) throws -> [String: ReusableTask] {
+        let found = try store.reusable(Array(Set(keys.values)))
+        var out: [String: ReusableTask] = [:]
+        for pass in job.plan.anchors {
+            guard let key = keys[pass.id], let r = found[key], pass.dependsOn.allSatisfy({ out[$0] != nil }) else { continue }
+            out[pass.id] = r
+        }
+        for seg in job.plan.segments {
+            guard let key = keys[seg.id], let r = found[key], seg.dependsOn.allSatisfy({ out[$0] != nil }) else { continue }
+            // A segment that leaves a tail for the next one must still have it.
+            if seg.tailLatents > 0, r.outputs["tail"] == nil { continue }
+            out[seg.id] = r
+        }
+        return out
     }
 
     /// The images a submission carries, path → bytes, each checked against its digest; nil when it carries none
@@ -101,14 +179,15 @@ extension Coordinator {
         return JobSummary(id: job.id, title: job.title, state: job.state.rawValue, priority: job.priority,
                           tasksDone: t.tasksDone, tasksTotal: t.tasksTotal,
                           framesDone: t.framesDone, framesTotal: t.framesTotal, error: job.error, filmBytes: job.filmSize,
-                          runningSeconds: running, etaSeconds: eta, waiting: t.anyReady ? try unplaceable(job) : nil)
+                          runningSeconds: running, etaSeconds: eta, waiting: t.anyReady ? try unplaceable(job) : nil,
+                          film: job.filmID, revision: job.revision)
     }
 
     /// A job's storyboard as `status` needs it, parsed once (a listing of a thousand jobs must not parse a thousand
     /// storyboards each time); bounded, as a cache.
     func statusSpec(_ job: JobRecord) -> JobSpec? {
         if let spec = statusSpecs[job.id] { return spec }
-        guard let spec = try? JobSpec.parse(job.storyboard, source: job.source, checkingFiles: false) else { return nil }
+        guard let spec = try? job.plannedSpec() else { return nil }
         if statusSpecs.count >= 4_096 { statusSpecs.removeAll(keepingCapacity: true) }
         statusSpecs[job.id] = spec
         return spec
@@ -143,11 +222,14 @@ extension Coordinator {
             let job = try resolveJob(q.job)
             let id = job.id
             let spec = try? JobSpec.parse(job.storyboard, source: job.source)
+            let reused = try store.reusedFrom(job: id)
+            var summary = try summary(job)
+            summary.reused = reused.count
             report = StatusReport(
-                jobs: [try summary(job)], shots: spec?.shots.map(\.id),
+                jobs: [summary], shots: spec?.shots.map(\.id),
                 tasks: try store.tasks(job: id).map {
                     TaskSummary(key: $0.key, shot: $0.shot, state: $0.state, attempts: $0.attempts, worker: $0.worker,
-                                step: $0.step, steps: $0.steps, frames: $0.frames, error: $0.error)
+                                step: $0.step, steps: $0.steps, frames: $0.frames, error: $0.error, reusedFrom: reused[$0.key])
                 },
                 attempts: try store.attempts(job: id).map { AttemptSummary(key: $0.key, number: $0.number, worker: $0.worker, outcome: $0.outcome) })
         } else {
@@ -263,6 +345,17 @@ extension Coordinator {
         return (job.id, store.artifacts.url(film))
     }
 
+    /// A job's storyboard and the grid it was planned with, so a client can lay its film out as it was planned.
+    func jobPlan(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
+        let job = try resolveJob(q.job)
+        let id = job.id
+        let geometry = (try store.geometry(job: id)).flatMap { try? Self.decodeGeometry($0) }.map(GeometryDocument.init)
+        let draft = job.draft.flatMap { try? WireJSON.decoder.decode(DraftSettings.self, from: Data($0.utf8)) }
+        send(identity, WireMessage(.reply, JobPlan(job: id, source: job.source, storyboard: job.storyboard,
+                                                   baseDirectory: job.baseDirectory, geometry: geometry, draft: draft),
+                                   sequence: sequence))
+    }
+
     func workersReport(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
         send(identity, WireMessage(.reply, try workersPage(q), sequence: sequence))
     }
@@ -285,5 +378,22 @@ extension Coordinator {
         return WorkersReport(
             workers: rows, refused: refusedCounts, offset: offset, total: total, connected: sessions.count,
             states: try store.workerStates(), capacity: workerCapacity)
+    }
+}
+
+extension JobRecord {
+    /// The storyboard as the job was planned: parsed (without looking at files: the job's images are its stored
+    /// copies), and drafted for a draft.
+    func plannedSpec() throws -> JobSpec {
+        var spec = try JobSpec.parse(storyboard, source: source, baseDirectory: baseDirectory.map { URL(fileURLWithPath: $0) },
+                                     checkingFiles: false)
+        if let text = draft {
+            let settings: DraftSettings
+            do { settings = try WireJSON.decoder.decode(DraftSettings.self, from: Data(text.utf8)) } catch {
+                throw SpecError(source: source, issues: [SpecIssue(field: "model.draft", rule: "the stored draft settings cannot be read: \(error)")])
+            }
+            spec = spec.drafted(settings)
+        }
+        return spec
     }
 }

@@ -31,6 +31,14 @@ extension Coordinator {
             declared[engine] = g
             try store.declareGeometry(engine: engine, json: Self.encodeGeometry(g), worker: worker, now: Self.wall)
         }
+        for (engine, version) in h.versions ?? [:] where engineVersions[engine] != version {
+            if let old = engineVersions[engine] {
+                log("engine \(engine): worker \(worker) runs version \(version), not \(old) as before; new jobs' segments are "
+                    + "keyed with it (segments made by \(old) are not reused)")
+            }
+            engineVersions[engine] = version
+            try store.declareVersion(engine: engine, version: version, worker: worker, now: Self.wall)
+        }
     }
 
     static func encodeGeometry(_ g: EngineGeometry) -> String {

@@ -109,6 +109,13 @@ extension Coordinator {
         } catch {
             throw CoordinatorFailure("recording the result of \(r.lease): \(error)")
         }
+        // Reused by later jobs only if the engine that made it is the one its key names (a job without keys has
+        // nothing to forget: no write on the result path).
+        if try !madeByKeyedEngine(key.job, session) {
+            do { try store.forgetReuseKey(key) } catch {
+                throw CoordinatorFailure("recording that \(key) is not reusable: \(error)")
+            }
+        }
         running[key] = nil
         session.release(key)
         finished(key, attempt: r.lease.attempt, by: session)
@@ -134,6 +141,19 @@ extension Coordinator {
             }
             assemblyNotices.append(.assemble(job: key.job))
         }
+    }
+
+    /// Whether `session` runs the job's engine at the identity the job's reuse keys were made with; true for a job
+    /// without keys.
+    func madeByKeyedEngine(_ job: String, _ session: WorkerSession) throws -> Bool {
+        let keyed: String?
+        if let v = keyedVersions[job] { keyed = v } else {
+            keyed = try store.job(job)?.engineVersion
+            keyedVersions[job] = .some(keyed)
+        }
+        guard let keyed else { return true }
+        guard let model = contexts[job]?.spec.model else { return false }
+        return session.hello.versions?[model.engine] == keyed
     }
 
     func failed(_ f: TaskFailed, from identity: Data) throws {
@@ -184,6 +204,7 @@ extension Coordinator {
         outputHashes[job] = nil
         dependents[job] = nil
         chunkParameters[job] = nil
+        keyedVersions[job] = nil
         scheduling.unload(job)
         assemblyNotices.append(.discard(job: job))
     }

@@ -88,6 +88,12 @@ extension Coordinator {
             guard h.engines.contains(engine) else { throw bad("geometries names engine \(engine.prefix(64)), which engines does not list") }
             do { _ = try doc.geometry() } catch { throw bad("engine \(engine): \(error.message)") }
         }
+        for (engine, version) in h.versions ?? [:] {
+            guard h.engines.contains(engine) else { throw bad("versions names engine \(engine.prefix(64)), which engines does not list") }
+            guard (1...256).contains(version.utf8.count), version.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+                throw bad("version of engine \(engine) must be 1–256 printable characters")
+            }
+        }
     }
 
     /// A worker's heartbeat; an unknown peer is told to say hello again. It lists every lease the worker works on:

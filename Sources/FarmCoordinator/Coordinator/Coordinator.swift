@@ -20,6 +20,10 @@ public final class Coordinator: @unchecked Sendable {
     var statusSpecs: [String: JobSpec] = [:]
     /// The latent grid of each engine this build does not have, as the last worker running it declared.
     var declared: [String: EngineGeometry] = [:]
+    /// Each engine's identity as the last worker running it declared (``Hello/versions``): new jobs' reuse keys name it.
+    var engineVersions: [String: String] = [:]
+    /// The engine identity each loaded job's reuse keys were made with (nil: not keyed), by job.
+    var keyedVersions: [String: String?] = [:]
     var priorities: [String: Int] = [:]
     /// Each loaded job's reverse dependencies (`task → tasks waiting for it`), from the plan the job was stored from.
     var dependents: [String: [String: [String]]] = [:]
@@ -85,6 +89,7 @@ public final class Coordinator: @unchecked Sendable {
         for (engine, json) in try store.declaredGeometries() {
             if let g = try? Self.decodeGeometry(json) { declared[engine] = g }
         }
+        engineVersions = try store.declaredVersions()
     }
 
     /// The coordinator's heartbeat, encoded once (a large farm gets tens of thousands a second).
@@ -222,7 +227,17 @@ public final class Coordinator: @unchecked Sendable {
         let swept = try store.sweepArtifacts()
         if swept > 0 { log("removed \(swept) artifact files nothing refers to") }
         for t in try store.readyTasks() { queue.push(t) }
-        for job in try store.jobs() where job.state == .assembling { assembly.submit(job.id) }
+        // A film in progress died with the last process: built again from the segments its job had finished, off the
+        // loop (told with the first iteration's notices), from one read of them all.
+        let finished = try store.finishedSegmentsOfUnfinishedJobs()
+        for job in try store.jobs() {
+            switch job.state {
+            case .assembling: assembly.submit(job.id)
+            case .queued, .running:
+                if let parts = finished[job.id] { assemblyNotices.append(.resume(job: job, parts: parts)) }
+            default: break
+            }
+        }
         if requeued > 0 { log("recovered: \(requeued) running tasks back in the queue") }
     }
 
@@ -261,7 +276,7 @@ public final class Coordinator: @unchecked Sendable {
         let sequence = message.sequence
         do {
             switch message.command {
-            case .resultPart, .progress, .heartbeat, .status, .fetch, .workers:
+            case .resultPart, .progress, .heartbeat, .status, .fetch, .workers, .jobPlan:
                 // These change memory only (or only read), or take a savepoint only when they write (a heartbeat
                 // that drops a lease): none of their own each time.
                 try route(message, from: identity)
@@ -297,6 +312,7 @@ public final class Coordinator: @unchecked Sendable {
         case .retryJob: try retryJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .deleteJob: try deleteJob(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .fetch: try fetch(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
+        case .jobPlan: try jobPlan(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .workers: try workersReport(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .welcome, .assign, .cancelTask, .reply, .filmPart, .refused:
             throw WireError(.unexpected, "\(m.command) is sent by the coordinator, not to it")

@@ -24,8 +24,12 @@ public struct CoordinatorConfiguration: Sendable {
     /// Decodes a storyboard's keyframe and reference images at the film's size, from the job's stored copies (the
     /// storyboard's path → the file holding its bytes).
     public var images: @Sendable (JobSpec, [String: URL]) throws(SpecError) -> [String: StillImage] = { _, _ in [:] }
-    /// Keep a finished job's chunks, PCM and latents; by default they are deleted once its film is stored.
-    public var keepIntermediates = false
+    /// Keep a finished job's chunks, PCM and latents (the default: revisions and later jobs reuse its segments); when
+    /// false they are deleted once its film is stored, unless another job still refers to them.
+    public var keepIntermediates = true
+    /// The identity of the engines built into this coordinator's build (reuse keys of jobs for a built-in engine
+    /// that no worker has declared yet name it; workers of the same build declare the same).
+    public var builtInEngineVersion: String?
     /// CURVE: encrypt the endpoint with this key pair (peers need its public key). `nil`: plain TCP.
     public var curve: CurveKeyPair?
     /// With `curve`, admit only peers whose public key is listed; `nil` admits any peer that knows the server key.

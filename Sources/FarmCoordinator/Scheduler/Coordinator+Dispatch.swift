@@ -70,8 +70,7 @@ extension Coordinator {
         guard let record = try store.job(job), !record.state.isFinished else { return nil }
         let c: JobContext
         do {
-            let spec = try JobSpec.parse(record.storyboard, source: record.source,
-                                         baseDirectory: record.baseDirectory.map { URL(fileURLWithPath: $0) }, checkingFiles: false)
+            let spec = try record.plannedSpec()
             // Images come from the job's own stored copies, never from the paths the storyboard names.
             let files = try store.assets(job: job).mapValues { store.artifacts.url($0) }
             c = try JobContext(spec: spec, geometry: geometry(for: spec.model, job: job, source: record.source), source: record.source,

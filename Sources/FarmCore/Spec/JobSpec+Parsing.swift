@@ -166,7 +166,7 @@ extension JobSpec {
     }
 
     private static func readModel(_ node: Node, _ r: inout SpecReader) -> ModelSpec? {
-        let keys: Set<String> = ["engine", "window", "overlap", "steps", "seed", "schedule", "config", "weights"]
+        let keys: Set<String> = ["engine", "window", "overlap", "steps", "seed", "schedule", "config", "weights", "draft"]
         guard let m = r.mapping(node, "model", allowed: keys) else { return nil }
         let engine = r.string(m["engine"], "model.engine", required: true, max: 64)
         let window = r.int(m["window"], "model.window")
@@ -192,8 +192,27 @@ extension JobSpec {
         if let s = seedValue, s < 0 { r.fail("model.seed", m["seed"], "must be ≥ 0 (got \(s))") }
         let config = r.string(m["config"], "model.config", required: false, max: 64)
         let weights = r.string(m["weights"], "model.weights", required: false, max: 4096)
+        var draft: DraftSettings?
+        if let node = m["draft"], let d = r.mapping(node, "model.draft", allowed: ["steps", "scale"]) {
+            let draftSteps = d["steps"] == nil ? max(1, (steps ?? 8) / 4) : r.int(d["steps"], "model.draft.steps")
+            var scale: Rational? = Rational(1, 2)
+            if let text = r.string(d["scale"], "model.draft.scale", required: false, max: 32) {
+                scale = Rational(parsing: text)
+                if scale == nil { r.fail("model.draft.scale", d["scale"], "must be a fraction such as 1/2 (got \"\(text)\")") }
+            }
+            if let draftSteps, let scale {
+                let settings = DraftSettings(steps: draftSteps, scale: scale)
+                if let problem = settings.problem(forSteps: steps ?? SpecLimits.steps.upperBound) {
+                    r.fail(problem.hasPrefix("scale") ? "model.draft.scale" : "model.draft.steps", node, problem)
+                } else {
+                    draft = settings
+                }
+            }
+        }
         guard let engine, let window, let overlap, let steps, let seedValue, seedValue >= 0 else { return nil }
-        return ModelSpec(engine: engine, window: window, overlap: overlap, steps: steps, seed: UInt64(seedValue),
-                         schedule: schedule, config: config, weights: weights)
+        var model = ModelSpec(engine: engine, window: window, overlap: overlap, steps: steps, seed: UInt64(seedValue),
+                              schedule: schedule, config: config, weights: weights)
+        model.draft = draft
+        return model
     }
 }

@@ -74,6 +74,8 @@ public struct ModelSpec: Hashable, Sendable {
     public var config: String?
     /// Engine-specific weights file, when the engine loads one.
     public var weights: String?
+    /// A cheap first pass the storyboard asks for (`model.draft`): `submit` renders it ahead of the final.
+    public var draft: DraftSettings?
 
     public init(
         engine: String, window: Int, overlap: Int, steps: Int, seed: UInt64, schedule: Schedule,
@@ -87,6 +89,70 @@ public struct ModelSpec: Hashable, Sendable {
         self.schedule = schedule
         self.config = config
         self.weights = weights
+    }
+}
+
+/// A draft of a film: the whole storyboard with fewer denoising steps at a smaller size, rendered first so a
+/// reviewer sees every shot early (`model.draft: {steps: N, scale: 1/2}`, or `reelfarm submit --draft`).
+public struct DraftSettings: Hashable, Sendable, Codable {
+    public var steps: Int
+    /// Of each side of the frame, in (0, 1]; sides are then rounded down to a multiple of 16 and kept at least the
+    /// smallest size a storyboard may ask for.
+    public var scale: Rational
+
+    public init(steps: Int, scale: Rational) {
+        self.steps = steps
+        self.scale = scale
+    }
+
+    /// `submit --draft` for a storyboard that names no draft: a quarter of the steps (at least one), half size.
+    public static func standard(for model: ModelSpec) -> DraftSettings {
+        DraftSettings(steps: max(1, model.steps / 4), scale: Rational(1, 2))
+    }
+
+    enum CodingKeys: String, CodingKey { case steps, scale }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        steps = try c.decode(Int.self, forKey: .steps)
+        let text = try c.decode(String.self, forKey: .scale)
+        guard let r = Rational(parsing: text) else {
+            throw DecodingError.dataCorruptedError(forKey: .scale, in: c, debugDescription: "scale \(text.prefix(32)) is not a fraction")
+        }
+        scale = r
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(steps, forKey: .steps)
+        try c.encode("\(scale.numerator)/\(scale.denominator)", forKey: .scale)
+    }
+
+    /// Why these settings cannot draft a model with `steps` steps, or nil when they can.
+    public func problem(forSteps modelSteps: Int) -> String? {
+        if !SpecLimits.steps.contains(steps) { return "steps must be in \(SpecLimits.steps) (got \(steps))" }
+        if steps > modelSteps { return "steps must be at most model.steps (\(steps) > \(modelSteps))" }
+        if !(scale.isPositive && scale <= Rational(1)) { return "scale must be in (0, 1] (got \(scale.numerator)/\(scale.denominator))" }
+        return nil
+    }
+}
+
+extension JobSpec {
+    /// This storyboard as its draft renders it: `draft.steps` steps, each side scaled and rounded down to a multiple
+    /// of ``SpecLimits/sizeMultiple``, at least ``SpecLimits/minWidth`` × ``SpecLimits/minHeight``. Shots, timing, sound
+    /// and seeds are the same, so the draft's film has the final's frames and samples.
+    public func drafted(_ draft: DraftSettings) -> JobSpec {
+        var s = self
+        s.model.steps = draft.steps
+        s.model.draft = nil
+        func side(_ v: Int, least: Int) -> Int {
+            let scaled = Int((Int64(v) * draft.scale.numerator) / max(1, draft.scale.denominator))
+            return max(least, scaled / SpecLimits.sizeMultiple * SpecLimits.sizeMultiple)
+        }
+        s.output.width = min(output.width, side(output.width, least: SpecLimits.minWidth))
+        s.output.height = min(output.height, side(output.height, least: SpecLimits.minHeight))
+        s.title = String((title + " (draft)").prefix(256))
+        return s
     }
 }
 

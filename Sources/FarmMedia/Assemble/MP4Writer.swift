@@ -60,10 +60,16 @@ final class MP4Writer {
 
     /// Adds a stream with the encoder's parameters.
     /// - Returns: the stream index.
-    func addStream(parameters: UnsafePointer<AVCodecParameters>, timeBase: AVRational) throws -> Int32 {
+    /// - Parameter frameRate: a video stream's exact frame rate, written as its average and real rate.
+    func addStream(parameters: UnsafePointer<AVCodecParameters>, timeBase: AVRational,
+                   frameRate: AVRational? = nil) throws -> Int32 {
         let stream = try checkAllocated(avformat_new_stream(context, nil), "avformat_new_stream")
         try check(avcodec_parameters_copy(stream.pointee.codecpar, parameters), "avcodec_parameters_copy")
         stream.pointee.time_base = timeBase
+        if let frameRate {
+            stream.pointee.avg_frame_rate = frameRate
+            stream.pointee.r_frame_rate = frameRate
+        }
         return stream.pointee.index
     }
 

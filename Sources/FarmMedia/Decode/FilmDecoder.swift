@@ -17,11 +17,14 @@ public struct FilmDecoder: Sendable {
     }
 
     /// Decodes the whole film.
-    /// - Parameter onFrame: called for every picture in presentation order; throwing stops decoding.
+    /// - Parameters:
+    ///   - pictures: decode the video; `false` only counts its packets (``DecodedFilm/frameCount`` is then the
+    ///     number of video packets presented, and `onFrame` is never called), for callers that need the sound alone.
+    ///   - onFrame: called for every picture in presentation order; throwing stops decoding.
     /// - Returns: the stream facts and the decoded audio.
     /// - Throws: ``MediaError/ffmpeg(operation:code:message:)`` when the file cannot be opened or decoded,
     ///   ``MediaError/invalidInput(_:)`` when it has no video stream, or what `onFrame` throws.
-    public func decode(onFrame: (DecodedFrame) throws -> Void) throws -> DecodedFilm {
+    public func decode(pictures: Bool = true, onFrame: (DecodedFrame) throws -> Void) throws -> DecodedFilm {
         var inputBox: UnsafeMutablePointer<AVFormatContext>?
         try check(avformat_open_input(&inputBox, url.path, nil, nil), "avformat_open_input(\(url.path))")
         defer { avformat_close_input(&inputBox) }
@@ -65,12 +68,16 @@ public struct FilmDecoder: Sendable {
             defer { av_packet_unref(packet) }
             if packet.pointee.stream_index == videoIndex {
                 span.add(packet)
-                try video.decode(packet, onFrame: deliver)
+                if pictures {
+                    try video.decode(packet, onFrame: deliver)
+                } else if packet.pointee.flags & AV_PKT_FLAG_DISCARD == 0 {
+                    frameCount += 1
+                }
             } else if let audio, packet.pointee.stream_index == audioIndex {
                 try audio.decode(packet, onFrame: collect)
             }
         }
-        try video.decode(nil, onFrame: deliver)
+        if pictures { try video.decode(nil, onFrame: deliver) }
         try audio?.decode(nil, onFrame: collect)
         if let pcm, let audio {
             pcm.trim(toFrames: Self.presentedSamples(of: input.pointee.streams[Int(audioIndex)]!,

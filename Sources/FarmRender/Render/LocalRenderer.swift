@@ -39,6 +39,8 @@ public struct LocalRenderer: Sendable {
         let segments = Dictionary(uniqueKeysWithValues: plan.segments.map { ($0.id, $0) })
         let passes = Dictionary(uniqueKeysWithValues: plan.anchors.map { ($0.id, $0) })
         let dropContextOf = faults.contains(.dropContext) ? plan.segments.first(where: { $0.context != nil || $0.index > 0 })?.id : nil
+        let breakJoinOf = faults.contains(.breakJoin) ? plan.segments.first(where: { $0.index > 0 })?.id : nil
+        let breaking = SegmentRunner(engine: JoinBreakingEngine(inner: runner.engine), encoder: runner.encoder)
         let tracker = Tracker(total: tasks.count, frames: plan.totalFrames, progress: progress)
         let started = Date()
         let runner = self.runner
@@ -55,7 +57,9 @@ public struct LocalRenderer: Sendable {
             var task = try job.segmentTask(segment, tail: results.tail, anchors: results.anchors)
             if id == dropContextOf { task.pins = Array(task.pins.dropFirst()) }
             tracker.started(stage: id)
-            let artifact = try runner.run(task) { step, steps in tracker.step(stage: "\(id) step \(step)/\(steps)") }
+            let artifact = try (id == breakJoinOf ? breaking : runner).run(task) { step, steps in
+                tracker.step(stage: "\(id) step \(step)/\(steps)")
+            }
             results.put(artifact, for: id)
             tracker.done(frames: segment.own.count, stage: id)
         }

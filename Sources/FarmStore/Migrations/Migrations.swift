@@ -10,6 +10,7 @@ enum Migrations {
         m.registerMigration("0004_hot_path_layout") { db in try db.execute(sql: hotPathLayout) }
         m.registerMigration("0005_job_assets") { db in try db.execute(sql: jobAssets) }
         m.registerMigration("0006_engine_geometries") { db in try db.execute(sql: engineGeometries) }
+        m.registerMigration("0007_reuse_and_revisions") { db in try db.execute(sql: reuseAndRevisions) }
         return m
     }
 
@@ -22,6 +23,29 @@ enum Migrations {
     ///   `attempts` keeps the ended ones, appended by rowid (one iteration's rows share pages) with an index by job;
     /// - a task's outputs are columns of its row (`chunk`, `audio`, `tail`, `anchors`: artifact hashes), set by the
     ///   same statement that marks it done; the `outputs` table goes.
+    /// 0007: segment reuse across jobs and revisions of a film. A task keeps the digest of everything that decides
+    /// its output (`reuse_key`, indexed where set: only inserts touch the index, never the state changes of the
+    /// dispatch path) and, when it took a finished task's outputs instead of running, where they came from. A job
+    /// names the film it revises (its first job's id) and its revision number, the engine identity its keys were
+    /// made with, and for a draft its settings (JSON; the storyboard is planned drafted); workers' declared engine
+    /// identities are kept across restarts.
+    static let reuseAndRevisions = """
+        ALTER TABLE tasks ADD COLUMN reuse_key TEXT;
+        ALTER TABLE tasks ADD COLUMN reused_from TEXT;
+        CREATE INDEX tasks_reuse ON tasks(reuse_key) WHERE reuse_key IS NOT NULL;
+        ALTER TABLE jobs ADD COLUMN lineage TEXT;
+        ALTER TABLE jobs ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE jobs ADD COLUMN engine_version TEXT;
+        ALTER TABLE jobs ADD COLUMN draft TEXT;
+        CREATE INDEX jobs_lineage ON jobs(lineage) WHERE lineage IS NOT NULL;
+        CREATE TABLE engine_versions (
+            engine TEXT PRIMARY KEY,
+            version TEXT NOT NULL,
+            worker TEXT NOT NULL,
+            declared_at REAL NOT NULL
+        );
+        """
+
     /// 0006: engines that run in engine processes are open-ended; the latent grid that workers running one
     /// declared is kept, and each job keeps the grid it was planned with (so it plans the same after a restart).
     static let engineGeometries = """

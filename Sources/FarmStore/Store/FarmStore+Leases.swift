@@ -206,7 +206,7 @@ extension FarmStore {
             for key in keys {
                 let remaining = try Int.fetchOne(db, sql: """
                     UPDATE tasks SET state = 'ready', chunk = NULL, audio = NULL, tail = NULL, anchors = NULL,
-                        worker = NULL, step = 0, failures = 0, error = NULL, ready_at = ?
+                        worker = NULL, step = 0, failures = 0, error = NULL, ready_at = ?, reused_from = NULL
                     WHERE job_id = ? AND key = ? RETURNING remaining
                     """, arguments: [now, job, key]) ?? 0
                 ready.append(ReadyTask(task: TaskKey(job: job, key: key), priority: priority, remaining: remaining,

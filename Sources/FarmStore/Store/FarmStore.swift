@@ -78,27 +78,150 @@ public final class FarmStore: @unchecked Sendable {
 
     // MARK: Jobs
 
-    /// Stores a job with its whole task graph; tasks without dependencies start ready.
+    /// Stores a job with its whole task graph; tasks without dependencies start ready. A task with a ``NewTask/reuse``
+    /// is stored done with the outputs of the task it reuses; it must depend only on reused tasks (the caller keeps
+    /// the reused set closed under dependencies), and it counts for nobody's `deps_left`.
     public func insert(_ job: NewJob, now: Double) throws -> [ReadyTask] {
+        let reused = Set(job.tasks.filter { $0.reuse != nil }.map(\.key))
+        for t in job.tasks where t.reuse != nil {
+            if let d = t.dependsOn.first(where: { !reused.contains($0) }) {
+                throw StoreError("task \(t.key) is reused but its dependency \(d) is not")
+            }
+            if let name = t.reuse?.outputs.keys.first(where: { !Self.outputNames.contains($0) }) {
+                throw StoreError("reused task \(t.key) names an unknown output \(name)")
+            }
+        }
         try write { db in
             try db.execute(sql: """
-                INSERT INTO jobs (id, title, source, storyboard, priority, state, created_at, base_directory)
-                VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)
-                """, arguments: [job.id, job.title, job.source, job.storyboard, job.priority, now, job.baseDirectory])
+                INSERT INTO jobs (id, title, source, storyboard, priority, state, created_at, base_directory, lineage, revision,
+                                  engine_version, draft)
+                VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
+                """, arguments: [job.id, job.title, job.source, job.storyboard, job.priority, now, job.baseDirectory,
+                                 job.lineage, job.revision, job.engineVersion, job.draft])
             for t in job.tasks {
-                let ready = t.dependsOn.isEmpty
-                try db.execute(sql: """
-                    INSERT INTO tasks (job_id, key, kind, shot, position, frames, state, deps_left, remaining, ready_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [job.id, t.key, t.kind, t.shot, t.position, t.frames, ready ? "ready" : "waiting",
-                                     t.dependsOn.count, t.remaining, ready ? now : nil])
+                let left = t.dependsOn.filter { !reused.contains($0) }.count
+                if let r = t.reuse {
+                    try db.execute(sql: """
+                        INSERT INTO tasks (job_id, key, kind, shot, position, frames, state, deps_left, remaining, ready_at,
+                                           reuse_key, reused_from, chunk, audio, tail, anchors)
+                        VALUES (?, ?, ?, ?, ?, ?, 'done', 0, ?, NULL, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [job.id, t.key, t.kind, t.shot, t.position, t.frames, t.remaining, t.reuseKey,
+                                         r.from.id, r.outputs["chunk"], r.outputs["audio"], r.outputs["tail"], r.outputs["anchors"]])
+                } else {
+                    let ready = left == 0
+                    try db.execute(sql: """
+                        INSERT INTO tasks (job_id, key, kind, shot, position, frames, state, deps_left, remaining, ready_at,
+                                           reuse_key)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [job.id, t.key, t.kind, t.shot, t.position, t.frames, ready ? "ready" : "waiting",
+                                         left, t.remaining, ready ? now : nil, t.reuseKey])
+                }
                 for d in t.dependsOn {
                     try db.execute(sql: "INSERT INTO task_deps (job_id, key, dep) VALUES (?, ?, ?)", arguments: [job.id, t.key, d])
                 }
             }
         }
-        return job.tasks.filter(\.dependsOn.isEmpty).map {
+        return job.tasks.filter { t in t.reuse == nil && t.dependsOn.allSatisfy { reused.contains($0) } }.map {
             ReadyTask(task: TaskKey(job: job.id, key: $0.key), priority: job.priority, remaining: $0.remaining, readyAt: now)
+        }
+    }
+
+    /// Finished tasks, one per reuse key among `keys`, whose outputs are all still stored (a job finished without
+    /// keeping its intermediates has none): the oldest job's, so that revisions keep pointing at one run.
+    public func reusable(_ keys: [String]) throws -> [String: ReusableTask] {
+        guard !keys.isEmpty else { return [:] }
+        return try read { db in
+            var out: [String: ReusableTask] = [:]
+            let s = try db.makeStatement(sql: """
+                SELECT t.job_id, t.key, t.kind, t.chunk, t.audio, t.tail, t.anchors FROM tasks t JOIN jobs j ON j.id = t.job_id
+                WHERE t.reuse_key = ? AND t.state = 'done' ORDER BY j.created_at, t.job_id LIMIT 8
+                """)
+            for key in Set(keys) {
+                for r in try Row.fetchAll(s, arguments: [key]) {
+                    var outputs: [String: String] = [:]
+                    for name in Self.outputNames { if let h: String = r[name] { outputs[name] = h } }
+                    let kind: String = r["kind"]
+                    // A segment needs its chunk and sound; an anchor pass its anchors (a tail only if it made one:
+                    // checked by the caller against the plan).
+                    let complete = kind == "anchors" ? outputs["anchors"] != nil : outputs["chunk"] != nil && outputs["audio"] != nil
+                    guard complete else { continue }
+                    out[key] = ReusableTask(from: TaskKey(job: r["job_id"], key: r["key"]), outputs: outputs)
+                    break
+                }
+            }
+            return out
+        }
+    }
+
+    /// A finished segment's place in its film and its chunk and PCM artifacts.
+    public struct FinishedSegment: Sendable, Equatable {
+        public var position: Int
+        public var key: String
+        public var chunk: String
+        public var audio: String
+    }
+
+    /// The finished segments of every queued or running job, in film order by job, in one read (a restarted
+    /// coordinator builds their films in progress again from them).
+    public func finishedSegmentsOfUnfinishedJobs() throws -> [String: [FinishedSegment]] {
+        try read { db in
+            var out: [String: [FinishedSegment]] = [:]
+            for r in try Row.fetchAll(db, sql: """
+                SELECT t.job_id, t.position, t.key, t.chunk, t.audio FROM tasks t JOIN jobs j ON j.id = t.job_id
+                WHERE j.state IN ('queued', 'running') AND t.kind = 'segment' AND t.state = 'done'
+                  AND t.chunk IS NOT NULL AND t.audio IS NOT NULL
+                ORDER BY t.job_id, t.position
+                """) {
+                out[r[0], default: []].append(FinishedSegment(position: r[1], key: r[2], chunk: r[3], audio: r[4]))
+            }
+            return out
+        }
+    }
+
+    /// Keeps a finished task from being reused (its result came from an engine other than the one its key names).
+    public func forgetReuseKey(_ task: TaskKey) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE tasks SET reuse_key = NULL WHERE job_id = ? AND key = ?", arguments: [task.job, task.key])
+        }
+    }
+
+    /// The jobs of a film (its first job and its revisions), oldest first.
+    public func revisions(film: String) throws -> [JobRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE id = ? OR lineage = ? ORDER BY revision, created_at",
+                             arguments: [film, film]).map(Self.job)
+        }
+    }
+
+    /// Where each reused task of a job came from (`job:key`), by task key.
+    public func reusedFrom(job: String) throws -> [String: String] {
+        try read { db in
+            var out: [String: String] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT key, reused_from FROM tasks WHERE job_id = ? AND reused_from IS NOT NULL",
+                                      arguments: [job]) {
+                out[r["key"]] = r["reused_from"]
+            }
+            return out
+        }
+    }
+
+    /// Records the identity a worker's engine declared, so that jobs submitted before any worker says hello after a
+    /// restart still make the same reuse keys.
+    public func declareVersion(engine: String, version: String, worker: String, now: Double) throws {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO engine_versions (engine, version, worker, declared_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT(engine) DO UPDATE SET version = excluded.version, worker = excluded.worker,
+                    declared_at = excluded.declared_at
+                """, arguments: [engine, version, worker, now])
+        }
+    }
+
+    public func declaredVersions() throws -> [String: String] {
+        try read { db in
+            var out: [String: String] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT engine, version FROM engine_versions") { out[r["engine"]] = r["version"] }
+            return out
         }
     }
 
@@ -348,7 +471,8 @@ public final class FarmStore: @unchecked Sendable {
     static func job(_ r: Row) -> JobRecord {
         JobRecord(id: r["id"], title: r["title"], source: r["source"], storyboard: r["storyboard"], priority: r["priority"],
                   state: JobState(rawValue: r["state"]) ?? .failed, error: r["error"], film: r["film"], filmSize: r["film_size"],
-                  createdAt: r["created_at"], finishedAt: r["finished_at"], baseDirectory: r["base_directory"])
+                  createdAt: r["created_at"], finishedAt: r["finished_at"], baseDirectory: r["base_directory"],
+                  lineage: r["lineage"], revision: r["revision"] ?? 1, engineVersion: r["engine_version"], draft: r["draft"])
     }
 }
 

@@ -30,10 +30,23 @@ public struct NewJob: Sendable {
     public var priority: Int
     public var tasks: [NewTask]
     public var baseDirectory: String?
+    /// The first revision's job id when this job revises a film (`submit --revise`); nil for a film's first job.
+    public var lineage: String?
+    /// 1 for a film's first job, then one more for each revision.
+    public var revision: Int
+    /// The engine's identity (its declared version) that the tasks' reuse keys were made with.
+    public var engineVersion: String?
+    /// A draft's settings as JSON (``FarmCore/DraftSettings``): the storyboard is planned drafted.
+    public var draft: String?
 
     public init(id: String, title: String, source: String, storyboard: String, priority: Int, tasks: [NewTask],
-                baseDirectory: String? = nil) {
+                baseDirectory: String? = nil, lineage: String? = nil, revision: Int = 1, engineVersion: String? = nil,
+                draft: String? = nil) {
+        self.draft = draft
         self.baseDirectory = baseDirectory
+        self.lineage = lineage
+        self.revision = revision
+        self.engineVersion = engineVersion
         self.id = id
         self.title = title
         self.source = source
@@ -52,8 +65,15 @@ public struct NewTask: Sendable {
     public var frames: Int
     public var dependsOn: [String]
     public var remaining: Int
+    /// The digest of everything that decides the task's output (``FarmStore/reusable(_:)``); nil: never reused.
+    public var reuseKey: String?
+    /// A finished task of another job with the same reuse key: this task is stored done with its outputs.
+    public var reuse: ReusableTask?
 
-    public init(key: String, kind: String, shot: Int, position: Int, frames: Int, dependsOn: [String], remaining: Int) {
+    public init(key: String, kind: String, shot: Int, position: Int, frames: Int, dependsOn: [String], remaining: Int,
+                reuseKey: String? = nil, reuse: ReusableTask? = nil) {
+        self.reuseKey = reuseKey
+        self.reuse = reuse
         self.key = key
         self.kind = kind
         self.shot = shot
@@ -61,6 +81,19 @@ public struct NewTask: Sendable {
         self.frames = frames
         self.dependsOn = dependsOn
         self.remaining = remaining
+    }
+}
+
+/// A finished task whose outputs a new task with the same reuse key takes instead of running.
+public struct ReusableTask: Sendable, Equatable {
+    /// `job:key` of the task that ran.
+    public var from: TaskKey
+    /// Output name (`chunk`, `audio`, `tail`, `anchors`) → artifact hash.
+    public var outputs: [String: String]
+
+    public init(from: TaskKey, outputs: [String: String]) {
+        self.from = from
+        self.outputs = outputs
     }
 }
 
@@ -101,6 +134,15 @@ public struct JobRecord: Sendable, Codable, Equatable {
     public var createdAt: Double
     public var finishedAt: Double?
     public var baseDirectory: String?
+    /// The first revision's job id (the film this job is a revision of); nil for a film's first job.
+    public var lineage: String?
+    public var revision: Int = 1
+    /// The engine identity the job's reuse keys were made with.
+    public var engineVersion: String?
+    /// A draft's settings as JSON; nil for a job rendered as its storyboard says.
+    public var draft: String?
+    /// The id of the film's first job: the lineage, or this job itself.
+    public var filmID: String { lineage ?? id }
 }
 
 /// A task as the store holds it.

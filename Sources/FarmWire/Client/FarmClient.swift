@@ -1,3 +1,4 @@
+import FarmCore
 import Foundation
 
 /// A client of the coordinator (the CLI's `submit`, `status`, `fetch`, …): request and reply over a DEALER socket.
@@ -97,10 +98,13 @@ public final class FarmClient {
     /// Submits a storyboard with the bytes of every image it names (`assets`: path as the storyboard resolves it →
     /// file contents), so the coordinator never needs the submitter's files.
     public func submit(storyboard: String, source: String, priority: Int, baseDirectory: String? = nil,
-                       assets: [(path: String, data: Data)] = []) throws -> Submitted {
+                       assets: [(path: String, data: Data)] = [], revise: String? = nil, reuse: Bool = true,
+                       draft: DraftSettings? = nil, previewFirst: Bool = false) throws -> Submitted {
         let refs = assets.enumerated().map { i, a in SubmitAsset(path: a.path, sha256: Digest.sha256(a.data), blob: i) }
         let message = WireMessage(.submit, Submit(storyboard: storyboard, source: source, priority: priority,
-                                                  baseDirectory: baseDirectory, assets: refs), blobs: assets.map(\.data))
+                                                  baseDirectory: baseDirectory, assets: refs, revise: revise,
+                                                  reuse: reuse ? nil : false, draft: draft, previewFirst: previewFirst ? true : nil),
+                                  blobs: assets.map(\.data))
         guard message.frames.reduce(0, { $0 + $1.count }) <= WireMessage.maxMessageBytes else {
             throw ClientError.protocolError("the storyboard and its images come to more than "
                                             + "\(WireMessage.maxMessageBytes >> 20) MiB, the largest submission the farm takes")
@@ -131,6 +135,11 @@ public final class FarmClient {
     /// One page of the workers (at most ``WorkersReport/pageSize``, connected ones first) from `offset`, with totals.
     public func workers(offset: Int = 0) throws -> WorkersReport {
         try call(.workers, JobQuery(job: nil, offset: offset == 0 ? nil : offset), expecting: WorkersReport.self)
+    }
+
+    /// The storyboard of `job` and the latent grid the coordinator planned it with.
+    public func plan(job: String) throws -> JobPlan {
+        try call(.jobPlan, JobQuery(job: job), expecting: JobPlan.self)
     }
 
     /// Downloads a finished film piece by piece into `output` (written to a temporary file, then renamed).

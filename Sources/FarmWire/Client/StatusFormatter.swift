@@ -29,16 +29,23 @@ public enum StatusFormatter {
                      + pad("time", 20) + "title"]
         for j in r.jobs {
             lines.append(pad(j.id, 14) + pad(j.state, 11) + pad("\(j.priority)", 5) + pad("\(j.tasksDone)/\(j.tasksTotal)", 10)
-                         + pad("\(j.framesDone)/\(j.framesTotal)", 14) + pad(timing(j), 20) + j.title
+                         + pad("\(j.framesDone)/\(j.framesTotal)", 14) + pad(timing(j), 20) + j.title + revision(j)
                          + (j.error.map { "  (\($0))" } ?? "") + (j.waiting.map { "  (waiting: \($0))" } ?? ""))
         }
         return lines.joined(separator: "\n")
     }
 
+    /// `  [rev 2 of j1234]` for a revision; nothing for a film's first job.
+    static func revision(_ j: JobSummary) -> String {
+        guard let r = j.revision, r > 1, let film = j.film else { return "" }
+        return "  [rev \(r) of \(film)]"
+    }
+
     /// One job: a bar per shot, then its tasks.
     public static func job(_ r: StatusReport, tasks showTasks: Bool = true) -> String {
         guard let j = r.jobs.first else { return "no such job" }
-        var lines = ["\(j.id)  \(j.state)  \(j.title)  \(j.tasksDone)/\(j.tasksTotal) tasks  \(j.framesDone)/\(j.framesTotal) frames"
+        var lines = ["\(j.id)  \(j.state)  \(j.title)\(revision(j))  \(j.tasksDone)/\(j.tasksTotal) tasks  \(j.framesDone)/\(j.framesTotal) frames"
+                     + (j.reused.map { $0 > 0 ? "  (\($0) reused)" : "" } ?? "")
                      + (j.runningSeconds == nil ? "" : "  \(timing(j))") + (j.error.map { "\n  error: \($0)" } ?? "")
                      + (j.waiting.map { "\n  waiting: \($0)" } ?? "")]
         lines += shotBars(r)
@@ -47,7 +54,7 @@ public enum StatusFormatter {
             lines.append(pad("task", 20) + pad("state", 10) + pad("attempt", 8) + pad("step", 8) + "worker")
             for t in tasks {
                 lines.append(pad(t.key, 20) + pad(t.state, 10) + pad("\(t.attempts)", 8) + pad(t.steps > 0 ? "\(t.step)/\(t.steps)" : "-", 8)
-                             + (t.worker ?? "-") + (t.error.map { "  \($0)" } ?? ""))
+                             + (t.reusedFrom.map { "reused \($0)" } ?? t.worker ?? "-") + (t.error.map { "  \($0)" } ?? ""))
             }
         }
         return lines.joined(separator: "\n")

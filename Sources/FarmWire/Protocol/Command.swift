@@ -20,6 +20,7 @@ public enum Command: UInt8, CaseIterable, Sendable {
     case workers = 36
     case retryJob = 37
     case deleteJob = 38
+    case jobPlan = 39
     // Coordinator → client
     case reply = 48
     case filmPart = 49

@@ -32,8 +32,14 @@ public struct Hello: Codable, Sendable, Equatable {
     /// The latent grid of each engine it runs in engine processes, as their handshakes declared it (engine name →
     /// geometry); the coordinator plans jobs for engines it does not build in with these.
     public var geometries: [String: GeometryDocument]?
+    /// Each engine's identity (engine name → version, as its code and weights make it; built-in engines say the
+    /// reelfarm version). A finished task is reused by later jobs only if the engine that ran it said the identity
+    /// the task's reuse key was made with.
+    public var versions: [String: String]?
     public init(name: String, engines: [String], device: String, slots: Int, memoryBytes: Int64, maxFramePixels: Int,
-                tags: [String], running: [Lease], instance: String? = nil, geometries: [String: GeometryDocument]? = nil) {
+                tags: [String], running: [Lease], instance: String? = nil, geometries: [String: GeometryDocument]? = nil,
+                versions: [String: String]? = nil) {
+        self.versions = versions
         self.instance = instance
         self.geometries = geometries
         self.name = name
@@ -176,7 +182,22 @@ public struct Submit: Codable, Sendable, Equatable {
     /// The storyboard's images (keyframes, references), carried as blobs of this message: the coordinator keeps them
     /// and never reads the submitter's files. `nil` from an older client: the coordinator reads the paths once.
     public var assets: [SubmitAsset]?
-    public init(storyboard: String, source: String, priority: Int, baseDirectory: String? = nil, assets: [SubmitAsset]? = nil) {
+    /// The job this one revises (`submit --revise`): the new job is the film's next revision. Absent: a new film.
+    public var revise: String?
+    /// `false` runs every task even where a finished task with the same reuse key exists (`submit --no-reuse`).
+    /// Absent: reuse.
+    public var reuse: Bool?
+    /// Render this storyboard as its draft (fewer steps, smaller): `submit --draft` sends the draft with this, then
+    /// the final as its revision.
+    public var draft: DraftSettings?
+    /// Each shot's first segment runs ahead of the job's other tasks (`submit --preview-first`).
+    public var previewFirst: Bool?
+    public init(storyboard: String, source: String, priority: Int, baseDirectory: String? = nil, assets: [SubmitAsset]? = nil,
+                revise: String? = nil, reuse: Bool? = nil, draft: DraftSettings? = nil, previewFirst: Bool? = nil) {
+        self.draft = draft
+        self.previewFirst = previewFirst
+        self.revise = revise
+        self.reuse = reuse
         self.assets = assets
         self.storyboard = storyboard
         self.source = source
@@ -205,6 +226,29 @@ public struct JobQuery: Codable, Sendable, Equatable {
     public init(job: String?, offset: Int? = nil) {
         self.job = job
         self.offset = offset
+    }
+}
+
+/// `job_plan`'s reply: what a client needs to plan a job exactly as the coordinator did (the storyboard as submitted
+/// and the latent grid it was planned with), e.g. to lay its film out by shot and segment.
+public struct JobPlan: Codable, Sendable, Equatable {
+    public var job: String
+    public var source: String
+    public var storyboard: String
+    public var baseDirectory: String?
+    /// `nil` for a job from before the grid was kept with it.
+    public var geometry: GeometryDocument?
+    /// A draft's settings: the job was planned from the storyboard drafted with them (``JobSpec/drafted(_:)``).
+    public var draft: DraftSettings?
+
+    public init(job: String, source: String, storyboard: String, baseDirectory: String?, geometry: GeometryDocument?,
+                draft: DraftSettings? = nil) {
+        self.draft = draft
+        self.job = job
+        self.source = source
+        self.storyboard = storyboard
+        self.baseDirectory = baseDirectory
+        self.geometry = geometry
     }
 }
 

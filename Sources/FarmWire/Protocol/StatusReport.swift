@@ -3,7 +3,15 @@ public struct Submitted: Codable, Sendable, Equatable {
     public var job: String
     public var tasks: Int
     public var frames: Int
-    public init(job: String, tasks: Int, frames: Int) {
+    /// Tasks that took a finished task's outputs (same reuse key) instead of running; the rest run.
+    public var reused: Int?
+    /// The film's first job and this job's revision number (1 for a new film).
+    public var film: String?
+    public var revision: Int?
+    public init(job: String, tasks: Int, frames: Int, reused: Int? = nil, film: String? = nil, revision: Int? = nil) {
+        self.reused = reused
+        self.film = film
+        self.revision = revision
         self.job = job
         self.tasks = tasks
         self.frames = frames
@@ -29,9 +37,18 @@ public struct JobSummary: Codable, Sendable, Equatable {
     public var etaSeconds: Double?
     /// Why ready tasks are not running: no connected worker qualifies for the job (engine, frame size, `requires:`).
     public var waiting: String?
+    /// The film's first job and this job's revision (absent: revision 1 of its own film, from an older coordinator).
+    public var film: String?
+    public var revision: Int?
+    /// Tasks that took a finished task's outputs instead of running.
+    public var reused: Int?
     public init(id: String, title: String, state: String, priority: Int, tasksDone: Int, tasksTotal: Int,
                 framesDone: Int, framesTotal: Int, error: String?, filmBytes: Int?, runningSeconds: Double? = nil,
-                etaSeconds: Double? = nil, waiting: String? = nil) {
+                etaSeconds: Double? = nil, waiting: String? = nil, film: String? = nil, revision: Int? = nil,
+                reused: Int? = nil) {
+        self.film = film
+        self.revision = revision
+        self.reused = reused
         self.id = id
         self.title = title
         self.state = state
@@ -66,8 +83,11 @@ public struct TaskSummary: Codable, Sendable, Equatable {
     public var steps: Int
     public var frames: Int
     public var error: String?
+    /// `job:key` of the finished task whose outputs this one took (it did not run).
+    public var reusedFrom: String?
     public init(key: String, shot: Int, state: String, attempts: Int, worker: String?, step: Int, steps: Int, frames: Int,
-                error: String?) {
+                error: String?, reusedFrom: String? = nil) {
+        self.reusedFrom = reusedFrom
         self.key = key
         self.shot = shot
         self.state = state

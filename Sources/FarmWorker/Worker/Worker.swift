@@ -129,7 +129,8 @@ public final class Worker: @unchecked Sendable {
         let hello = Hello(name: config.name, engines: config.engines, device: config.device, slots: config.slots,
                           memoryBytes: config.memoryBytes, maxFramePixels: config.maxFramePixels, tags: config.tags,
                           running: lock.withLock { Array(running.keys) }, instance: instance,
-                          geometries: config.geometries.isEmpty ? nil : config.geometries)
+                          geometries: config.geometries.isEmpty ? nil : config.geometries,
+                          versions: config.versions.isEmpty ? nil : config.versions)
         // The hello goes first on the new connection; stale heartbeats are dropped, reports keep their order.
         stalled = [WireMessage(.hello, hello)] + stalled.filter { $0.command != .heartbeat && $0.command != .hello }
         flushStalled()

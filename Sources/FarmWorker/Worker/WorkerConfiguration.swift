@@ -25,6 +25,9 @@ public struct WorkerConfiguration: Sendable {
     public var drainMillis = 10_000
     /// The latent grid of each engine it runs in engine processes, as their handshakes declared it (sent in `hello`).
     public var geometries: [String: GeometryDocument] = [:]
+    /// Each engine's identity, code and weights (engine name → version; sent in `hello`): the coordinator reuses a
+    /// finished segment for a later job only when the engine that made it said the identity its key names.
+    public var versions: [String: String] = [:]
     /// CURVE towards a coordinator that uses it; `nil`: plain TCP.
     public var security: CurveClientSecurity?
 

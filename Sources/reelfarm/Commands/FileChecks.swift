@@ -12,6 +12,25 @@ enum FileChecks {
         }
     }
 
+    /// Refuses an input file that is missing, a folder or unreadable (exit 1).
+    static func inputFile(_ path: String, command: String) throws {
+        var isFolder: ObjCBool = false
+        let problem: String?
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
+            problem = "no such file"
+        } else if isFolder.boolValue {
+            problem = "it is a folder, not a film"
+        } else if !FileManager.default.isReadableFile(atPath: path) {
+            problem = "it is not readable (check its permissions)"
+        } else {
+            problem = nil
+        }
+        if let problem {
+            printError("reelfarm \(command): cannot read \(path): \(problem)")
+            throw ExitCode.failure
+        }
+    }
+
     /// Refuses a data directory that is not a writable folder and cannot be created as one (exit 1).
     static func dataDirectory(_ path: String, command: String) throws {
         if let problem = dataDirectoryProblem(path) {

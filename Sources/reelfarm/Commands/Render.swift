@@ -15,7 +15,7 @@ extension ReelFarm {
         var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
         @Flag(help: "No progress bar.") var quiet = false
         @OptionGroup var log: LogOptions
-        @Option(help: ArgumentHelp("Deliberate mistake, for tests: drop-context | shift-audio:SAMPLES.", visibility: .private))
+        @Option(help: ArgumentHelp("Deliberate mistake, for tests: drop-context | break-join | shift-audio:SAMPLES.", visibility: .private))
         var injectFault: [String] = []
 
         func validate() throws {

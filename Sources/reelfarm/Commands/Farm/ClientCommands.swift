@@ -10,6 +10,19 @@ extension ReelFarm {
         @OptionGroup var job: JobArgument
         @OptionGroup var farm: CoordinatorOption
         @Option(help: "Higher runs first.") var priority: Int = 0
+        @Option(help: ArgumentHelp(
+            "Submit as the next revision of this job's film: segments whose inputs did not change are reused, not rendered.",
+            valueName: "job"))
+        var revise: String?
+        @Flag(help: "Render every segment, even those a finished job already made with the same inputs.")
+        var noReuse = false
+        @Flag(help: """
+            Render a draft of the whole film first (the storyboard's model.draft, else a quarter of the steps at half \
+            size), then the final as its revision, queued behind it (the draft runs at --priority + 1).
+            """)
+        var draft = false
+        @Flag(help: "Run each shot's first segment ahead of the job's other segments, so every shot can be reviewed early.")
+        var previewFirst = false
         @Flag(help: "Show live progress per shot until the job ends.") var follow = false
         @OptionGroup var log: LogOptions
 
@@ -29,10 +42,27 @@ extension ReelFarm {
                 : try String(contentsOfFile: job.job, encoding: .utf8)
             let client = try farm.client()
             let base = job.job.hasPrefix("sample:") ? nil : URL(fileURLWithPath: job.job).deletingLastPathComponent().standardizedFileURL.path
+            let drafted = draft ? spec.model.draft ?? .standard(for: spec.model) : spec.model.draft
             let submitted = try clientCall {
-                try client.submit(storyboard: text, source: job.job, priority: priority, baseDirectory: base, assets: assets)
+                var revises = revise
+                if let drafted {
+                    // The draft first, one priority above, then the final as its revision: nothing of the draft is
+                    // reused (other steps and size make other keys), and the final waits behind it in the queue.
+                    let d = try client.submit(storyboard: text, source: job.job, priority: priority + 1, baseDirectory: base,
+                                              assets: assets, revise: revise, reuse: !noReuse, draft: drafted,
+                                              previewFirst: previewFirst)
+                    printError("draft \(d.job): \(drafted.steps) steps at \(drafted.scale) size, priority \(priority + 1)")
+                    revises = d.job
+                }
+                return try client.submit(storyboard: text, source: job.job, priority: priority, baseDirectory: base, assets: assets,
+                                         revise: revises, reuse: !noReuse, previewFirst: previewFirst)
             }
             print(submitted.job)
+            if let reused = submitted.reused {
+                let revision = submitted.revision.flatMap { r in r > 1 ? submitted.film.map { ", revision \(r) of \($0)" } : nil } ?? ""
+                printError("submitted \(submitted.job)\(revision): \(reused) of \(submitted.tasks) tasks reused, "
+                           + "\(submitted.tasks - reused) to run")
+            }
             if follow { try Follow.run(client, job: submitted.job) }
         }
     }
@@ -61,26 +91,48 @@ extension ReelFarm {
     }
 
     struct Fetch: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Download a finished job's film.")
+        static let configuration = CommandConfiguration(
+            abstract: "Download a finished job's film; optionally its OpenTimelineIO timeline and one MP4 per shot.",
+            discussion: """
+                With --otio or --split-shots the job is laid out as the coordinator planned it (its storyboard and \
+                latent grid); -o may then be left out (the film is downloaded to a temporary file and removed after).
+                """)
         @Argument(help: "The job id.") var job: String
-        @Option(name: .shortAndLong, help: "Output MP4 file.") var output: String
+        @Option(name: .shortAndLong, help: "Output MP4 file.") var output: String?
+        @OptionGroup var delivery: DeliveryOptions
         @OptionGroup var farm: CoordinatorOption
+
+        func validate() throws {
+            guard output != nil || delivery.any else {
+                throw ValidationError("nothing to write: give -o FILM.mp4, --otio FILE and/or --split-shots DIR")
+            }
+        }
 
         func run() throws {
             // Before asking the coordinator for anything: a film with nowhere to go is refused at once.
-            try FileChecks.outputFile(output, command: "fetch")
+            if let output { try FileChecks.outputFile(output, command: "fetch") }
+            try delivery.check(command: "fetch")
             let client = try farm.client()
+            let laidOut = delivery.any ? try farmLayout(client, job: job) : nil
+            let target = output.map { URL(fileURLWithPath: $0) }
+                ?? FileManager.default.temporaryDirectory
+                    .appendingPathComponent("reelfarm-fetch-\(UUID().uuidString).mp4")
+            defer { if output == nil { try? FileManager.default.removeItem(at: target) } }
             let bytes = try clientCall {
                 do {
-                    return try client.fetch(job: job, to: URL(fileURLWithPath: output))
+                    return try client.fetch(job: job, to: target)
                 } catch let error as FarmClient.ClientError {
                     throw error
                 } catch {
-                    printError("reelfarm fetch: \(FileChecks.describe(error, path: output))")
+                    printError("reelfarm fetch: \(FileChecks.describe(error, path: target.path))")
                     throw ExitCode.failure
                 }
             }
-            printError("fetched \(job): \(bytes) bytes → \(output)")
+            printError("fetched \(job): \(bytes) bytes" + (output.map { " → \($0)" } ?? ""))
+            if let (spec, layout) = laidOut {
+                try delivery.deliver(film: target, keptFilm: output, title: spec.title, layout: layout,
+                                     format: spec.output, command: "fetch")
+            }
         }
     }
 

@@ -16,7 +16,7 @@ extension ReelFarm {
                 Settings come from, in order: these flags, then REELFARM_DATA, REELFARM_BIND, REELFARM_CURVE (1), \
                 REELFARM_AUTHORIZED_KEYS, REELFARM_KEEP_INTERMEDIATES (1), REELFARM_METRICS, REELFARM_HTTP and \
                 REELFARM_HTTP_TOKEN_FILE, then the file given by --config (YAML: data, bind, curve, authorized_keys, \
-                keep_intermediates, metrics, http, http_token_file), then \
+                release_intermediates, metrics, http, http_token_file), then \
                 the defaults (./reelfarm-data, tcp://127.0.0.1:7700, no CURVE). The bound endpoint is written to \
                 DATA/endpoint. With CURVE the key pair lives in DATA/curve/coordinator.key (secret) and \
                 DATA/curve/coordinator.pub (give this to workers and clients: --coordinator-key).
@@ -26,8 +26,13 @@ extension ReelFarm {
         @Option(help: "ZeroMQ endpoint to bind, tcp://HOST:PORT or HOST:PORT (port * picks a free one).") var bind: String?
         @Option(help: "Config file (YAML with keys data, bind, curve, authorized_keys).") var config: String?
         @Flag(help: "Encrypt the endpoint with CURVE; peers need the coordinator's public key.") var curve = false
-        @Flag(help: "Keep finished jobs' chunks, PCM and latents (deleted once the film is stored, by default).")
+        @Flag(help: ArgumentHelp("Kept by default now; accepted for older scripts.", visibility: .hidden))
         var keepIntermediates = false
+        @Flag(help: """
+            Delete a finished job's chunks, PCM and latents once its film is stored (kept by default, so that \
+            revisions and later jobs reuse its segments instead of rendering them again).
+            """)
+        var releaseIntermediates = false
         @Option(help: "With CURVE, admit only the public keys in this file (one per line).") var authorizedKeys: String?
         @Option(help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464).",
                                    valueName: "host:port"))
@@ -81,8 +86,9 @@ extension ReelFarm {
                 geometry: { model throws(SpecError) in try EngineRegistry.plannedGeometry(for: model) },
                 assembler: MP4FilmAssembler())
             configuration.images = { spec, files throws(SpecError) in try StoryboardImages.load(spec, files: files) }
-            configuration.keepIntermediates = keepIntermediates || env["REELFARM_KEEP_INTERMEDIATES"] == "1"
-                || file["keep_intermediates"] == "true"
+            configuration.keepIntermediates = !(releaseIntermediates || env["REELFARM_RELEASE_INTERMEDIATES"] == "1"
+                || file["release_intermediates"] == "true")
+            configuration.builtInEngineVersion = "reelfarm \(reelfarmVersion)"
             let authorized = authorizedKeys ?? env["REELFARM_AUTHORIZED_KEYS"] ?? file["authorized_keys"]
             if curve || env["REELFARM_CURVE"] == "1" || file["curve"] == "true" || authorized != nil {
                 do {

@@ -84,12 +84,18 @@ extension ReelFarm {
             // Each engine process starts once here (slot 0) and says what it is; one that cannot is not offered.
             var pools: [String: (EngineProcessPool, EngineGeometry)] = [:]
             var geometries: [String: GeometryDocument] = [:]
+            var versions: [String: String] = [:]
             for command in try engineCommands() {
                 let pool = EngineProcessPool(command: command, slots: slots, settings: settings)
                 do {
                     let (ready, geometry) = try pool.warmUp()
                     pools[command.name] = (pool, geometry)
                     geometries[command.name] = ready.geometry
+                    // The coordinator takes 1–256 printable characters; an engine's odd version is cleaned, not fatal.
+                    let version = String(String.UnicodeScalarView(ready.version.unicodeScalars.filter {
+                        $0.value >= 0x20 && $0.value != 0x7F
+                    }).prefix(200))
+                    if !version.isEmpty { versions[command.name] = "\(command.name) \(version)" }
                 } catch {
                     printError("reelfarm worker \(name): engine \(command.name) is not offered: \(error)")
                 }
@@ -119,6 +125,8 @@ extension ReelFarm {
             secured.security = try farm.security
             secured.drainMillis = drainSeconds * 1_000
             secured.geometries = geometries
+            for engine in offered where versions[engine] == nil { versions[engine] = "reelfarm \(reelfarmVersion)" }
+            secured.versions = versions
             let worker = FarmWorker.Worker(configuration: secured)
             printError("reelfarm worker \(name): \(slots) slots, engines \(offered.joined(separator: ", ")), coordinator \(farm.endpoint)")
             // SIGTERM and SIGINT drain: running tasks finish (new ones are handed back), then bye.
