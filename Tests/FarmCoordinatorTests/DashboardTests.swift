@@ -352,6 +352,10 @@ import Yams
         #expect(field(#"{"storyboard": "x", "images": {"a.png": "not base64!"}}"#) == "images.a.png")
         #expect(field(#"{"storyboard": "x", "source": ""}"#) == "source")
         #expect(field("[]") == "body")
+        #expect(field(#"{"storyboard": "x", "revise": ""}"#) == "revise")
+        let json = #"{"storyboard": "x", "revise": "j1", "reuse": false, "preview_first": true}"#
+        let options = try? SubmitController.parse(Data(json.utf8))
+        #expect(options?.0.revise == "j1" && options?.0.reuse == false && options?.0.previewFirst == true)
     }
 
     @Test func loopbackHostNames() {

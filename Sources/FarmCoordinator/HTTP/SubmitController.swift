@@ -20,12 +20,21 @@ struct SubmitController {
         router.add("POST", "/api/jobs") { r in try await submit(r) }
     }
 
-    /// The body: `{"storyboard": TEXT, "priority": N?, "source": NAME?, "images": {PATH: BASE64}?}`.
+    /// The body: `{"storyboard": TEXT, "priority": N?, "source": NAME?, "images": {PATH: BASE64}?, "revise": JOB?,
+    /// "reuse": BOOL?, "preview_first": BOOL?}` (the last three as `reelfarm submit --revise/--no-reuse/--preview-first`).
     struct Body: Decodable {
         var storyboard: String
         var priority: Int?
         var source: String?
         var images: [String: String]?
+        var revise: String?
+        var reuse: Bool?
+        var previewFirst: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case storyboard, priority, source, images, revise, reuse
+            case previewFirst = "preview_first"
+        }
     }
 
     private func submit(_ r: Request) async throws -> HTTPResponse {
@@ -106,6 +115,13 @@ struct SubmitController {
             blobs.append(data)
         }
         // Always a list (maybe empty): the coordinator must never read an image path on its own disk for an upload.
-        return (Submit(storyboard: body.storyboard, source: source, priority: priority, assets: assets), blobs)
+        if let revise = body.revise, revise.isEmpty || revise.utf8.count > 256 {
+            throw APIError(.badRequest, "must be a job id of 1–256 characters", field: "revise")
+        }
+        var submit = Submit(storyboard: body.storyboard, source: source, priority: priority, assets: assets)
+        submit.revise = body.revise
+        submit.reuse = body.reuse
+        submit.previewFirst = body.previewFirst
+        return (submit, blobs)
     }
 }
