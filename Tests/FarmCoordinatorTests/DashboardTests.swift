@@ -358,6 +358,19 @@ import Yams
         #expect(options?.0.revise == "j1" && options?.0.reuse == false && options?.0.previewFirst == true)
     }
 
+    /// A request the loop does not take is answered with a timeout at its deadline; once the loop has exited every
+    /// request is refused at once.
+    @Test func theInboxAnswersEveryRequestByItsDeadline() async throws {
+        let inbox = CommandInbox()
+        await #expect(throws: CommandInbox.Failure.timedOut(seconds: 0.2)) {
+            _ = try await inbox.ask(timeout: 0.2) { _ in 1 }
+        }
+        let waiting = inbox.take()
+        #expect(waiting.count == 1 && waiting.allSatisfy { $0.deadline <= Coordinator.clock })
+        inbox.close()
+        await #expect(throws: CommandInbox.Failure.stopped) { _ = try await inbox.ask(timeout: 30) { _ in 1 } }
+    }
+
     @Test func loopbackHostNames() {
         for host in ["127.0.0.1", "127.0.0.1:8080", "localhost:1", "[::1]:8080", "127.1.2.3"] {
             #expect(AccessPolicy.isLoopbackHost(host), "\(host)")
