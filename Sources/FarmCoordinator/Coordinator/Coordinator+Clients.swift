@@ -196,7 +196,7 @@ extension Coordinator {
     /// Why no connected worker can take the job's tasks, or `nil` when one can.
     private func unplaceable(_ job: JobRecord) throws -> String? {
         guard let spec = contexts[job.id]?.spec ?? statusSpec(job) else { return nil }
-        let live = sessions.all.filter { !$0.draining }
+        let live = sessions.all.lazy.filter { !$0.draining }  // lazy: the usual answer is the first worker that fits
         let planned = contexts[job.id]?.plan.geometry
         guard !live.contains(where: { $0.fits(spec, geometry: planned) }) else { return nil }
         let engine = spec.model.engine
