@@ -183,7 +183,8 @@ async function jobView(root, id, force) {
       title: `${t.key}: ${t.state}${t.state === 'running' ? ` step ${t.step}/${t.steps} on ${t.worker || '?'}` : ''}`
         + `, ${t.frames} frames, ${t.attempts} attempt(s)${t.error ? ' — ' + t.error : ''}`,
     })))));
-  const attempts = d.attempts.slice().reverse();
+  // The latest attempts first; a long job's history is cut to the latest 500 (the API has them all).
+  const attempts = d.attempts.slice().reverse().slice(0, 500);
   // The player lives across redraws (a media element taken out of the page pauses).
   if (root.dataset.view !== 'job:' + j.id) {
     root.dataset.view = 'job:' + j.id;
@@ -204,7 +205,8 @@ async function jobView(root, id, force) {
     grid,
     h('h2', {}, 'Timeline'),
     gantt(d.attempts, d.now),
-    h('h2', {}, `Attempts (${attempts.length})`),
+    h('h2', {}, `Attempts (${d.attempts.length}`,
+      d.attempts.length > attempts.length ? ', the latest 500 shown' : '', ')'),
     h('table', { id: 'attempts' },
       h('tr', {}, h('th', {}, 'Task'), h('th', { class: 'num' }, '#'), h('th', {}, 'Worker'), h('th', {}, 'Start'),
         h('th', {}, 'End'), h('th', { class: 'num' }, 'Duration'), h('th', {}, 'Outcome'),
