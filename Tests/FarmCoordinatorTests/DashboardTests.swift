@@ -371,6 +371,23 @@ import Yams
         await #expect(throws: CommandInbox.Failure.stopped) { _ = try await inbox.ask(timeout: 30) { _ in 1 } }
     }
 
+    /// The loop publishes snapshots only while someone reads them, and a reader never takes a stale one for fresh.
+    @Test func snapshotsArePublishedWhileRead() {
+        let slot = SnapshotSlot()
+        #expect(!slot.isWanted(now: 100))
+        #expect(slot.read(now: 100) == nil)
+        #expect(!slot.isWanted(now: 100))  // not enabled: no dashboard serves them
+        slot.enable()
+        #expect(slot.isWanted(now: 100 + SnapshotSlot.idleAfter / 2))
+        #expect(!slot.isWanted(now: 100 + SnapshotSlot.idleAfter))
+        let snapshot = FarmSnapshot(version: 1, time: 0, jobs: [], workers: WorkersReport(workers: [], refused: [:]),
+                                    gauges: FarmGauges())
+        slot.publish(snapshot, now: 200)
+        #expect(slot.read(now: 200 + SnapshotSlot.staleAfter / 2)?.version == 1)
+        #expect(slot.read(now: 200 + SnapshotSlot.staleAfter * 2) == nil)
+        #expect(slot.snapshot?.version == 1)
+    }
+
     @Test func loopbackHostNames() {
         for host in ["127.0.0.1", "127.0.0.1:8080", "localhost:1", "[::1]:8080", "127.1.2.3"] {
             #expect(AccessPolicy.isLoopbackHost(host), "\(host)")

@@ -76,8 +76,8 @@ extension Coordinator {
             for reply in replies { reply() }
             replies.removeAll()
         }
-        guard dashboard.snapshots.isEnabled else { return }
         let now = Self.clock
+        guard dashboard.snapshots.isWanted(now: now) else { return }
         let g = gauges
         var fingerprint = [g.dispatchedTotal, g.resultsTotal, g.filmsTotal, g.framesTotal, g.tasksReady, g.tasksRunning,
                            g.workers, g.workersDraining, g.slots, g.slotsBusy, g.clientErrorsTotal]
@@ -95,7 +95,7 @@ extension Coordinator {
         snapshotSchedule.forced = false
         snapshotSchedule.progressed = false
         dashboard.snapshots.publish(FarmSnapshot(version: snapshotSchedule.version, time: Self.wall, jobs: jobs,
-                                                 workers: workers, gauges: g))
+                                                 workers: workers, gauges: g), now: now)
     }
 }
 

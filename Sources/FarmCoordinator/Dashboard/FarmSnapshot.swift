@@ -2,8 +2,9 @@ import FarmWire
 import Foundation
 
 /// What the farm looks like, as the coordinator loop last published it for the dashboard: every job with its totals,
-/// the first page of workers and the gauges. Readers never wait on the loop; the loop publishes at most four times a
-/// second, when something changed (and every two seconds regardless, so times and estimates advance).
+/// the first page of workers and the gauges. Readers never wait on the loop's lock; the loop publishes at most four
+/// times a second, when something changed (and every two seconds regardless, so times and estimates advance), and
+/// only while someone reads them: a dashboard nobody looks at costs the loop nothing.
 public struct FarmSnapshot: Sendable {
     /// Grows by one with every publication.
     public var version: Int
@@ -18,16 +19,38 @@ public struct FarmSnapshot: Sendable {
 public final class SnapshotSlot: @unchecked Sendable {
     private let lock = NSLock()
     private var latest: FarmSnapshot?
-    private var wanted = false
+    private var enabled = false
+    /// When it was last read and last published (monotonic seconds).
+    private var lastRead = -Double.infinity, publishedAt = -Double.infinity
 
-    /// The latest snapshot; `nil` until the loop published one.
+    /// After this long without a reader the loop stops publishing (seconds).
+    static let idleAfter = 10.0
+    /// A snapshot older than this is stale: the loop was not publishing (seconds).
+    static let staleAfter = SnapshotSchedule.maximumInterval + 0.5
+
+    /// The latest snapshot, stale or not; `nil` until the loop published one.
     public var snapshot: FarmSnapshot? { lock.withLock { latest } }
 
-    /// Asks the loop to publish snapshots (it does not while nobody serves them).
-    public func enable() { lock.withLock { wanted = true } }
-    var isEnabled: Bool { lock.withLock { wanted } }
+    /// Lets the loop publish snapshots (it does not while nobody serves them).
+    public func enable() { lock.withLock { enabled = true } }
 
-    func publish(_ s: FarmSnapshot) { lock.withLock { latest = s } }
+    /// The latest snapshot if it is fresh, noting the read (the loop publishes while someone reads).
+    func read(now: Double) -> FarmSnapshot? {
+        lock.withLock {
+            lastRead = now
+            return now - publishedAt <= Self.staleAfter ? latest : nil
+        }
+    }
+
+    /// Whether the loop should publish: enabled, and read lately.
+    func isWanted(now: Double) -> Bool { lock.withLock { enabled && now - lastRead < Self.idleAfter } }
+
+    func publish(_ s: FarmSnapshot, now: Double) {
+        lock.withLock {
+            latest = s
+            publishedAt = now
+        }
+    }
 }
 
 /// The loop's own bookkeeping for publishing snapshots.

@@ -76,7 +76,7 @@ struct SnapshotEvents: AsyncBufferedSequence, Sendable {
                 return pending
             }
             while !Task.isCancelled {
-                if let doc = try? documents.encoded(), doc.version != sent {
+                if let doc = try? await documents.encoded(), doc.version != sent {
                     sent = doc.version
                     lastWrite = .now
                     return Array("event: snapshot\nid: \(doc.version)\ndata: ".utf8) + Array(doc.event)

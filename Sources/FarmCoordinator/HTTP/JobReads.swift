@@ -20,7 +20,7 @@ final class JobReads: @unchecked Sendable {
 
     /// One job in full.
     func detail(_ query: String) async throws -> JobDetail {
-        let summary = try resolve(query)
+        let summary = try await resolve(query)
         let id = summary.id
         let cachedShots = lock.withLock { shots[id] }
         let (tasks, attempts, parsed) = try await Blocking.run(timeout: 10) { [reader] in
@@ -55,8 +55,8 @@ final class JobReads: @unchecked Sendable {
 
     /// The job the snapshot lists under `query` (its id, or a prefix only its id starts with).
     /// - Throws: ``JobLookupError`` (404 none, 409 several, with the candidates).
-    func resolve(_ query: String) throws -> JobSummary {
-        let jobs = try documents.latest().jobs
+    func resolve(_ query: String) async throws -> JobSummary {
+        let jobs = try await documents.latest().jobs
         if let exact = jobs.first(where: { $0.id == query }) { return exact }
         let matches = query.utf8.count <= 256 ? jobs.filter { $0.id.hasPrefix(query) } : []
         guard matches.count == 1, let only = matches.first else {

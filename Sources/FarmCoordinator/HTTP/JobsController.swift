@@ -10,7 +10,7 @@ struct JobsController {
     let reads: JobReads?
 
     func addRoutes(to router: inout Router) {
-        router.add("GET", "/api/jobs") { _ in try documents.jobsResponse() }
+        router.add("GET", "/api/jobs") { _ in try await documents.jobsResponse() }
         router.add("GET", "/api/jobs/{id}") { r in
             guard let reads else { throw APIError(.notFound, "job details are off") }
             do { return JSONResponse.ok(try await reads.detail(try r.parameter("id"))) } catch {

@@ -57,8 +57,16 @@ final class SnapshotDocuments: @unchecked Sendable {
         var states: [String: Int]
     }
 
-    /// The latest snapshot, or a 503 before the loop published one.
-    func latest() throws -> FarmSnapshot {
+    /// The latest snapshot. When it is stale (the loop publishes only while someone reads), waits up to 2 s for a
+    /// fresh one; a 503 when there is none at all by then.
+    func latest() async throws -> FarmSnapshot {
+        let start = Coordinator.clock
+        while true {
+            let now = Coordinator.clock
+            if let fresh = slot.read(now: now) { return fresh }
+            if now - start > 2 { break }  // the loop is busy: the last one will do
+            try await Task.sleep(for: .milliseconds(20))
+        }
         guard let s = slot.snapshot else {
             throw APIError(.serviceUnavailable, "the coordinator has not published the farm's state yet; try again")
         }
@@ -66,8 +74,8 @@ final class SnapshotDocuments: @unchecked Sendable {
     }
 
     /// The encoded listing and event of the latest snapshot.
-    func encoded() throws -> (version: Int, jobs: Data, event: Data) {
-        let s = try latest()
+    func encoded() async throws -> (version: Int, jobs: Data, event: Data) {
+        let s = try await latest()
         if let c = lock.withLock({ cached }), c.version == s.version { return c }
         let jobs = WireJSON.encode(Jobs(version: s.version, time: s.time, jobs: s.jobs))
         let totals = WorkersTotals(connected: s.workers.connected ?? 0,
@@ -79,8 +87,8 @@ final class SnapshotDocuments: @unchecked Sendable {
         return c
     }
 
-    func jobsResponse() throws -> HTTPResponse {
+    func jobsResponse() async throws -> HTTPResponse {
         HTTPResponse(statusCode: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                     body: try encoded().jobs)
+                     body: try await encoded().jobs)
     }
 }

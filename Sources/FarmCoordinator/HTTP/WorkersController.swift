@@ -13,7 +13,7 @@ struct WorkersController {
         router.add("GET", "/api/workers") { r in
             let offset = try r.query("offset", in: 0...Int(Int32.max), fallback: 0)
             // The first page is in the snapshot; later ones are read by the loop.
-            if offset == 0 { return JSONResponse.ok(try documents.latest().workers) }
+            if offset == 0 { return JSONResponse.ok(try await documents.latest().workers) }
             return JSONResponse.ok(try await ask { try $0.workersPage(JobQuery(job: nil, offset: offset)) })
         }
         for (action, enabled) in [("disable", false), ("enable", true)] {
@@ -25,7 +25,9 @@ struct WorkersController {
                 } catch { throw APIError.from(error) }
             }
         }
-        router.add("GET", "/api/farm") { _ in JSONResponse.ok(SnapshotDocuments.Farm(try documents.latest().gauges)) }
+        router.add("GET", "/api/farm") { _ in
+            JSONResponse.ok(SnapshotDocuments.Farm(try await documents.latest().gauges))
+        }
         router.add("GET", "/api/timeline") { r in
             let seconds = try r.query("seconds", in: 1...604_800, fallback: 600)
             let limit = try r.query("limit", in: 1...20_000, fallback: 5_000)
