@@ -5,9 +5,10 @@ import Foundation
 /// runs, and what the requests cost the dispatch rate, both measured in one run.
 ///
 /// The store holds `jobs` queued jobs of `segmentsPerJob` segments each; a higher-priority job of many no-op
-/// segments keeps in-process no-op workers busy (every dispatch and result pays the real durable path). First the
-/// dispatch rate is measured alone for `seconds`, then for as long again while `clients` threads request the routes
-/// in turn over loopback TCP, each request timed from connect to the last byte.
+/// segments keeps in-process no-op workers busy (every dispatch and result pays the real durable path). The dispatch
+/// rate is measured for `seconds` three times: alone, with one open event stream (a dashboard open in a browser: the
+/// loop publishes snapshots), and while `clients` threads request the routes in turn over loopback TCP, each request
+/// timed from connect to the last byte.
 public struct HTTPBenchmark: Sendable {
     public var jobs: Int
     public var segmentsPerJob: Int
@@ -31,6 +32,8 @@ public struct HTTPBenchmark: Sendable {
         public var segments: Int
         public var loadTasks: Int
         public var dispatchAlone: Double
+        public var dispatchWithEvents: Double
+        public var events: Int
         public var dispatchWithRequests: Double
         public var seconds: Double
         /// Per route, in the order requested: its latencies in seconds and how many answers were not 2xx/3xx.
@@ -41,8 +44,11 @@ public struct HTTPBenchmark: Sendable {
             var lines = [
                 "store            \(jobs) queued jobs, \(segments) segments; a load job of \(loadTasks) no-op tasks "
                     + "ahead of them",
-                String(format: "dispatch         %.0f results/s alone, %.0f/s while the requests ran (ratio %.2f)",
-                       dispatchAlone, dispatchWithRequests, dispatchWithRequests / max(dispatchAlone, 1e-9)),
+                String(format: "dispatch alone   %.0f results/s", dispatchAlone),
+                String(format: "  event stream   %.0f/s with one open (ratio %.2f; %d snapshots in %.0f s)",
+                       dispatchWithEvents, dispatchWithEvents / max(dispatchAlone, 1e-9), events, seconds),
+                String(format: "  requests       %.0f/s while the requests ran (ratio %.2f)", dispatchWithRequests,
+                       dispatchWithRequests / max(dispatchAlone, 1e-9)),
                 String(format: "requests         %d in %.1f s (%.0f/s), each timed from connect to its last byte",
                        total, seconds, Double(total) / max(seconds, 1e-9)),
                 "route                                   n    p50 ms    p99 ms    max ms  failed",
@@ -98,6 +104,9 @@ public struct HTTPBenchmark: Sendable {
         }
         log("bench http: \(seconds) s of dispatch alone")
         let alone = rate { Thread.sleep(forTimeInterval: seconds) }
+        log("bench http: \(seconds) s of dispatch with one event stream open")
+        var events = 0
+        let withEvents = rate { events = BenchHTTP.stream(port: port, "/api/events", seconds: seconds) }
 
         let routes: [(name: String, method: String, path: @Sendable (Int) -> String, body: Data)] = [
             ("GET / (the page)", "GET", { _ in "/" }, Data()),
@@ -137,7 +146,8 @@ public struct HTTPBenchmark: Sendable {
         }
         let measured = samples.all()
         return Result(jobs: jobs, segments: jobs * segmentsPerJob, loadTasks: loadShots * loadSegments,
-                      dispatchAlone: alone, dispatchWithRequests: busy, seconds: seconds,
+                      dispatchAlone: alone, dispatchWithEvents: withEvents, events: events,
+                      dispatchWithRequests: busy, seconds: seconds,
                       routes: routes.indices.map { (routes[$0].name, measured[$0].latencies, measured[$0].failures) })
     }
 
@@ -178,24 +188,58 @@ public struct HTTPBenchmark: Sendable {
 
 /// A minimal HTTP/1.0 client for the benchmark: one connection a request, every read bounded by a 10 s timeout.
 enum BenchHTTP {
-    /// The status code, or 0 when the exchange failed.
-    static func request(port: UInt16, _ method: String, _ path: String, body: Data = Data(), untilEvent: Bool = false)
-        -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return 0 }
+    /// Reads an event stream for `seconds`; how many events came.
+    static func stream(port: UInt16, _ path: String, seconds: Double) -> Int {
+        guard let fd = connected(port: port) else { return 0 }
         defer { close(fd) }
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1:\(port)\r\n\r\n".utf8)
+        let sent = request.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count, 0) }
+        guard sent == request.count else { return 0 }
+        var buffer = [UInt8](repeating: 0, count: 65_536), events = 0, tail: [UInt8] = []
+        let deadline = Date().addingTimeInterval(seconds), marker = Array("event: snapshot".utf8)
+        while Date() < deadline {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            // Count markers across reads: keep the last few bytes of each read with the next.
+            let chunk = tail + buffer[0..<n]
+            var i = 0
+            while i + marker.count <= chunk.count {
+                let found = chunk[i..<(i + marker.count)].elementsEqual(marker)
+                if found { events += 1 }
+                i += found ? marker.count : 1
+            }
+            tail = Array(chunk.suffix(marker.count - 1))
+        }
+        return events
+    }
+
+    /// A socket connected to 127.0.0.1:`port` whose reads time out after 10 s.
+    static func connected(port: UInt16) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
+        let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else { return 0 }
+        guard result == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    /// The status code, or 0 when the exchange failed.
+    static func request(port: UInt16, _ method: String, _ path: String, body: Data = Data(), untilEvent: Bool = false)
+        -> Int {
+        guard let fd = connected(port: port) else { return 0 }
+        defer { close(fd) }
         var head = "\(method) \(path) HTTP/1.0\r\nHost: 127.0.0.1:\(port)\r\n"
         if method == "POST" {
             head += "X-Reelfarm-CSRF: 1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"

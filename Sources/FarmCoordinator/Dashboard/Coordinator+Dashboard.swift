@@ -84,11 +84,14 @@ extension Coordinator {
         fingerprint += JobState.allCases.map { g.jobs[$0.rawValue] ?? 0 }
         let elapsed = now - snapshotSchedule.lastPublished
         let changed = fingerprint != snapshotSchedule.lastFingerprint || snapshotSchedule.progressed
-        guard snapshotSchedule.forced || (changed && elapsed >= SnapshotSchedule.minimumInterval)
+        guard snapshotSchedule.forced || (changed && elapsed >= snapshotSchedule.interval)
                 || elapsed >= SnapshotSchedule.maximumInterval else { return }
         // A failed read keeps the last snapshot: the dashboard must not stop the loop.
         guard let jobs = try? statusReport(JobQuery(job: nil)).jobs,
               let workers = try? workersPage(JobQuery(job: nil)) else { return }
+        let cost = Self.clock - now
+        snapshotSchedule.interval = min(SnapshotSchedule.maximumInterval,
+                                        max(SnapshotSchedule.minimumInterval, 10 * cost))
         snapshotSchedule.version += 1
         snapshotSchedule.lastPublished = now
         snapshotSchedule.lastFingerprint = fingerprint

@@ -66,4 +66,7 @@ struct SnapshotSchedule {
     /// The shortest and longest time between two publications, seconds.
     static let minimumInterval = 0.25
     static let maximumInterval = 2.0
+    /// The time between two publications when something changed: ten times what the last one took (so that
+    /// publishing takes at most a tenth of the loop's time), within the two bounds above.
+    var interval = minimumInterval
 }
