@@ -63,7 +63,12 @@ let package = Package(
                 "FarmCore", "FarmWire", "FarmStore", "FarmMedia",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "FlyingSocks", package: "FlyingFox"),
+            ],
+            // The dashboard's pages and the API's OpenAPI document, compiled into the binary.
+            resources: [
+                .embedInCode("HTTP/Assets/index.html"), .embedInCode("HTTP/Assets/app.js"),
+                .embedInCode("HTTP/Assets/app.css"), .embedInCode("HTTP/openapi.yaml"),
             ],
             swiftSettings: swiftSettings
         ),

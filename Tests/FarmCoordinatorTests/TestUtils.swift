@@ -188,3 +188,104 @@ func damageArtifact(_ hash: String, in dir: URL) throws {
     bytes[bytes.count / 2] ^= 0x40
     try bytes.write(to: file)
 }
+
+/// One HTTP exchange over a plain socket (HTTP/1.0, so the server closes when done), with a deadline on every read:
+/// the status, the headers (lower-cased names) and the body. Independent of the server's HTTP library.
+struct HTTPExchange {
+    var status: Int
+    var headers: [String: String]
+    var body: Data
+    var text: String { String(decoding: body, as: UTF8.self) }
+
+    struct Failure: Error { var what: String }
+
+    /// Sends the request and reads the answer until the server closes, `seconds` pass, or `until` holds on what came.
+    static func run(port: UInt16, _ method: String, _ path: String, headers: [String: String] = [:],
+                    body: Data = Data(), seconds: Double = 30, until: ((Data) -> Bool)? = nil) throws -> HTTPExchange {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(what: "socket") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw Failure(what: "connect to port \(port)") }
+        var head = "\(method) \(path) HTTP/1.0\r\n"
+        var all = headers
+        if all["Host"] == nil { all["Host"] = "127.0.0.1:\(port)" }
+        if all["Content-Length"] == nil, !body.isEmpty || method == "POST" { all["Content-Length"] = "\(body.count)" }
+        for (k, v) in all.sorted(by: { $0.key < $1.key }) { head += "\(k): \(v)\r\n" }
+        let request = Array(head.utf8) + Array("\r\n".utf8) + Array(body)
+        var sent = 0
+        while sent < request.count {
+            let n = request[sent...].withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw Failure(what: "send") }
+            sent += n
+        }
+        var response = Data()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n == 0 { break }
+            if n < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { continue }
+                break
+            }
+            response.append(contentsOf: buffer[0 ..< n])
+            if let until, let end = response.range(of: Data("\r\n\r\n".utf8)), until(response[end.upperBound...]) {
+                break
+            }
+        }
+        guard let end = response.range(of: Data("\r\n\r\n".utf8)) else {
+            let start = String(decoding: response.prefix(200), as: UTF8.self)
+            throw Failure(what: "no response head within \(seconds) s: \(start)")
+        }
+        let lines = String(decoding: response[..<end.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
+        let parts = lines.first?.split(separator: " ") ?? []
+        guard parts.count >= 2, let status = Int(parts[1]) else {
+            throw Failure(what: "status line \(lines.first ?? "")")
+        }
+        var fields: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return HTTPExchange(status: status, headers: fields, body: Data(response[end.upperBound...]))
+    }
+
+    /// The body as JSON (an object).
+    func json() throws -> [String: Any] {
+        guard let object = try JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw Failure(what: "not a JSON object: \(text.prefix(200))")
+        }
+        return object
+    }
+}
+
+/// A coordinator process (`reelfarm coordinator --http 127.0.0.1:0`) with data in `dir`, and the port its dashboard
+/// listens on (read from its log within 60 s). A process of its own, so that its HTTP server never waits for this
+/// test process's busy cooperative threads.
+func dashboardFarm(_ dir: URL, extra: [String] = []) throws -> (LocalFarm, UInt16) {
+    struct NoDashboard: Error { var log: String }
+    let farm = try LocalFarm(executable: reelfarm, dataDirectory: dir)
+    try farm.startCoordinator(extra: ["--http", "127.0.0.1:0"] + extra, timeout: 60)
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline {
+        let log = farm.log("coordinator")
+        if let range = log.range(of: "dashboard on http://127.0.0.1:") {
+            let digits = log[range.upperBound...].prefix { $0.isNumber }
+            if let port = UInt16(digits) { return (farm, port) }
+        }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    farm.shutdown()
+    throw NoDashboard(log: farm.log("coordinator"))
+}

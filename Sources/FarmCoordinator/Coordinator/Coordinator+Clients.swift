@@ -6,16 +6,15 @@ import Foundation
 extension Coordinator {
     /// Validates and plans a storyboard; a bad one is refused with every broken rule and nothing is queued.
     func submit(_ s: Submit, blobs: [Data], sequence: UInt32, from identity: Data) throws {
-        var spec: JobSpec
-        let job: JobContext
+        send(identity, WireMessage(.reply, try submitted(s, blobs: blobs), sequence: sequence))
+    }
+
+    /// Validates, plans and queues a storyboard.
+    /// - Throws: `SpecError` with every broken rule, or `WireError`; nothing is queued then.
+    func submitted(_ s: Submit, blobs: [Data]) throws -> Submitted {
         let carried = try Self.assets(of: s, blobs: blobs)
-        do {
-            spec = try JobSpec.parse(s.storyboard, source: s.source, baseDirectory: s.baseDirectory.map { URL(fileURLWithPath: $0) },
-                                     checkingFiles: false)
-        } catch {
-            refuse(identity, WireError(.invalid, error.description), sequence: sequence, issues: error.issues.map(\.description))
-            return
-        }
+        let base = s.baseDirectory.map { URL(fileURLWithPath: $0) }
+        var spec = try JobSpec.parse(s.storyboard, source: s.source, baseDirectory: base, checkingFiles: false)
         if let draft = s.draft {
             if let problem = draft.problem(forSteps: spec.model.steps) { throw WireError(.invalid, "draft: \(problem)") }
             spec = spec.drafted(draft)
@@ -23,8 +22,10 @@ extension Coordinator {
         // A revision names the film's job it revises: the film (its first job) and the next revision number.
         var lineage: String?, revision = 1
         if let revised = s.revise {
-            guard let record = try store.job(revised) else {
-                throw WireError(.invalid, "--revise \(revised.prefix(64)): no such job")
+            // An id or a unique prefix, like every other job argument.
+            let record: JobRecord
+            do { record = try resolveJob(revised) } catch let error as JobLookupError {
+                throw WireError(.invalid, "--revise \(revised.prefix(64)): no such job (\(error))")
             }
             lineage = record.filmID
             revision = (try store.revisions(film: record.filmID).map(\.revision).max() ?? record.revision) + 1
@@ -49,13 +50,8 @@ extension Coordinator {
             assets.append((path, hash, data.count))
             files[path] = store.artifacts.url(hash)
         }
-        do {
-            job = try JobContext(spec: spec, geometry: geometry(for: spec.model, source: s.source), source: s.source,
+        let job = try JobContext(spec: spec, geometry: geometry(for: spec.model, source: s.source), source: s.source,
                                  images: config.images(spec, files))
-        } catch {
-            refuse(identity, WireError(.invalid, error.description), sequence: sequence, issues: error.issues.map(\.description))
-            return
-        }
         let id = "j" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(10).lowercased()
         let engineVersion = engineVersion(for: spec.model)
         // Without a known engine identity nothing is keyed: such a job neither reuses nor is reused.
@@ -111,12 +107,11 @@ extension Coordinator {
             try store.setJob(id, state: .assembling, now: Self.wall)
             assemblyNotices.append(.assemble(job: id))
         }
-        send(identity, WireMessage(.reply, Submitted(job: id, tasks: tasks.count, frames: job.plan.totalFrames,
-                                                     reused: reuse.count, film: lineage ?? id, revision: revision),
-                                   sequence: sequence))
         log("job \(id) submitted: \"\(spec.title)\"\(s.draft.map { " (draft: \($0.steps) steps, \(spec.output.width)×\(spec.output.height))" } ?? ""), \(tasks.count) tasks (\(reuse.count) reused, \(tasks.count - reuse.count) to run), "
             + "\(job.plan.totalFrames) frames, priority \(s.priority)"
             + (lineage.map { ", revision \(revision) of film \($0)" } ?? ""))
+        return Submitted(job: id, tasks: tasks.count, frames: job.plan.totalFrames, reused: reuse.count,
+                         film: lineage ?? id, revision: revision)
     }
 
     /// The identity the job's engine has: as workers declared it, or this build's for a built-in engine.
@@ -214,13 +209,20 @@ extension Coordinator {
         }
         let needs = ["engine \(engine) at \(spec.output.width)×\(spec.output.height)", spec.requires.summary]
             .filter { !$0.isEmpty }.joined(separator: ", ")
+        if live.isEmpty, !sessions.isEmpty { return "every connected worker is draining or disabled" }
         return live.isEmpty ? "no worker is connected" : "none of the \(live.count) connected workers has \(needs)"
     }
 
     func status(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
+        send(identity, WireMessage(.reply, try statusReport(q), sequence: sequence))
+    }
+
+    /// All jobs with their totals, or one job (an id or a unique prefix) with its shots, tasks and attempts.
+    func statusReport(_ q: JobQuery) throws -> StatusReport {
         let report: StatusReport
-        if let id = q.job {
-            guard let job = try store.job(id) else { throw WireError(.invalid, "no job \(id)") }
+        if q.job != nil {
+            let job = try resolveJob(q.job)
+            let id = job.id
             let spec = try? JobSpec.parse(job.storyboard, source: job.source)
             let reused = try store.reusedFrom(job: id)
             var summary = try summary(job)
@@ -239,20 +241,32 @@ extension Coordinator {
                                                              anyReady: false, firstStart: nil))
             })
         }
-        send(identity, WireMessage(.reply, report, sequence: sequence))
+        return report
     }
 
     func cancelJob(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
-        guard let id = q.job, let job = try store.job(id) else { throw WireError(.invalid, "no job \(q.job ?? "(none)")") }
+        send(identity, WireMessage(.reply, try cancelled(q), sequence: sequence))
+    }
+
+    /// Cancels an unfinished job (an id or a unique prefix), stopping its running tasks.
+    func cancelled(_ q: JobQuery) throws -> Cancelled {
+        let job = try resolveJob(q.job)
+        let id = job.id
         guard !job.state.isFinished else { throw WireError(.invalid, "job \(id) is already \(job.state.rawValue)") }
         let stopped = try stopJob(id, state: .cancelled, reason: "cancelled by a client")
-        send(identity, WireMessage(.reply, Cancelled(job: id, stoppedTasks: stopped), sequence: sequence))
+        return Cancelled(job: id, stoppedTasks: stopped)
     }
 
     /// Runs a failed or cancelled job again from what it finished: done tasks stay done (never recomputed), the
     /// others start over with fresh failure counts, and workers excluded from the job may take it again.
     func retryJob(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
-        guard let id = q.job, let job = try store.job(id) else { throw WireError(.invalid, "no job \(q.job ?? "(none)")") }
+        send(identity, WireMessage(.reply, try retried(q), sequence: sequence))
+    }
+
+    /// See ``retryJob(_:sequence:from:)``.
+    func retried(_ q: JobQuery) throws -> Retried {
+        let job = try resolveJob(q.job)
+        let id = job.id
         guard job.state == .failed || job.state == .cancelled else {
             throw WireError(.invalid, "job \(id) is \(job.state.rawValue); only a failed or cancelled job can be retried")
         }
@@ -271,8 +285,8 @@ extension Coordinator {
             log("job \(id): running \(damaged.keys.sorted().joined(separator: ", ")) again for damaged outputs")
         }
         if requeued == 0 { assembly.submit(id) }  // every task was done: the assembly failed, run it again
-        send(identity, WireMessage(.reply, Retried(job: id, requeuedTasks: requeued), sequence: sequence))
         log("job \(id) retried: \(requeued) tasks to run again")
+        return Retried(job: id, requeuedTasks: requeued)
     }
 
     /// Finished tasks of `job` whose stored outputs no longer match their hashes (or are gone): key → those hashes.
@@ -291,7 +305,13 @@ extension Coordinator {
     /// Deletes a job that has ended, with its film and the artifacts no other job refers to (files go once the
     /// deletion commits). A job still queued, running or assembling is refused: cancel it first.
     func deleteJob(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
-        guard let id = q.job, let job = try store.job(id) else { throw WireError(.invalid, "no job \(q.job ?? "(none)")") }
+        send(identity, WireMessage(.reply, try deleted(q), sequence: sequence))
+    }
+
+    /// See ``deleteJob(_:sequence:from:)``.
+    func deleted(_ q: JobQuery) throws -> Deleted {
+        let job = try resolveJob(q.job)
+        let id = job.id
         guard job.state.isFinished else {
             throw WireError(.invalid, "job \(id) is \(job.state.rawValue); cancel it before deleting it")
         }
@@ -302,18 +322,14 @@ extension Coordinator {
         }
         afterCommit += hashes
         unload(id)
-        send(identity, WireMessage(.reply, Deleted(job: id, removedArtifacts: hashes.count, freedBytes: bytes),
-                                   sequence: sequence))
         log("job \(id) deleted: \(hashes.count) artifacts, \(bytes) bytes")
+        return Deleted(job: id, removedArtifacts: hashes.count, freedBytes: bytes)
     }
 
     /// Sends one piece of a finished film; the client asks again from the next offset.
     func fetch(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
-        guard let id = q.job, let job = try store.job(id) else { throw WireError(.invalid, "no job \(q.job ?? "(none)")") }
-        guard job.state == .done, let film = job.film else {
-            throw WireError(.invalid, "job \(id) is \(job.state.rawValue), its film is not ready")
-        }
-        let handle = try FileHandle(forReadingFrom: store.artifacts.url(film))
+        let (id, file) = try filmFile(q)
+        let handle = try FileHandle(forReadingFrom: file)
         defer { try? handle.close() }
         let total = Int(try handle.seekToEnd())
         let offset = max(0, min(q.offset ?? 0, total))
@@ -322,9 +338,19 @@ extension Coordinator {
         send(identity, WireMessage(.filmPart, FilmPart(job: id, offset: offset, total: total), sequence: sequence, blobs: [piece]))
     }
 
+    /// A done job's film (an id or a unique prefix): its id and the file.
+    func filmFile(_ q: JobQuery) throws -> (job: String, file: URL) {
+        let job = try resolveJob(q.job)
+        guard job.state == .done, let film = job.film else {
+            throw WireError(.invalid, "job \(job.id) is \(job.state.rawValue), its film is not ready")
+        }
+        return (job.id, store.artifacts.url(film))
+    }
+
     /// A job's storyboard and the grid it was planned with, so a client can lay its film out as it was planned.
     func jobPlan(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
-        guard let id = q.job, let job = try store.job(id) else { throw WireError(.invalid, "no job \(q.job ?? "(none)")") }
+        let job = try resolveJob(q.job)
+        let id = job.id
         let geometry = (try store.geometry(job: id)).flatMap { try? Self.decodeGeometry($0) }.map(GeometryDocument.init)
         let draft = job.draft.flatMap { try? WireJSON.decoder.decode(DraftSettings.self, from: Data($0.utf8)) }
         send(identity, WireMessage(.reply, JobPlan(job: id, source: job.source, storyboard: job.storyboard,
@@ -332,9 +358,13 @@ extension Coordinator {
                                    sequence: sequence))
     }
 
+    func workersReport(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
+        send(identity, WireMessage(.reply, try workersPage(q), sequence: sequence))
+    }
+
     /// One page of the workers (``WorkersReport/pageSize`` rows from `offset`), with the farm's totals: bounded at
     /// any farm size.
-    func workersReport(_ q: JobQuery, sequence: UInt32, from identity: Data) throws {
+    func workersPage(_ q: JobQuery) throws -> WorkersReport {
         let now = Self.clock
         let offset = q.offset ?? 0
         guard offset >= 0 else { throw WireError(.badPayload, "workers: offset \(offset) is negative") }
@@ -342,13 +372,14 @@ extension Coordinator {
         let rows = page.map { w in
             let live = sessions.session(id: w.id)
             // A row the store still calls alive without a session here is a worker this process has not heard from.
-            let state = live.map { $0.draining ? "draining" : "alive" } ?? (w.state == "alive" ? "disconnected" : w.state)
+            let state = disabledWorkers.contains(w.id) ? "disabled"
+                : live.map { $0.draining ? "draining" : "alive" } ?? (w.state == "alive" ? "disconnected" : w.state)
             return WorkerSummary(id: w.id, name: w.name, state: state, engines: w.engines, device: w.device, slots: w.slots,
                                  busy: live?.leases.count ?? 0, tags: w.tags, secondsSinceSeen: live.map { now - $0.lastSeen } ?? -1)
         }
-        send(identity, WireMessage(.reply, WorkersReport(
+        return WorkersReport(
             workers: rows, refused: refusedCounts, offset: offset, total: total, connected: sessions.count,
-            states: try store.workerStates(), capacity: workerCapacity), sequence: sequence))
+            states: try store.workerStates(), capacity: workerCapacity)
     }
 }
 

@@ -46,6 +46,7 @@ extension Coordinator {
             try loseLeases(of: old, reason: old.identity == identity ? "worker re-registered" : "worker \(id) reconnected without it")
         }
         sessions.insert(session, now: now)
+        if disabledWorkers.contains(id) { session.startDraining() }  // disabled from the dashboard: stays so
         try declare(h, worker: id)
         try store.upsertWorker(WorkerRecord(id: id, name: h.name, engines: h.engines, device: h.device, slots: h.slots,
                                             memory: h.memoryBytes, maxPixels: h.maxFramePixels, tags: h.tags,

@@ -41,6 +41,13 @@ public final class Coordinator: @unchecked Sendable {
     private var publishedGauges = FarmGauges()
     private var lastJobCount = -Double.infinity
     public var farmGauges: FarmGauges { lock.withLock { publishedGauges } }
+    /// The dashboard's way in: requests for the loop, and the snapshots it publishes (see `Coordinator+Dashboard`).
+    public let dashboard = DashboardLink()
+    /// Answers to the dashboard's requests of this iteration, handed back once it committed.
+    var replies: [() -> Void] = []
+    var snapshotSchedule = SnapshotSchedule()
+    /// Workers the dashboard disabled: no new task goes to them (until enabled, or this process restarts).
+    var disabledWorkers: Set<String> = []
     let assembly: AssemblyWorker
     private let lock = NSLock()
     private var stopping = false
@@ -109,6 +116,7 @@ public final class Coordinator: @unchecked Sendable {
 
     private func run() throws {
         defer { finished.signal() }
+        defer { dashboard.inbox.close() }
         // Every new peer goes through the ZAP handler: with CURVE it checks the key list, and whatever the mechanism it
         // turns peers away while descriptors run short (the connected ones keep being served).
         if config.authorizedKeys != nil, config.curve == nil {
@@ -162,6 +170,7 @@ public final class Coordinator: @unchecked Sendable {
             var t0 = LoopStats.now
             try store.batch {
                 for frames in incoming { try handle(frames) }
+                try runCommands()
                 stats.add(.handle, since: t0)
                 t0 = LoopStats.now
                 try tick()
@@ -186,6 +195,7 @@ public final class Coordinator: @unchecked Sendable {
             afterCommit.removeAll()
             for notice in assemblyNotices { assembly.hear(notice) }
             assemblyNotices.removeAll()
+            publishSnapshotAndReply()
             t0 = LoopStats.now
             flushOutbox()
             stats.add(.send, since: t0)

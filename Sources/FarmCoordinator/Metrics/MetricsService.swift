@@ -32,7 +32,7 @@ public final class MetricsService: Service, Sendable {
 
     /// Binds and closes a socket on the address first, so that a port in use stops the coordinator before it starts,
     /// with a sentence, instead of failing inside the server later.
-    private static func checkFree(_ address: sockaddr_in, address text: String) throws {
+    static func checkFree(_ address: sockaddr_in, address text: String) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw MetricsError(description: "metrics endpoint \(text): cannot open a socket (errno \(errno))") }
         defer { close(fd) }

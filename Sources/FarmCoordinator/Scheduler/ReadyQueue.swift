@@ -26,4 +26,18 @@ struct ReadyQueue {
 
     /// Drops every task of `job` (cancelled or failed).
     mutating func remove(job: String) { heap.removeAll { $0.task.task.job == job } }
+
+    /// Gives every queued task of `job` a new priority (their places change with it).
+    mutating func reprioritize(job: String, priority: Int) {
+        var moved: [ReadyTask] = []
+        heap.removeAll { entry in
+            guard entry.task.task.job == job else { return false }
+            moved.append(entry.task)
+            return true
+        }
+        for var t in moved {
+            t.priority = priority
+            push(t)
+        }
+    }
 }

@@ -98,9 +98,10 @@ final class SessionTable {
     }
 
     /// Keeps the counters and the free-slot index in step with a session's change.
-    func sessionChanged(_ s: WorkerSession, busy: Int, drained: Bool, hadFree: Bool) {
+    func sessionChanged(_ s: WorkerSession, busy: Int, drained: Bool, undrained: Bool = false, hadFree: Bool) {
         busySlots += busy
         if drained { draining += 1 }
+        if undrained { draining -= 1 }
         if s.freeSlots > 0 {
             withFreeSlots.insert(s.identity)
             if !hadFree || busy < 0 { slotsFreed = true }

@@ -60,10 +60,14 @@ final class WorkerSession {
     /// The worker drains: no new task goes to it.
     func startDraining() { change { draining = true } }
 
+    /// It takes tasks again (the dashboard enabled it).
+    func stopDraining() { change { draining = false } }
+
     private func change(_ body: () -> Void) {
         let before = (busy: leases.count, draining: draining, free: freeSlots)
         body()
-        table?.sessionChanged(self, busy: leases.count - before.busy, drained: draining && !before.draining, hadFree: before.free > 0)
+        table?.sessionChanged(self, busy: leases.count - before.busy, drained: draining && !before.draining,
+                              undrained: before.draining && !draining, hadFree: before.free > 0)
     }
 
     /// Whether this worker can run a task of `spec`: its engine at its frame size (with the latent grid the job was

@@ -9,7 +9,7 @@ extension ReelFarm {
         static let configuration = CommandConfiguration(
             abstract: "Measure reelfarm's speed as ratios taken in one run.",
             subcommands: [Assemble.self, Dispatch.self, Engine.self, Inference.self, Liveness.self, Refusals.self, Scheduling.self,
-                          Swarm.self, SwarmAgentCommand.self, Restart.self, NoopWorker.self])
+                          Swarm.self, SwarmAgentCommand.self, Restart.self, NoopWorker.self, HTTP.self])
     }
 }
 

@@ -14,8 +14,9 @@ extension ReelFarm {
             abstract: "Run the farm's coordinator: durable job state in SQLite, tasks to workers over ZeroMQ.",
             discussion: """
                 Settings come from, in order: these flags, then REELFARM_DATA, REELFARM_BIND, REELFARM_CURVE (1), \
-                REELFARM_AUTHORIZED_KEYS, REELFARM_KEEP_INTERMEDIATES (1) and REELFARM_METRICS, then the file given by \
-                --config (YAML: data, bind, curve, authorized_keys, release_intermediates, metrics), then \
+                REELFARM_AUTHORIZED_KEYS, REELFARM_KEEP_INTERMEDIATES (1), REELFARM_METRICS, REELFARM_HTTP and \
+                REELFARM_HTTP_TOKEN_FILE, then the file given by --config (YAML: data, bind, curve, authorized_keys, \
+                release_intermediates, metrics, http, http_token_file), then \
                 the defaults (./reelfarm-data, tcp://127.0.0.1:7700, no CURVE). The bound endpoint is written to \
                 DATA/endpoint. With CURVE the key pair lives in DATA/curve/coordinator.key (secret) and \
                 DATA/curve/coordinator.pub (give this to workers and clients: --coordinator-key).
@@ -36,14 +37,21 @@ extension ReelFarm {
         @Option(help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464).",
                                    valueName: "host:port"))
         var metrics: String?
+        @Option(help: ArgumentHelp("Serve the dashboard, the REST API (/api, see /api/openapi.yaml) and /metrics at "
+                                   + "http://HOST:PORT (e.g. 127.0.0.1:8080).", valueName: "host:port"))
+        var http: String?
+        @Option(help: ArgumentHelp("Bearer token for --http (its first line); required unless HOST is loopback.",
+                                   valueName: "file"))
+        var httpTokenFile: String?
 
         /// `HOST:PORT` with an IPv4 host.
-        static func metricsAddress(_ text: String) throws -> (host: String, port: UInt16) {
+        static func metricsAddress(_ text: String, what: String = "metrics") throws -> (host: String, port: UInt16) {
             let parts = text.split(separator: ":", omittingEmptySubsequences: false)
             guard parts.count == 2, let port = UInt16(parts[1]),
                   parts[0].split(separator: ".").count == 4, parts[0].split(separator: ".").allSatisfy({ UInt8($0) != nil })
             else {
-                throw ValidationError("metrics address \(text) must be IPV4:PORT, e.g. 127.0.0.1:9464")
+                let example = what == "metrics" ? 9464 : 8080
+                throw ValidationError("\(what) address \(text) must be IPV4:PORT, e.g. 127.0.0.1:\(example)")
             }
             return (String(parts[0]), port)
         }
@@ -52,6 +60,7 @@ extension ReelFarm {
 
         func validate() throws {
             if let metrics { _ = try Self.metricsAddress(metrics) }
+            if let http { _ = try Self.metricsAddress(http, what: "--http") }
             if let bind {
                 do { _ = try Endpoint.normalize(bind, what: "--bind") } catch { throw ValidationError(error.description) }
             }
@@ -115,6 +124,19 @@ extension ReelFarm {
                     Task {
                         if let bound = try? await exporter.listeningPort() {
                             printError("reelfarm coordinator: metrics on http://\(host):\(bound)/metrics")
+                        }
+                    }
+                }
+                if let http = http ?? env["REELFARM_HTTP"] ?? file["http"] {
+                    let (host, port) = try Self.metricsAddress(http, what: "--http")
+                    let token = try (httpTokenFile ?? env["REELFARM_HTTP_TOKEN_FILE"] ?? file["http_token_file"])
+                        .map(AccessPolicy.token(file:))
+                    let dashboard = try DashboardService(host: host, port: port, token: token, coordinator: coordinator)
+                    services.append(dashboard)
+                    Task {
+                        if let bound = try? await dashboard.listeningPort() {
+                            printError("reelfarm coordinator: dashboard on http://\(host):\(bound)/"
+                                       + (token == nil ? "" : " (bearer token required)"))
                         }
                     }
                 }

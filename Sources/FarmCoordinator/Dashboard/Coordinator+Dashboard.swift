@@ -1,0 +1,181 @@
+import FarmCore
+import FarmStore
+import FarmWire
+import Foundation
+
+/// A job id or id prefix that names no job, or more than one.
+struct JobLookupError: Error, CustomStringConvertible, Equatable {
+    var query: String
+    /// The jobs the prefix matches (empty: none; at most ``Coordinator/prefixCandidates``).
+    var candidates: [String]
+
+    var description: String {
+        if candidates.isEmpty { return "no job \(query)" }
+        let more = candidates.count >= Coordinator.prefixCandidates ? ", …" : ""
+        return "job id prefix \(query) matches \(candidates.count)\(more.isEmpty ? "" : "+") jobs: "
+            + candidates.prefix(Coordinator.prefixCandidates - 1).joined(separator: ", ") + more
+            + " (give more characters)"
+    }
+}
+
+/// A worker id the farm has not seen.
+struct WorkerLookupError: Error, CustomStringConvertible, Equatable {
+    var id: String
+    var description: String { "no worker \(id)" }
+}
+
+extension Coordinator {
+    /// How many candidates an ambiguous prefix lists.
+    static let prefixCandidates = 11
+
+    /// The job a client names by its id or by a prefix of it that only one job's id starts with.
+    /// - Throws: ``JobLookupError`` when none or several match.
+    func resolveJob(_ query: String?) throws -> JobRecord {
+        guard let query, !query.isEmpty, query.utf8.count <= 256 else {
+            throw JobLookupError(query: String((query ?? "(none)").prefix(64)), candidates: [])
+        }
+        if let job = try store.job(query) { return job }
+        let ids = try store.jobIds(prefix: query, limit: Self.prefixCandidates)
+        guard ids.count == 1, let only = ids.first, let job = try store.job(only) else {
+            throw JobLookupError(query: query, candidates: ids)
+        }
+        return job
+    }
+
+    /// Changes an unfinished job's priority; its queued tasks move at once.
+    func reprioritized(_ query: String?, priority: Int) throws -> JobSummary {
+        let job = try resolveJob(query)
+        guard !job.state.isFinished else {
+            throw WireError(.invalid,
+                            "job \(job.id) is \(job.state.rawValue); only an unfinished job's priority changes")
+        }
+        try store.setPriority(job: job.id, priority: priority)
+        jobIndex.priorities[job.id] = priority
+        queue.reprioritize(job: job.id, priority: priority)
+        log("job \(job.id): priority \(job.priority) → \(priority)")
+        guard let updated = try store.job(job.id) else { throw JobLookupError(query: job.id, candidates: []) }
+        return try summary(updated)
+    }
+
+    /// Runs the requests the HTTP side queued (inside the iteration's transaction); their answers wait in
+    /// `replies` until it committed.
+    func runCommands() throws {
+        let now = Self.clock
+        for entry in dashboard.inbox.take() where now <= entry.deadline {  // a request past its deadline has no asker
+            replies.append(try entry.run(self))
+            if entry.changes { snapshotSchedule.forced = true }
+        }
+        // Progress the iteration heard changes what the dashboard shows (it is written to the store in `tick`).
+        if leases.hasProgress { snapshotSchedule.progressed = true }
+    }
+
+    /// Publishes a snapshot when one is wanted and due, then hands the requests' answers back (in that order, so a
+    /// client that submitted finds its job in the next listing). After the commit, on the loop's thread.
+    func publishSnapshotAndReply() {
+        defer {
+            for reply in replies { reply() }
+            replies.removeAll()
+        }
+        guard dashboard.snapshots.isEnabled else { return }
+        let now = Self.clock
+        let g = gauges
+        var fingerprint = [g.dispatchedTotal, g.resultsTotal, g.filmsTotal, g.framesTotal, g.tasksReady, g.tasksRunning,
+                           g.workers, g.workersDraining, g.slots, g.slotsBusy, g.clientErrorsTotal]
+        fingerprint += JobState.allCases.map { g.jobs[$0.rawValue] ?? 0 }
+        let elapsed = now - snapshotSchedule.lastPublished
+        let changed = fingerprint != snapshotSchedule.lastFingerprint || snapshotSchedule.progressed
+        guard snapshotSchedule.forced || (changed && elapsed >= SnapshotSchedule.minimumInterval)
+                || elapsed >= SnapshotSchedule.maximumInterval else { return }
+        // A failed read keeps the last snapshot: the dashboard must not stop the loop.
+        guard let jobs = try? statusReport(JobQuery(job: nil)).jobs,
+              let workers = try? workersPage(JobQuery(job: nil)) else { return }
+        snapshotSchedule.version += 1
+        snapshotSchedule.lastPublished = now
+        snapshotSchedule.lastFingerprint = fingerprint
+        snapshotSchedule.forced = false
+        snapshotSchedule.progressed = false
+        dashboard.snapshots.publish(FarmSnapshot(version: snapshotSchedule.version, time: Self.wall, jobs: jobs,
+                                                 workers: workers, gauges: g))
+    }
+}
+
+/// One job in full, as `GET /api/jobs/{id}` answers.
+public struct JobDetail: Codable, Sendable {
+    public var job: JobSummary
+    /// Shot ids in order; a task's `shot` indexes them.
+    public var shots: [String]
+    public var tasks: [TaskSummary]
+    public var attempts: [AttemptTiming]
+    /// Wall-clock seconds when it was read (running attempts' durations count to it).
+    public var now: Double
+}
+
+/// The farm's recent attempts, as `GET /api/timeline` answers.
+public struct Timeline: Codable, Sendable {
+    public var since: Double
+    public var now: Double
+    public var attempts: [AttemptTiming]
+}
+
+/// The HTTP side's two doors into the loop: the inbox for requests and the slot of the latest snapshot.
+public struct DashboardLink: Sendable {
+    public let inbox = CommandInbox()
+    public let snapshots = SnapshotSlot()
+    public init() {}
+}
+
+extension Coordinator {
+    /// What the dashboard's player can play of a job: its film once done, else the contiguous prefix of finished
+    /// segments.
+    /// - Throws: `WireError` (`invalid`) while no segment at the film's start has finished.
+    func previewSource(_ query: String?) throws -> PreviewSource {
+        let job = try resolveJob(query)
+        if job.state == .done, let film = job.film { return .film(job: job.id, file: store.artifacts.url(film)) }
+        guard let spec = jobIndex.contexts[job.id]?.spec ?? statusSpec(job) else {
+            throw WireError(.invalid, "job \(job.id)'s storyboard cannot be read")
+        }
+        let outputs = try store.outputs(job: job.id)
+        let segments = try store.tasks(job: job.id).filter { $0.kind == "segment" }.sorted { $0.position < $1.position }
+        var parts: [JobFilm.Part] = []
+        for t in segments {
+            guard t.state == "done", let chunk = outputs[t.key]?["chunk"], let audio = outputs[t.key]?["audio"] else {
+                break
+            }
+            parts.append((t.key, chunk, audio))
+        }
+        guard !parts.isEmpty else {
+            throw WireError(.invalid,
+                            "job \(job.id) is \(job.state.rawValue); no segment at its start has finished yet")
+        }
+        return .prefix(job: job.id, format: spec.output, parts: parts, total: segments.count)
+    }
+}
+
+extension Coordinator {
+    /// Stops (or resumes) giving tasks to a connected worker: its running tasks finish; it stays connected, shown as
+    /// `disabled`, and stays disabled across its reconnects until enabled (or this process restarts).
+    /// - Throws: ``WorkerLookupError`` for a worker that is neither connected nor disabled.
+    func setWorker(_ id: String, enabled: Bool) throws -> WorkerState {
+        let live = sessions.session(id: id)
+        guard live != nil || disabledWorkers.contains(id) else { throw WorkerLookupError(id: String(id.prefix(64))) }
+        if enabled {
+            disabledWorkers.remove(id)
+            live?.stopDraining()
+        } else {
+            disabledWorkers.insert(id)
+            live?.startDraining()
+        }
+        log("worker \(id) \(enabled ? "enabled" : "disabled") from the dashboard")
+        let state = !enabled ? "disabled" : live.map { $0.draining ? "draining" : "alive" } ?? "disconnected"
+        return WorkerState(id: id, state: state, busy: live?.leases.count ?? 0)
+    }
+}
+
+/// The answer to disabling or enabling a worker.
+public struct WorkerState: Codable, Sendable {
+    public var id: String
+    /// `disabled`, `alive`, `draining` (it drains itself) or `disconnected`.
+    public var state: String
+    /// Tasks it still runs.
+    public var busy: Int
+}
