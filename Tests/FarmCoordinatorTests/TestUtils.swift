@@ -73,13 +73,14 @@ final class RawPeer {
 
     /// Runs `work` on another thread while this peer sends a heartbeat every 0.3 s, so that slow work (a render on a
     /// loaded machine) does not make the coordinator declare the peer dead.
-    func beating<T>(while work: @escaping () throws -> T) throws -> T {
+    /// Runs `work` on a thread of its own while heartbeats listing `running` go out every 0.3 s.
+    func beating<T>(running: [Lease] = [], while work: @escaping () throws -> T) throws -> T {
         let box = ResultBox<T>()
         nonisolated(unsafe) let work = work
         Thread { let r = Result { try work() }; box.lock.withLock { box.result = r } }.start()
         while true {
             if let r = box.lock.withLock({ box.result }) { return try r.get() }
-            try send(WireMessage(.heartbeat, Heartbeat()))
+            try send(WireMessage(.heartbeat, Heartbeat(running: running)))
             Thread.sleep(forTimeInterval: 0.3)
         }
     }

@@ -22,8 +22,10 @@ extension Coordinator {
         // A revision names the film's job it revises: the film (its first job) and the next revision number.
         var lineage: String?, revision = 1
         if let revised = s.revise {
-            guard let record = try store.job(revised) else {
-                throw WireError(.invalid, "--revise \(revised.prefix(64)): no such job")
+            // An id or a unique prefix, like every other job argument.
+            let record: JobRecord
+            do { record = try resolveJob(revised) } catch let error as JobLookupError {
+                throw WireError(.invalid, "--revise \(revised.prefix(64)): no such job (\(error))")
             }
             lineage = record.filmID
             revision = (try store.revisions(film: record.filmID).map(\.revision).max() ?? record.revision) + 1
@@ -86,22 +88,22 @@ extension Coordinator {
                                      now: Self.wall)
         try store.addAssets(job: id, assets, now: Self.wall)
         try store.setGeometry(job: id, json: Self.encodeGeometry(job.plan.geometry))
-        contexts[id] = job
-        priorities[id] = s.priority
-        keyedVersions[id] = .some(engineVersion)
-        unfinished[id] = tasks.count - reuse.count
+        jobIndex.contexts[id] = job
+        jobIndex.priorities[id] = s.priority
+        jobIndex.keyedVersions[id] = .some(engineVersion)
+        jobIndex.unfinished[id] = tasks.count - reuse.count
         for t in ready { queue.push(t) }
         // The film in progress takes the reused segments at once (in film order), so a preview starts with them.
         for (position, seg) in job.plan.segments.enumerated() {
             guard let r = reuse[seg.id], let chunk = r.outputs["chunk"], let audio = r.outputs["audio"] else { continue }
-            outputHashes[id, default: [:]][seg.id] = r.outputs
+            jobIndex.outputHashes[id, default: [:]][seg.id] = r.outputs
             assemblyNotices.append(.segmentFinished(job: id, format: spec.output, position: position, key: seg.id,
                                                     chunk: chunk, audio: audio))
         }
-        for a in job.plan.anchors { if let r = reuse[a.id] { outputHashes[id, default: [:]][a.id] = r.outputs } }
+        for a in job.plan.anchors { if let r = reuse[a.id] { jobIndex.outputHashes[id, default: [:]][a.id] = r.outputs } }
         if reuse.count == tasks.count {
             // Nothing to run: the film is assembled from the reused segments.
-            unfinished[id] = nil
+            jobIndex.unfinished[id] = nil
             try store.setJob(id, state: .assembling, now: Self.wall)
             assemblyNotices.append(.assemble(job: id))
         }
@@ -186,18 +188,18 @@ extension Coordinator {
     /// A job's storyboard as `status` needs it, parsed once (a listing of a thousand jobs must not parse a thousand
     /// storyboards each time); bounded, as a cache.
     func statusSpec(_ job: JobRecord) -> JobSpec? {
-        if let spec = statusSpecs[job.id] { return spec }
+        if let spec = jobIndex.statusSpecs[job.id] { return spec }
         guard let spec = try? job.plannedSpec() else { return nil }
-        if statusSpecs.count >= 4_096 { statusSpecs.removeAll(keepingCapacity: true) }
-        statusSpecs[job.id] = spec
+        if jobIndex.statusSpecs.count >= 4_096 { jobIndex.statusSpecs.removeAll(keepingCapacity: true) }
+        jobIndex.statusSpecs[job.id] = spec
         return spec
     }
 
     /// Why no connected worker can take the job's tasks, or `nil` when one can.
     private func unplaceable(_ job: JobRecord) throws -> String? {
-        guard let spec = contexts[job.id]?.spec ?? statusSpec(job) else { return nil }
+        guard let spec = jobIndex.contexts[job.id]?.spec ?? statusSpec(job) else { return nil }
         let live = sessions.all.lazy.filter { !$0.draining }  // lazy: the usual answer is the first worker that fits
-        let planned = contexts[job.id]?.plan.geometry
+        let planned = jobIndex.contexts[job.id]?.plan.geometry
         guard !live.contains(where: { $0.fits(spec, geometry: planned) }) else { return nil }
         let engine = spec.model.engine
         let offering = live.filter { $0.hello.engines.contains(engine) }
@@ -272,7 +274,7 @@ extension Coordinator {
         // that reason is mended by retry), however often that happened before.
         let damaged = try damagedOutputs(job: id)
         let retry = try store.retryJob(id, now: Self.wall)
-        unfinished[id] = nil  // counted again from the store at the next completion
+        jobIndex.unfinished[id] = nil  // counted again from the store at the next completion
         for t in retry.ready { queue.push(t) }
         var requeued = retry.requeued
         if !damaged.isEmpty, let again = try store.rerunDamaged(job: id, keys: Array(damaged.keys).sorted(), now: Self.wall,

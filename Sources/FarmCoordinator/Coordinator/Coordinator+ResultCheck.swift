@@ -88,15 +88,15 @@ extension Coordinator {
         // Chunks join without re-encoding, so they must share one codec header: the first accepted chunk of a job
         // sets it (after a restart, the first stored one found).
         let reference: Data
-        if let known = chunkParameters[key.job] {
+        if let known = jobIndex.chunkParameters[key.job] {
             reference = known
         } else if let stored = storedChunkParameters(job: key.job) {
             reference = stored
         } else {
-            chunkParameters[key.job] = chunk.parameters
+            jobIndex.chunkParameters[key.job] = chunk.parameters
             return
         }
-        chunkParameters[key.job] = reference
+        jobIndex.chunkParameters[key.job] = reference
         guard chunk.parameters == reference else {
             throw BadResult("output chunk's codec parameters (SPS/PPS, \(chunk.parameters.count) bytes) differ from "
                             + "the job's other chunks (\(reference.count) bytes): encoded with other settings")

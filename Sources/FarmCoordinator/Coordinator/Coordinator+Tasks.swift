@@ -8,8 +8,8 @@ extension Coordinator {
     func holder(of lease: Lease, from identity: Data) throws -> (WorkerSession, TaskKey) {
         let session = try known(identity)
         guard let key = TaskKey(id: lease.task) else { throw WireError(.badPayload, "lease task \(lease.task) is not job:key") }
-        guard let current = running[key], current.attempt == lease.attempt, current.identity == identity else {
-            throw WireError(.stale, "lease \(lease) is not current (task is \(running[key].map { "running as #\($0.attempt)" } ?? "not running"))")
+        guard let current = leases[key], current.attempt == lease.attempt, current.identity == identity else {
+            throw WireError(.stale, "lease \(lease) is not current (task is \(leases[key].map { "running as #\($0.attempt)" } ?? "not running"))")
         }
         return (session, key)
     }
@@ -20,7 +20,7 @@ extension Coordinator {
         guard p.steps >= 1, p.steps <= 1_000_000, p.step >= 0, p.step <= p.steps else {
             throw WireError(.badPayload, "progress \(p.step) of \(p.steps) is out of range (0 ≤ step ≤ steps, 1 ≤ steps)")
         }
-        pendingProgress[key] = (p.lease.attempt, p.step, p.steps)
+        leases.noteProgress(key, attempt: p.lease.attempt, step: p.step, steps: p.steps)
     }
 
     /// A piece of an output; pieces must arrive in order and stay within the announced total.
@@ -33,12 +33,11 @@ extension Coordinator {
               blobs[0].count <= WireMessage.pieceBytes, part.total >= 0, part.total <= 1 << 31 else {
             throw WireError(.badPayload, "result part must carry one blob of ≤ \(WireMessage.pieceBytes) bytes of a known output")
         }
-        let have = uploads[part.lease]?[part.output]?.count ?? 0
+        let have = leases.received(part.lease, part.output)
         guard part.offset == have, part.offset <= part.total - blobs[0].count else {
             throw WireError(.badPayload, "\(part.output) piece at \(part.offset) does not continue the \(have) bytes received")
         }
-        // Appended in place: re-copying what came before would make many small pieces cost quadratic time.
-        uploads[part.lease, default: [:]][part.output, default: Data()].append(blobs[0])
+        leases.append(blobs[0], to: part.output, of: part.lease)
     }
 
     /// A finished task: its outputs are checked against their digests, stored, and its dependents become ready.
@@ -48,7 +47,7 @@ extension Coordinator {
     /// (``CoordinatorFailure``) instead of committing half a result.
     func result(_ r: TaskResult, blobs: [Data], from identity: Data) throws {
         let (session, key) = try holder(of: r.lease, from: identity)
-        let received = uploads.removeValue(forKey: r.lease) ?? [:]
+        let received = leases.takePieces(of: r.lease)
         /// A result that does not hold what the task asked for fails this attempt, charged to the worker that sent it.
         func reject(_ why: String, kind: WireError.Kind = .badResult) throws {
             try store.atomically { try endLease(key, attempt: r.lease.attempt, worker: session, outcome: "failed", reason: why) }
@@ -116,15 +115,15 @@ extension Coordinator {
                 throw CoordinatorFailure("recording that \(key) is not reusable: \(error)")
             }
         }
-        running[key] = nil
+        leases.end(key)
         session.release(key)
         finished(key, attempt: r.lease.attempt, by: session)
         stats.results += 1
         gauges.resultsTotal += 1
-        outputHashes[key.job, default: [:]][key.key] = Dictionary(outputs.map { ($0.name, $0.hash) }, uniquingKeysWith: { a, _ in a })
+        jobIndex.outputHashes[key.job, default: [:]][key.key] = Dictionary(outputs.map { ($0.name, $0.hash) }, uniquingKeysWith: { a, _ in a })
         // The job's film takes the segment once the prefix of finished segments reaches it (hashes from memory, no
         // I/O; told after the commit).
-        if let job = contexts[key.job], let position = job.position(ofSegment: key.key),
+        if let job = jobIndex.contexts[key.job], let position = job.position(ofSegment: key.key),
            let chunk = hashes["chunk"], let audio = hashes["audio"] {
             assemblyNotices.append(.segmentFinished(job: key.job, format: job.spec.output, position: position,
                                                     key: key.key, chunk: chunk, audio: audio))
@@ -132,10 +131,10 @@ extension Coordinator {
         for t in ready { queue.push(t) }
         // Tasks still to finish, counted in memory once loaded (a query per completion would cost more than the rest).
         let left: Int
-        if let n = unfinished[key.job] { left = n - 1 } else { left = try store.unfinishedTasks(job: key.job) }
-        unfinished[key.job] = left
+        if let n = jobIndex.unfinished[key.job] { left = n - 1 } else { left = try store.unfinishedTasks(job: key.job) }
+        jobIndex.unfinished[key.job] = left
         if left == 0, let job = try store.job(key.job), job.state == .running {
-            unfinished[key.job] = nil
+            jobIndex.unfinished[key.job] = nil
             do { try store.setJob(key.job, state: .assembling, now: Self.wall) } catch {
                 throw CoordinatorFailure("recording that job \(key.job) is assembling: \(error)")
             }
@@ -147,27 +146,26 @@ extension Coordinator {
     /// without keys.
     func madeByKeyedEngine(_ job: String, _ session: WorkerSession) throws -> Bool {
         let keyed: String?
-        if let v = keyedVersions[job] { keyed = v } else {
+        if let v = jobIndex.keyedVersions[job] { keyed = v } else {
             keyed = try store.job(job)?.engineVersion
-            keyedVersions[job] = .some(keyed)
+            jobIndex.keyedVersions[job] = .some(keyed)
         }
         guard let keyed else { return true }
-        guard let model = contexts[job]?.spec.model else { return false }
+        guard let model = jobIndex.contexts[job]?.spec.model else { return false }
         return session.hello.versions?[model.engine] == keyed
     }
 
     func failed(_ f: TaskFailed, from identity: Data) throws {
         let (session, key) = try holder(of: f.lease, from: identity)
-        running[key] = nil
+        leases.end(key)
         session.release(key)
-        uploads[f.lease] = nil
         if f.handedBack { session.startDraining() }  // a worker hands work back only while draining
         try endLease(key, attempt: f.lease.attempt, worker: session, outcome: f.handedBack ? "handed-back" : "failed", reason: f.reason)
     }
 
     /// Ends a lease without a result: retry, or fail the job after too many failures.
     func endLease(_ key: TaskKey, attempt: Int, worker: WorkerSession, outcome: String, reason: String) throws {
-        running[key] = nil
+        leases.end(key)
         worker.release(key)
         if outcome != "handed-back" {
             _ = try store.recordFailure(worker: worker.id, job: key.job)
@@ -182,10 +180,10 @@ extension Coordinator {
     /// Stops a job (cancel or failure): running tasks are cancelled on their workers.
     @discardableResult
     func stopJob(_ job: String, state: JobState, reason: String?) throws -> Int {
-        let leases = try store.stopJob(job, state: state, reason: reason, now: Self.wall)
+        let stopped = try store.stopJob(job, state: state, reason: reason, now: Self.wall)
         queue.remove(job: job)
-        for (task, attempt, _) in leases {
-            if let holder = running.removeValue(forKey: task) {
+        for (task, attempt, _) in stopped {
+            if let holder = leases.end(task) {
                 sessions[holder.identity]?.release(task)
                 send(holder.identity, WireMessage(.cancelTask, CancelTask(lease: Lease(task: task.id, attempt: attempt),
                                                                           reason: reason ?? "job \(state.rawValue)")))
@@ -193,18 +191,12 @@ extension Coordinator {
         }
         unload(job)
         log("job \(job) \(state.rawValue)\(reason.map { ": \($0)" } ?? "")")
-        return leases.count
+        return stopped.count
     }
 
     /// Drops what memory holds about a job that stopped running (it is loaded again from the store if it resumes).
     func unload(_ job: String) {
-        contexts[job] = nil
-        priorities[job] = nil
-        unfinished[job] = nil
-        outputHashes[job] = nil
-        dependents[job] = nil
-        chunkParameters[job] = nil
-        keyedVersions[job] = nil
+        jobIndex.unload(job)
         scheduling.unload(job)
         assemblyNotices.append(.discard(job: job))
     }

@@ -32,9 +32,9 @@ extension Coordinator {
         var carried: Set<TaskKey> = []
         for lease in h.running {
             // A lease survives only if it is still this task's current one and no connected worker holds it.
-            if let key = TaskKey(id: lease.task), let held = running[key], held.attempt == lease.attempt,
+            if let key = TaskKey(id: lease.task), let held = leases[key], held.attempt == lease.attempt,
                sessions[held.identity] == nil, !carried.contains(key) {
-                running[key] = (lease.attempt, identity)
+                leases.grant(key, attempt: lease.attempt, to: identity)
                 session.hold(key, attempt: lease.attempt, at: now)
                 carried.insert(key)
             } else {
@@ -42,7 +42,7 @@ extension Coordinator {
             }
         }
         for old in replaced {
-            old.retain { !carried.contains($0) && running[$0]?.identity == old.identity }
+            old.retain { !carried.contains($0) && leases[$0]?.identity == old.identity }
             try loseLeases(of: old, reason: old.identity == identity ? "worker re-registered" : "worker \(id) reconnected without it")
         }
         sessions.insert(session, now: now)
@@ -113,7 +113,6 @@ extension Coordinator {
             for (key, attempt) in missing {
                 try endLease(key, attempt: attempt, worker: session, outcome: "lost",
                              reason: "worker \(session.id) no longer reports lease \(Lease(task: key.id, attempt: attempt))")
-                uploads[Lease(task: key.id, attempt: attempt)] = nil
             }
         }
         log("worker \(session.id) no longer reports \(missing.count) lease(s); back in the queue")
@@ -149,8 +148,7 @@ extension Coordinator {
     /// Ends every lease a worker held as lost (a failure) or handed back.
     func loseLeases(of s: WorkerSession, reason: String, outcome: String = "lost") throws {
         for (task, attempt) in s.leases {
-            running[task] = nil
-            uploads[Lease(task: task.id, attempt: attempt)] = nil
+            leases.end(task)
             try endLease(task, attempt: attempt, worker: s, outcome: outcome, reason: reason)
         }
         s.retain { _ in false }

@@ -11,32 +11,17 @@ public final class Coordinator: @unchecked Sendable {
     private let zmq = ZMQContext()
     var socket: ZMQSocket!
     let sessions = SessionTable()
-    var running: [TaskKey: (attempt: Int, identity: Data)] = [:]
+    /// Running tasks' holders, output pieces received and progress to write.
+    var leases = LeaseTable()
     var queue = ReadyQueue()
     /// Workers' speeds and running attempts' expected ends, for placement.
     var scheduling = SchedulingState()
-    var contexts: [String: JobContext] = [:]
-    /// Storyboards parsed for `status` (see ``statusSpec(_:)``).
-    var statusSpecs: [String: JobSpec] = [:]
+    /// The loaded jobs: plans, priorities, dependencies, tasks left, outputs, codec headers.
+    var jobIndex = JobIndex()
     /// The latent grid of each engine this build does not have, as the last worker running it declared.
     var declared: [String: EngineGeometry] = [:]
     /// Each engine's identity as the last worker running it declared (``Hello/versions``): new jobs' reuse keys name it.
     var engineVersions: [String: String] = [:]
-    /// The engine identity each loaded job's reuse keys were made with (nil: not keyed), by job.
-    var keyedVersions: [String: String?] = [:]
-    var priorities: [String: Int] = [:]
-    /// Each loaded job's reverse dependencies (`task → tasks waiting for it`), from the plan the job was stored from.
-    var dependents: [String: [String: [String]]] = [:]
-    /// Tasks of a job not yet done, once known (see `result`).
-    var unfinished: [String: Int] = [:]
-    var tailCache: [String: Latents] = [:]
-    /// Output hashes of tasks finished since this process started, by job (the next segment's assignment needs its
-    /// predecessor's tail at once); the store answers for the rest.
-    var outputHashes: [String: [String: [String: String]]] = [:]
-    var uploads: [Lease: [String: Data]] = [:]
-    /// Each job's chunk codec header (SPS/PPS), from its first accepted chunk: later chunks must match it.
-    var chunkParameters: [String: Data] = [:]
-    var pendingProgress: [TaskKey: (attempt: Int, step: Int, steps: Int)] = [:]
     /// Refused messages by reason, for `reelfarm workers` and the negative tests.
     var refusedCounts: [String: Int] = [:]
     /// Requests refused because of the user's mistake (unknown job, cancel of a finished one): not protocol refusals.
@@ -255,9 +240,9 @@ public final class Coordinator: @unchecked Sendable {
         if now - iterationStart > 1.0 { reapHoldOff = max(reapHoldOff, now + limit) }
         if now >= reapHoldOff, let due = sessions.nextDeadline(limit: limit), now > due { reapSilentWorkers(now: now) }
         if dispatchDue(now: now) { try dispatchReady() }
-        if !pendingProgress.isEmpty {
-            try store.progress(pendingProgress.map { ($0.key, $0.value.attempt, $0.value.step, $0.value.steps) })
-            pendingProgress.removeAll()
+        let progress = leases.takeProgress()
+        if !progress.isEmpty {
+            try store.progress(progress)
         }
     }
 

@@ -50,7 +50,7 @@ extension Coordinator {
                             "job \(job.id) is \(job.state.rawValue); only an unfinished job's priority changes")
         }
         try store.setPriority(job: job.id, priority: priority)
-        priorities[job.id] = priority
+        jobIndex.priorities[job.id] = priority
         queue.reprioritize(job: job.id, priority: priority)
         log("job \(job.id): priority \(job.priority) → \(priority)")
         guard let updated = try store.job(job.id) else { throw JobLookupError(query: job.id, candidates: []) }
@@ -66,7 +66,7 @@ extension Coordinator {
             if entry.changes { snapshotSchedule.forced = true }
         }
         // Progress the iteration heard changes what the dashboard shows (it is written to the store in `tick`).
-        if !pendingProgress.isEmpty { snapshotSchedule.progressed = true }
+        if leases.hasProgress { snapshotSchedule.progressed = true }
     }
 
     /// Publishes a snapshot when one is wanted and due, then hands the requests' answers back (in that order, so a
@@ -134,7 +134,7 @@ extension Coordinator {
     func previewSource(_ query: String?) throws -> PreviewSource {
         let job = try resolveJob(query)
         if job.state == .done, let film = job.film { return .film(job: job.id, file: store.artifacts.url(film)) }
-        guard let spec = contexts[job.id]?.spec ?? statusSpec(job) else {
+        guard let spec = jobIndex.contexts[job.id]?.spec ?? statusSpec(job) else {
             throw WireError(.invalid, "job \(job.id)'s storyboard cannot be read")
         }
         let outputs = try store.outputs(job: job.id)

@@ -21,7 +21,8 @@ struct SubmitController {
     }
 
     /// The body: `{"storyboard": TEXT, "priority": N?, "source": NAME?, "images": {PATH: BASE64}?, "revise": JOB?,
-    /// "reuse": BOOL?, "preview_first": BOOL?}` (the last three as `reelfarm submit --revise/--no-reuse/--preview-first`).
+    /// "reuse": BOOL?, "preview_first": BOOL?}` (the last three as `reelfarm submit --revise`, `--no-reuse`,
+    /// `--preview-first`).
     struct Body: Decodable {
         var storyboard: String
         var priority: Int?
@@ -80,8 +81,8 @@ struct SubmitController {
             throw APIError(.badRequest, "has the wrong type",
                            field: context.codingPath.map(\.stringValue).joined(separator: "."))
         } catch {
-            throw APIError(.badRequest, "the body must be a JSON object {storyboard, priority?, source?, images?}",
-                           field: "body")
+            throw APIError(.badRequest, "the body must be a JSON object {storyboard, priority?, source?, images?, "
+                           + "revise?, reuse?, preview_first?}", field: "body")
         }
         guard body.storyboard.utf8.count <= storyboardLimit else {
             throw APIError(.payloadTooLarge, "is over \(storyboardLimit) bytes", field: "storyboard")
@@ -116,12 +117,12 @@ struct SubmitController {
         }
         // Always a list (maybe empty): the coordinator must never read an image path on its own disk for an upload.
         if let revise = body.revise, revise.isEmpty || revise.utf8.count > 256 {
-            throw APIError(.badRequest, "must be a job id of 1–256 characters", field: "revise")
+            throw APIError(.badRequest, "must be a job id or prefix of 1–256 characters", field: "revise")
         }
         var submit = Submit(storyboard: body.storyboard, source: source, priority: priority, assets: assets)
         submit.revise = body.revise
-        submit.reuse = body.reuse
-        submit.previewFirst = body.previewFirst
+        submit.reuse = body.reuse == false ? false : nil  // absent: the coordinator's default
+        submit.previewFirst = body.previewFirst == true ? true : nil
         return (submit, blobs)
     }
 }

@@ -46,7 +46,7 @@ extension Coordinator {
             gauges.jobs = jobs
         }
         gauges.tasksReady = queue.count
-        gauges.tasksRunning = running.count
+        gauges.tasksRunning = leases.count
         // Kept by the session table as sessions change: O(1) however many workers are connected.
         gauges.workers = sessions.count
         gauges.workersDraining = sessions.draining

@@ -10,7 +10,7 @@ extension Coordinator {
     func dispatchDue(now: Double) -> Bool {
         if queue.grew || sessions.slotsFreed { return true }
         guard !queue.isEmpty, !sessions.withFreeSlots.isEmpty else { return false }
-        return !scheduling.canSkip([queue.count, running.count, sessions.count], now: now)
+        return !scheduling.canSkip([queue.count, leases.count, sessions.count], now: now)
     }
 
     /// Hands ready tasks to workers with free slots whose capabilities fit, best task first, in one transaction:
@@ -20,7 +20,7 @@ extension Coordinator {
         queue.grew = false
         sessions.slotsFreed = false
         guard !queue.isEmpty, !sessions.withFreeSlots.isEmpty else { return }
-        let farm = [queue.count, running.count, sessions.count], clock = Self.clock
+        let farm = [queue.count, leases.count, sessions.count], clock = Self.clock
         var placement = try placer(now: clock)
         var batch: [(task: TaskKey, session: WorkerSession)] = []
         var skipped: [ReadyTask] = []
@@ -52,7 +52,7 @@ extension Coordinator {
         let numbers = try store.dispatch(batch.map { ($0.task, $0.session.id) }, now: Self.wall)
         let now = Self.clock
         for ((task, session), attempt) in zip(batch, numbers) where attempt > 0 {
-            running[task] = (attempt, session.identity)
+            leases.grant(task, attempt: attempt, to: session.identity)
             gauges.dispatchedTotal += 1
             session.hold(task, attempt: attempt, at: now)
             started(task, attempt: attempt, on: session, now: now)
@@ -66,7 +66,7 @@ extension Coordinator {
 
     /// The planned job, parsed once from the stored storyboard.
     func context(_ job: String) throws -> JobContext? {
-        if let c = contexts[job] { return c }
+        if let c = jobIndex.contexts[job] { return c }
         guard let record = try store.job(job), !record.state.isFinished else { return nil }
         let c: JobContext
         do {
@@ -81,27 +81,27 @@ extension Coordinator {
             try stopJob(job, state: .failed, reason: "cannot plan the job again: \(error)")
             return nil
         }
-        contexts[job] = c
-        priorities[job] = record.priority
+        jobIndex.contexts[job] = c
+        jobIndex.priorities[job] = record.priority
         return c
     }
 
     /// The tasks that wait for `task`, from the job's plan (nil when the job is not loaded: the store knows).
     func dependents(of task: TaskKey) -> [String]? {
-        if let d = dependents[task.job] { return d[task.key] ?? [] }
-        guard let c = contexts[task.job] else { return nil }
+        if let d = jobIndex.dependents[task.job] { return d[task.key] ?? [] }
+        guard let c = jobIndex.contexts[task.job] else { return nil }
         var map: [String: [String]] = [:]
         for a in c.plan.anchors { for d in a.dependsOn { map[d, default: []].append(a.id) } }
         for s in c.plan.segments { for d in s.dependsOn { map[d, default: []].append(s.id) } }
-        dependents[task.job] = map
+        jobIndex.dependents[task.job] = map
         return map[task.key] ?? []
     }
 
     /// A job's priority (fixed at submit), for the tasks its completions make ready.
     func priority(of job: String) throws -> Int {
-        if let p = priorities[job] { return p }
+        if let p = jobIndex.priorities[job] { return p }
         let p = try store.job(job)?.priority ?? 0
-        priorities[job] = p
+        jobIndex.priorities[job] = p
         return p
     }
 
@@ -109,13 +109,13 @@ extension Coordinator {
     func assignment(_ task: TaskKey, attempt: Int) throws -> WireMessage {
         guard let job = try context(task.job) else { throw WireError(.invalid, "job \(task.job) is not active") }
         func latents(_ key: String, _ name: String) -> Latents? {
-            guard let hash = outputHashes[task.job]?[key]?[name] ?? (try? store.output(job: task.job, key: key, name: name)) else {
+            guard let hash = jobIndex.outputHashes[task.job]?[key]?[name] ?? (try? store.output(job: task.job, key: key, name: name)) else {
                 return nil
             }
-            if let cached = tailCache[hash] { return cached }
+            if let cached = jobIndex.tailCache[hash] { return cached }
             guard let data = try? store.artifacts.read(hash), let l = try? LatentsCodec.decode(data) else { return nil }
-            if tailCache.count >= 4_096 { tailCache.removeAll(keepingCapacity: true) }  // a bound, not an LRU: misses only re-read a file
-            tailCache[hash] = l
+            if jobIndex.tailCache.count >= 4_096 { jobIndex.tailCache.removeAll(keepingCapacity: true) }  // a bound, not an LRU: misses only re-read a file
+            jobIndex.tailCache[hash] = l
             return l
         }
         let lease = Lease(task: task.id, attempt: attempt)

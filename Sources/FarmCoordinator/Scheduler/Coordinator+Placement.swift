@@ -40,8 +40,8 @@ struct Placer {
 extension Coordinator {
     /// The board for one dispatch: every worker that takes tasks, each slot free now or at its task's expected end.
     func placer(now: Double) throws -> Placer {
-        if scheduling.started.count > 2 * running.count + 64 {  // attempts that failed or were lost
-            scheduling.started = scheduling.started.filter { running[$0.key]?.attempt == $0.value.attempt }
+        if scheduling.started.count > 2 * leases.count + 64 {  // attempts that failed or were lost
+            scheduling.started = scheduling.started.filter { leases[$0.key]?.attempt == $0.value.attempt }
         }
         // Workers with a free slot, and busy ones (a task may wait for a faster busy worker); draining ones take none.
         let list = sessions.all.filter { !$0.draining }
@@ -49,14 +49,14 @@ extension Coordinator {
             var ends = s.leases.keys.map { expectedEnd($0, now: now) }.sorted()
             ends.removeFirst(max(0, ends.count - s.hello.slots))  // more leases than slots: a slot frees later
             let downstream = s.leases.keys.reduce(0.0) { sum, key in
-                sum + (scheduling.started[key].flatMap { running[key]?.attempt == $0.attempt ? $0.after : nil } ?? 0)
+                sum + (scheduling.started[key].flatMap { leases[key]?.attempt == $0.attempt ? $0.after : nil } ?? 0)
             }
             let free = Array(repeating: now, count: max(0, s.hello.slots - ends.count))
             return PlacementWorker(id: s.id, freeAt: ends + free, downstream: downstream)
         }
         var backlog = 0.0
-        for job in contexts.keys { backlog += try remainingWork(job) }
-        for (key, s) in scheduling.started where running[key]?.attempt == s.attempt { backlog -= s.work }
+        for job in jobIndex.contexts.keys { backlog += try remainingWork(job) }
+        for (key, s) in scheduling.started where leases[key]?.attempt == s.attempt { backlog -= s.work }
         return Placer(board: PlacementBoard(workers: workers, now: now, backlog: max(0, backlog)), sessions: list)
     }
 
@@ -64,7 +64,7 @@ extension Coordinator {
     /// overran is expected a quarter of that later; one started before this process (or unknown) never, so nothing
     /// waits for it.
     private func expectedEnd(_ key: TaskKey, now: Double) -> Double {
-        guard let s = scheduling.started[key], running[key]?.attempt == s.attempt else { return .infinity }
+        guard let s = scheduling.started[key], leases[key]?.attempt == s.attempt else { return .infinity }
         return max(s.at + s.seconds, now + s.seconds / 4)
     }
 
@@ -86,7 +86,7 @@ extension Coordinator {
     /// Work units of a loaded job's unfinished tasks, counted from the store once, then kept up to date.
     private func remainingWork(_ job: String) throws -> Double {
         if let r = scheduling.remaining[job] { return r }
-        guard let c = contexts[job] else { return 0 }
+        guard let c = jobIndex.contexts[job] else { return 0 }
         let pixels = Double(c.spec.output.width * c.spec.output.height)
         let r = try store.tasks(job: job).filter { $0.state != "done" }.reduce(0) { $0 + Double($1.frames) * pixels }
         scheduling.remaining[job] = r
@@ -95,7 +95,7 @@ extension Coordinator {
 
     /// Remembers an attempt handed to `session` now, with the time it is expected to take there.
     func started(_ key: TaskKey, attempt: Int, on session: WorkerSession, now: Double) {
-        guard let job = contexts[key.job] else { return }
+        guard let job = jobIndex.contexts[key.job] else { return }
         let (work, after) = units(of: key, job: job)
         let speed = scheduling.speeds.speed(worker: session.id, device: session.hello.device,
                                             engine: job.spec.model.engine)
@@ -106,7 +106,7 @@ extension Coordinator {
     /// Learns the worker's speed from a finished attempt and counts its work as done.
     func finished(_ key: TaskKey, attempt: Int, by session: WorkerSession) {
         guard let s = scheduling.started.removeValue(forKey: key), s.attempt == attempt else { return }
-        if let job = contexts[key.job] {
+        if let job = jobIndex.contexts[key.job] {
             scheduling.speeds.record(worker: session.id, device: session.hello.device, engine: job.spec.model.engine,
                                      work: s.work, seconds: Self.clock - s.at)
         }
