@@ -134,6 +134,21 @@ def test_dashboard_in_a_browser(farm: str, browser: Browser) -> None:
                      timeout=60, what="a preview of the finished prefix in the player")
     assert "Preview: the first" in browser.evaluate("document.querySelector('#player-caption').textContent")
     browser.screenshot(str(shots / "job-preview.png"))
+    # Play it while the job still runs: its time advances and its sound is decoded (Chromium counts the audio bytes
+    # it decoded; --mute-audio only silences the output). A preview swapped in meanwhile is played again.
+    first = browser.evaluate("document.querySelector('#player').duration")
+    playing = ("(() => { const v = document.querySelector('#player'); if (!v) return false;"
+               " if (v.paused && !v.ended) v.play(); return v.currentTime > 0.2 || v.ended; })()")
+    browser.wait_for(playing, timeout=30, what="the preview playing (currentTime advancing)")
+    browser.wait_for("(() => { const v = document.querySelector('#player'); if (!v) return 0;"
+                     " if (v.paused && !v.ended) v.play(); return v.webkitAudioDecodedByteCount; })()",
+                     timeout=30, what="the preview's sound decoded")
+    # It grows as segments land: a longer preview (or, at the latest, the whole film) replaces it.
+    grown = browser.wait_for(f"(() => {{ const v = document.querySelector('#player');"
+                             f" return v && v.readyState >= 1 && v.duration > {first} + 0.04"
+                             f" ? [v.dataset.kind, v.duration] : null; }})()",
+                             timeout=180, what=f"the player's duration growing past {first:.2f} s")
+    print(f"preview: {first:.3f} s, then {grown[0]} of {grown[1]:.3f} s")
     browser.wait_for("[...document.querySelectorAll('#grid .cell')].every(c => c.dataset.state === 'done')"
                      " && (document.querySelector('#player') || {dataset: {}}).dataset.kind === 'film'",
                      timeout=180, what="every segment done and the film in the player")
@@ -181,4 +196,12 @@ def test_dashboard_in_a_browser(farm: str, browser: Browser) -> None:
     browser.wait_for(f"(document.querySelector('tr[data-job={js(second)}]') || {{}}).textContent"
                      f".includes('cancelled')", what="the second job cancelled")
     browser.screenshot(str(shots / "jobs-cancelled.png"))
+    # Retry it from its row: it runs again from what it had finished and ends done, still without a reload.
+    retry = f"document.querySelector('tr[data-job={js(second)}] button[data-action=retry]')"
+    browser.wait_for(f"{retry} !== null", what="the cancelled job's retry button")
+    browser.evaluate(f"{retry}.click()")
+    browser.wait_for(f"[...(document.querySelector('tr[data-job={js(second)}]') || document.body)"
+                     f".querySelectorAll('*')].some(e => e.textContent.trim() === 'done')",
+                     timeout=180, what="the retried job done")
+    browser.screenshot(str(shots / "jobs-retried.png"))
     assert browser.evaluate("window.__page") == "same"
