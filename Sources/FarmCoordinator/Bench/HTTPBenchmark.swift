@@ -42,7 +42,7 @@ public struct HTTPBenchmark: Sendable {
         public var description: String {
             let total = routes.reduce(0) { $0 + $1.latencies.count }
             var lines = [
-                "store            \(jobs) queued jobs, \(segments) segments; a load job of \(loadTasks) no-op tasks "
+                "store            \(jobs) queued jobs, \(segments) segments; \(loadTasks) no-op load tasks "
                     + "ahead of them",
                 String(format: "dispatch alone   %.0f results/s", dispatchAlone),
                 String(format: "  event stream   %.0f/s with one open (ratio %.2f; %d snapshots in %.0f s)",
@@ -78,12 +78,22 @@ public struct HTTPBenchmark: Sendable {
         log("bench http: submitting \(jobs) jobs of \(segmentsPerJob) segments")
         let small = DispatchBenchmark.noopStoryboard(title: "queued", shots: 1, segmentsPerShot: segmentsPerJob)
         let ids = try (0..<jobs).map { _ in try client.submit(storyboard: small, source: "bench", priority: 0).job }
-        // Enough load for both phases at the rate this machine reaches (chains of 100, 400 of them in parallel).
-        let loadShots = 400, loadSegments = 100
-        log("bench http: submitting the load job (\(loadShots * loadSegments) tasks) and starting \(workers) workers")
-        _ = try client.submit(storyboard: DispatchBenchmark.noopStoryboard(title: "load", shots: loadShots,
-                                                                        segmentsPerShot: loadSegments),
-                              source: "bench", priority: 10)
+        // Load ahead of the queued jobs (chains of 100, 400 of them in parallel), topped up before each phase so that
+        // it never runs dry: a release build finishes 40 000 no-op tasks in seconds, and a queue run dry would let the
+        // queued jobs finish (their priority could no longer change) and make a phase measure nothing.
+        let loadShots = 400, loadSegments = 100, perLoad = Double(loadShots * loadSegments)
+        let load = DispatchBenchmark.noopStoryboard(title: "load", shots: loadShots, segmentsPerShot: loadSegments)
+        var loaded = 0.0
+        func topUp(rate: Double) throws {
+            // What the next phase takes at `rate`, twice over, counting what is still queued.
+            let done = Double(coordinator.loopStats.results)
+            while loaded - done < 2 * rate * seconds + perLoad / 2 {
+                _ = try client.submit(storyboard: load, source: "bench", priority: 10, reuse: false)
+                loaded += perLoad
+            }
+        }
+        log("bench http: submitting the load (\(loadShots * loadSegments) tasks a job) and starting \(workers) workers")
+        try topUp(rate: 0)
         let stop = DispatchBenchmark.Flag(), recorder = DispatchBenchmark.Recorder()
         var threads: [Thread] = []
         for i in 0..<workers {
@@ -95,15 +105,17 @@ public struct HTTPBenchmark: Sendable {
             threads.append(t)
         }
         defer { stop.set() }
-        Thread.sleep(forTimeInterval: 1)  // the workers register and the queue starts draining
-
         func rate(_ body: () -> Void) -> Double {
             let before = coordinator.loopStats.results, t0 = Date()
             body()
             return Double(coordinator.loopStats.results - before) / Date().timeIntervalSince(t0)
         }
+        // The workers register and the queue starts draining; the rate seen meanwhile sizes the load.
+        let warm = rate { Thread.sleep(forTimeInterval: 1) }
+        try topUp(rate: max(warm, 1))
         log("bench http: \(seconds) s of dispatch alone")
         let alone = rate { Thread.sleep(forTimeInterval: seconds) }
+        try topUp(rate: alone)
         log("bench http: \(seconds) s of dispatch with one event stream open")
         var events = 0
         let withEvents = rate { events = BenchHTTP.stream(port: port, "/api/events", seconds: seconds) }
@@ -121,6 +133,7 @@ public struct HTTPBenchmark: Sendable {
             ("POST /api/jobs/{id}/priority", "POST", { "/api/jobs/\(ids[$0 % ids.count])/priority" },
              Data(#"{"priority": 0}"#.utf8)),
         ]
+        try topUp(rate: alone)
         let samples = Samples(count: routes.count)
         log("bench http: \(seconds) s of dispatch with \(clients) clients requesting \(routes.count) routes in turn")
         let deadline = Date().addingTimeInterval(seconds)
@@ -145,7 +158,7 @@ public struct HTTPBenchmark: Sendable {
             group.wait()
         }
         let measured = samples.all()
-        return Result(jobs: jobs, segments: jobs * segmentsPerJob, loadTasks: loadShots * loadSegments,
+        return Result(jobs: jobs, segments: jobs * segmentsPerJob, loadTasks: Int(loaded),
                       dispatchAlone: alone, dispatchWithEvents: withEvents, events: events,
                       dispatchWithRequests: busy, seconds: seconds,
                       routes: routes.indices.map { (routes[$0].name, measured[$0].latencies, measured[$0].failures) })
