@@ -61,7 +61,9 @@ public struct ShotSplitter: Sendable {
         try check(avformat_find_stream_info(input, nil), "avformat_find_stream_info(\(film.path))")
         let videoIndex = av_find_best_stream(input, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
         guard videoIndex >= 0 else { throw MediaError.invalidInput("\(film.path) has no video stream") }
-        let parameters = input.pointee.streams[Int(videoIndex)]!.pointee.codecpar!
+        guard let stream = input.pointee.streams[Int(videoIndex)], let parameters = stream.pointee.codecpar else {
+            throw MediaError.invalidInput("\(film.path): its video stream has no codec parameters")
+        }
         let rate = AVRational(num: Int32(format.fps.numerator), den: Int32(format.fps.denominator))
         let frameTime = AVRational(num: rate.den, den: rate.num)
 
