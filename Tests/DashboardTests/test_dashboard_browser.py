@@ -70,8 +70,11 @@ def farm(tmp_path: Path):
     try:
         coordinator, log = start("coordinator", ["coordinator", "--data", str(data), "--bind", "tcp://127.0.0.1:*",
                                                  "--http", "127.0.0.1:0"])
+        # The ZeroMQ socket and the HTTP server come up concurrently: wait for both lines, in either order. The
+        # "listening on" line comes after the endpoint file is written.
         url = wait_line(log, r"dashboard on (http://127\.0\.0\.1:\d+/)", coordinator).group(1)
-        endpoint = (data / "endpoint").read_text().strip()
+        endpoint = wait_line(log, r"listening on (tcp://127\.0\.0\.1:\d+)", coordinator).group(1)
+        assert (data / "endpoint").read_text().strip() == endpoint
         for name in ("alpha", "beta"):
             start(name, ["worker", "--coordinator", endpoint, "--name", name, "--slots", "2", "--step-delay-ms", "300"])
         yield url
