@@ -193,7 +193,8 @@ import Yams
         let (farm, port) = try dashboardFarm(dir.appendingPathComponent("data"))
         defer { farm.shutdown() }
         let endpoint = farm.endpoint
-        try farm.startWorker(name: "honest", slots: 2)
+        // Slowed a little, so that the timeline shows its attempts while they run.
+        try farm.startWorker(name: "honest", slots: 2, extra: ["--step-delay-ms", "60"])
         let text = farmStoryboard
         do {
             let csrf = ["X-Reelfarm-CSRF": "1", "Content-Type": "application/json"]
@@ -246,16 +247,42 @@ import Yams
             #expect(try badPriority.status == 400 && (badPriority.json()["field"] as? String) == "priority")
             #expect(try HTTPExchange.run(port: port, "POST", "/api/jobs/\(other)/cancel", headers: csrf).status == 200)
 
-            // Watched until done, through the API.
+            // Pages and filters of the listing; `total` counts what the filter admits.
+            func page(_ query: String) throws -> (ids: [String], total: Int?) {
+                let r = try HTTPExchange.run(port: port, "GET", "/api/jobs?\(query)")
+                #expect(r.status == 200, "\(query): \(r.text)")
+                let jobs = try r.json()["jobs"] as? [[String: Any]] ?? []
+                return (jobs.compactMap { $0["id"] as? String }, try r.json()["total"] as? Int)
+            }
+            let cancelledOnly = try page("state=cancelled")
+            #expect(cancelledOnly.ids == [other] && cancelledOnly.total == 1)
+            #expect(try page("limit=1").ids == [job] && page("limit=1").total == 2)
+            #expect(try page("offset=1&limit=1").ids == [other])
+            #expect(try page("offset=5").ids.isEmpty)
+            for bad in ["state=bogus", "limit=0", "offset=-1", "limit=x"] {
+                let r = try HTTPExchange.run(port: port, "GET", "/api/jobs?\(bad)")
+                let field = try r.json()["field"] as? String
+                #expect(r.status == 400 && field == String(bad.prefix { $0 != "=" }), "\(bad): \(r.text)")
+            }
+
+            // Watched until done, through the API; meanwhile the timeline shows its attempts while they run (from
+            // the coordinator's leases: the store keeps attempts once they end).
             var state = ""
+            var sawRunning = false
             let deadline = Date().addingTimeInterval(180)
             while Date() < deadline {
                 let r = try HTTPExchange.run(port: port, "GET", "/api/jobs/\(job)")
                 state = (try r.json()["job"] as? [String: Any])?["state"] as? String ?? ""
                 if ["done", "failed", "cancelled"].contains(state) { break }
-                Thread.sleep(forTimeInterval: 0.2)
+                let open = try HTTPExchange.run(port: port, "GET", "/api/timeline?seconds=600").json()["attempts"]
+                sawRunning = sawRunning || (open as? [[String: Any]] ?? []).contains {
+                    $0["job"] as? String == job && $0["ended_at"] == nil && ($0["worker"] as? String)?.hasPrefix("honest") == true
+                        && $0["started_at"] is Double
+                }
+                Thread.sleep(forTimeInterval: 0.1)
             }
             #expect(state == "done")
+            #expect(sawRunning, "the timeline never showed a running attempt")
             let full = try HTTPExchange.run(port: port, "GET", "/api/jobs/\(job)")
             let attempts = try full.json()["attempts"] as? [[String: Any]] ?? []
             #expect(!attempts.isEmpty && attempts.allSatisfy {

@@ -46,6 +46,8 @@ public final class Coordinator: @unchecked Sendable {
     /// Answers to the dashboard's requests of this iteration, handed back once it committed.
     var replies: [() -> Void] = []
     var snapshotSchedule = SnapshotSchedule()
+    /// Every job's totals for listings, read again only where tasks changed.
+    var jobTotals = JobTotalsCache()
     /// Workers the dashboard disabled: no new task goes to them (until enabled, or this process restarts).
     var disabledWorkers: Set<String> = []
     let assembly: AssemblyWorker
@@ -150,10 +152,12 @@ public final class Coordinator: @unchecked Sendable {
         while !isStopping {
             var incoming: [[Data]] = []
             let ready = try socket.poll(milliseconds: 20)
+            // A dashboard request waiting is answered after this iteration's commit: a short iteration then.
+            let batch = dashboard.inbox.hasWaiting ? 32 : 512
             let busySince = LoopStats.now
             if ready {
                 let t0 = LoopStats.now
-                while incoming.count < 512, let frames = try socket.receive(dontWait: true) { incoming.append(frames) }
+                while incoming.count < batch, let frames = try socket.receive(dontWait: true) { incoming.append(frames) }
                 stats.add(.receive, since: t0)
             }
             // Silence while this loop itself stalled is not the workers' fault: after a stall, nobody is declared dead

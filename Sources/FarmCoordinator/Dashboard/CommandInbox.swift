@@ -91,6 +91,9 @@ public final class CommandInbox: @unchecked Sendable {
         }
     }
 
+    /// Whether a request waits (the loop then keeps its iteration short, so that the request is answered soon).
+    var hasWaiting: Bool { lock.withLock { !entries.isEmpty } }
+
     /// The requests waiting, oldest first (the loop's side).
     func take() -> [Entry] {
         lock.withLock {

@@ -98,7 +98,18 @@ extension Coordinator {
         snapshotSchedule.forced = false
         snapshotSchedule.progressed = false
         dashboard.snapshots.publish(FarmSnapshot(version: snapshotSchedule.version, time: Self.wall, jobs: jobs,
-                                                 workers: workers, gauges: g), now: now)
+                                                 workers: workers, gauges: g, running: runningAttempts()), now: now)
+    }
+
+    /// The open attempts, from the leases (O(running tasks)); a lease's start is when this coordinator granted it.
+    private func runningAttempts() -> [AttemptTiming] {
+        let wall = Self.wall, clock = Self.clock
+        return leases.running.compactMap { key, holder in
+            guard let session = sessions[holder.identity] else { return nil }
+            let at = session.leasedAt[key] ?? clock
+            return AttemptTiming(job: key.job, key: key.key, number: holder.attempt, worker: session.id,
+                                 startedAt: wall - (clock - at), endedAt: nil, outcome: nil, error: nil)
+        }
     }
 }
 

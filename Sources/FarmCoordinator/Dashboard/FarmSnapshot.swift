@@ -1,3 +1,4 @@
+import FarmStore
 import FarmWire
 import Foundation
 
@@ -13,6 +14,8 @@ public struct FarmSnapshot: Sendable {
     public var jobs: [JobSummary]
     public var workers: WorkersReport
     public var gauges: FarmGauges
+    /// The open attempts (one per lease), for the timeline: the store keeps attempts once they end.
+    public var running: [AttemptTiming] = []
 }
 
 /// The latest ``FarmSnapshot``, behind a lock of its own (never the loop's).

@@ -44,12 +44,18 @@ final class JobReads: @unchecked Sendable {
         }, attempts: attempts, now: Date().timeIntervalSince1970)
     }
 
-    /// Attempts of every job active in the last `seconds`.
+    /// Attempts of every job active in the last `seconds`, at most `limit`: the running ones (from the loop's
+    /// snapshot), then the latest that ended (from the store's index by end time), ordered by start.
     func timeline(seconds: Double, limit: Int) async throws -> Timeline {
+        let snapshot = try await documents.latest()
         let now = Date().timeIntervalSince1970
-        let attempts = try await Blocking.run(timeout: 10) { [reader] in
-            try reader.attemptTimings(since: now - seconds, limit: limit)
+        let running = snapshot.running.count > limit
+            ? Array(snapshot.running.sorted { $0.startedAt > $1.startedAt }.prefix(limit)) : snapshot.running
+        let room = limit - running.count
+        let ended = room == 0 ? [] : try await Blocking.run(timeout: 10) { [reader] in
+            try reader.endedAttempts(since: now - seconds, limit: room)
         }
+        let attempts = (ended + running).sorted { ($0.startedAt, $0.job, $0.key) < ($1.startedAt, $1.job, $1.key) }
         return Timeline(since: now - seconds, now: now, attempts: attempts)
     }
 

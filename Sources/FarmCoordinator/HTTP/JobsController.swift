@@ -1,3 +1,4 @@
+import FarmStore
 import FarmWire
 import FlyingFox
 import Foundation
@@ -10,7 +11,16 @@ struct JobsController {
     let reads: JobReads?
 
     func addRoutes(to router: inout Router) {
-        router.add("GET", "/api/jobs") { _ in try await documents.jobsResponse() }
+        router.add("GET", "/api/jobs") { r in
+            let state = r.http.query["state"]
+            if let state, JobState(rawValue: state) == nil {
+                throw APIError(.badRequest, "must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))",
+                               field: "state")
+            }
+            let offset = try r.query("offset", in: 0...Int(Int32.max), fallback: 0)
+            let limit = r.http.query["limit"] == nil ? nil : try r.query("limit", in: 1...10_000, fallback: 0)
+            return try await documents.jobsResponse(state: state, offset: offset, limit: limit)
+        }
         router.add("GET", "/api/jobs/{id}") { r in
             guard let reads else { throw APIError(.notFound, "job details are off") }
             do { return JSONResponse.ok(try await reads.detail(try r.parameter("id"))) } catch {

@@ -73,22 +73,104 @@ final class SnapshotDocuments: @unchecked Sendable {
         return s
     }
 
+    /// Each job's JSON with the summary it was encoded from: a snapshot re-encodes only the jobs that changed (on a
+    /// farm of a thousand queued jobs, a few), and the listing and the event are spliced from these.
+    private var perJob: [String: (summary: JobSummary, json: Data)] = [:]
+    /// Held while encoding a snapshot, so that readers arriving together encode it once.
+    private let encoding = NSLock()
+
     /// The encoded listing and event of the latest snapshot.
     func encoded() async throws -> (version: Int, jobs: Data, event: Data) {
         let s = try await latest()
+        return encoded(s)
+    }
+
+    func encoded(_ s: FarmSnapshot) -> (version: Int, jobs: Data, event: Data) {
         if let c = lock.withLock({ cached }), c.version == s.version { return c }
-        let jobs = WireJSON.encode(Jobs(version: s.version, time: s.time, jobs: s.jobs))
+        encoding.lock()
+        defer { encoding.unlock() }
+        if let c = lock.withLock({ cached }), c.version == s.version { return c }
+        let jobs = jobArray(s.jobs, refresh: true)
+        let listing = Self.splice(jobs: jobs, into: WireJSON.encode(Stamp(version: s.version, time: s.time)))
         let totals = WorkersTotals(connected: s.workers.connected ?? 0,
                                    total: s.workers.total ?? s.workers.workers.count, states: s.workers.states ?? [:])
-        let event = WireJSON.encode(Event(version: s.version, time: s.time, jobs: s.jobs, farm: Farm(s.gauges),
-                                          workers: totals))
-        let c = (s.version, jobs, event)
+        let event = Self.splice(jobs: jobs, into: WireJSON.encode(EventRest(version: s.version, time: s.time,
+                                                                           farm: Farm(s.gauges), workers: totals)))
+        let c = (s.version, listing, event)
         lock.withLock { cached = c }
         return c
     }
 
-    func jobsResponse() async throws -> HTTPResponse {
-        HTTPResponse(statusCode: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                     body: try await encoded().jobs)
+    /// `GET /api/jobs`: every job, or with `state`, `offset` or `limit` one page of them (`total` counts the jobs
+    /// the filter admits).
+    func jobsResponse(state: String? = nil, offset: Int = 0, limit: Int? = nil) async throws -> HTTPResponse {
+        let body: Data
+        if state == nil, offset == 0, limit == nil {
+            body = try await encoded().jobs
+        } else {
+            let s = try await latest()
+            let admitted = state.map { want in s.jobs.filter { $0.state == want } } ?? s.jobs
+            let page = Array(admitted.dropFirst(offset).prefix(limit ?? admitted.count))
+            _ = encoded(s)  // fills the per-job cache for this version
+            let jobs = encoding.withLock { jobArray(page, refresh: false) }
+            body = Self.splice(jobs: jobs, into: WireJSON.encode(Page(version: s.version, time: s.time,
+                                                                        total: admitted.count, offset: offset)))
+        }
+        return HTTPResponse(statusCode: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                            body: body)
+    }
+
+    /// `[job, job, …]` from the per-job cache, encoding what changed. With `refresh`, `jobs` is the whole snapshot
+    /// and jobs no longer in it leave the cache. Call with `encoding` held.
+    private func jobArray(_ jobs: [JobSummary], refresh: Bool) -> Data {
+        var out = Data("[".utf8)
+        var seen: Set<String> = []
+        if refresh { seen.reserveCapacity(jobs.count) }
+        for (i, job) in jobs.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            if let hit = perJob[job.id], hit.summary == job {
+                out.append(hit.json)
+            } else {
+                let json = WireJSON.encode(job)
+                perJob[job.id] = (job, json)
+                out.append(json)
+            }
+            if refresh { seen.insert(job.id) }
+        }
+        if refresh, perJob.count > seen.count { perJob = perJob.filter { seen.contains($0.key) } }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    /// `{"jobs":JOBS,` followed by `object` without its opening brace.
+    private static func splice(jobs: Data, into object: Data) -> Data {
+        var out = Data(#"{"jobs":"#.utf8)
+        out.append(jobs)
+        if object.count > 2 {
+            out.append(UInt8(ascii: ","))
+            out.append(object.dropFirst())
+        } else {
+            out.append(UInt8(ascii: "}"))
+        }
+        return out
+    }
+
+    private struct Stamp: Encodable {
+        var version: Int
+        var time: Double
+    }
+
+    private struct Page: Encodable {
+        var version: Int
+        var time: Double
+        var total: Int
+        var offset: Int
+    }
+
+    private struct EventRest: Encodable {
+        var version: Int
+        var time: Double
+        var farm: Farm
+        var workers: WorkersTotals
     }
 }

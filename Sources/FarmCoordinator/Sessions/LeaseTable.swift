@@ -21,6 +21,9 @@ struct LeaseTable {
     /// Running tasks.
     var count: Int { holders.count }
 
+    /// Every running task and its holder (for the dashboard's snapshot).
+    var running: [TaskKey: Holder] { holders }
+
     /// Who holds `task`, if it runs.
     subscript(task: TaskKey) -> Holder? { holders[task] }
 

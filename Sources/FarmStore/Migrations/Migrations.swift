@@ -11,6 +11,7 @@ enum Migrations {
         m.registerMigration("0005_job_assets") { db in try db.execute(sql: jobAssets) }
         m.registerMigration("0006_engine_geometries") { db in try db.execute(sql: engineGeometries) }
         m.registerMigration("0007_reuse_and_revisions") { db in try db.execute(sql: reuseAndRevisions) }
+        m.registerMigration("0008_attempts_by_end") { db in try db.execute(sql: attemptsByEnd) }
         return m
     }
 
@@ -23,6 +24,12 @@ enum Migrations {
     ///   `attempts` keeps the ended ones, appended by rowid (one iteration's rows share pages) with an index by job;
     /// - a task's outputs are columns of its row (`chunk`, `audio`, `tail`, `anchors`: artifact hashes), set by the
     ///   same statement that marks it done; the `outputs` table goes.
+    /// 0008: the farm's timeline reads the attempts that ended lately, newest first, without scanning the table.
+    /// Attempts end in time order, so each insert appends to the index's last page: one page more per commit.
+    static let attemptsByEnd = """
+        CREATE INDEX attempts_ended ON attempts(ended_at);
+        """
+
     /// 0007: segment reuse across jobs and revisions of a film. A task keeps the digest of everything that decides
     /// its output (`reuse_key`, indexed where set: only inserts touch the index, never the state changes of the
     /// dispatch path) and, when it took a finished task's outputs instead of running, where they came from. A job

@@ -5,7 +5,8 @@ extension FarmStore {
     /// After a coordinator restart: tasks that were running go back to the queue (their attempts close as
     /// `coordinator-restart`); finished work stays finished.
     public func recoverAfterRestart(now: Double) throws -> Int {
-        try write { db in
+        noteEveryJobChanged()
+        return try write { db in
             try db.execute(sql: """
                 INSERT INTO attempts (job_id, key, number, worker, started_at, ended_at, outcome)
                 SELECT job_id, key, attempts, worker, started_at, ?, 'coordinator-restart' FROM tasks WHERE state = 'running'
@@ -34,6 +35,7 @@ extension FarmStore {
     /// Leases tasks to workers, all in one transaction; returns each lease's attempt number (0: the task was not
     /// ready any more, no lease). The lease is the task row itself: its attempt number, worker and start time.
     public func dispatch(_ batch: [(task: TaskKey, worker: String)], now: Double) throws -> [Int] {
+        for (task, _) in batch { noteChanged(task.job) }
         guard !batch.isEmpty else { return [] }
         return try write { db in
             let lease = try hot(db)[.lease]
@@ -63,6 +65,7 @@ extension FarmStore {
     ///   was stored from (saves a query); `nil` reads them from the store.
     public func complete(_ task: TaskKey, attempt: Int, outputs: [(name: String, hash: String, size: Int)],
                          priority: Int, dependents known: [String]? = nil, now: Double) throws -> [ReadyTask] {
+        noteChanged(task.job)
         var columns: [String: String] = [:]
         for o in outputs {
             guard Self.outputNames.contains(o.name) else { throw StoreError("unknown output \(o.name) of \(task)") }
@@ -112,7 +115,8 @@ extension FarmStore {
     /// `maxFailures` times, in which case its job fails with the reason. A hand-back does not count as a failure.
     public func endLease(_ task: TaskKey, attempt: Int, outcome: String, reason: String, maxFailures: Int,
                          now: Double) throws -> Requeue {
-        try write { db in
+        noteChanged(task.job)
+        return try write { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT state, attempts, failures, remaining, worker, started_at FROM tasks WHERE job_id = ? AND key = ?
                 """, arguments: [task.job, task.key]),
@@ -138,7 +142,8 @@ extension FarmStore {
 
     /// Stops a job: its unfinished tasks are cancelled; returns the leases that were running (to stop on workers).
     public func stopJob(_ id: String, state: JobState, reason: String?, now: Double) throws -> [(task: TaskKey, attempt: Int, worker: String)] {
-        try write { db in
+        noteChanged(id)
+        return try write { db in
             let running = try Row.fetchAll(db, sql: "SELECT key, attempts, worker FROM tasks WHERE job_id = ? AND state = 'running'",
                                            arguments: [id]).map { (TaskKey(job: id, key: $0["key"]), $0["attempts"] as Int, $0["worker"] as String? ?? "") }
             try db.execute(sql: """
@@ -158,7 +163,8 @@ extension FarmStore {
     /// again (or are ready), failure counts and worker exclusions of the job are cleared, finished tasks stay.
     /// - Returns: the tasks ready at once, and how many tasks will run again (0: all were done; the job assembles).
     public func retryJob(_ id: String, now: Double) throws -> (ready: [ReadyTask], requeued: Int) {
-        try write { db in
+        noteChanged(id)
+        return try write { db in
             try db.execute(sql: """
                 UPDATE tasks SET state = 'waiting', failures = 0, error = NULL, worker = NULL, step = 0
                 WHERE job_id = ? AND state != 'done'
@@ -191,7 +197,8 @@ extension FarmStore {
     /// - Returns: the tasks now ready; `nil` (and nothing changed) when any of `keys` could not be run again.
     /// - Parameter limited: `false` for a `retry` the user asked for, which runs damaged tasks again however often.
     public func rerunDamaged(job: String, keys: [String], now: Double, limited: Bool = true) throws -> [ReadyTask]? {
-        try write { db in
+        noteChanged(job)
+        return try write { db in
             // Checked for every task before any changes (inside the coordinator's transaction nothing rolls back).
             for key in keys {
                 let row = try Row.fetchOne(db, sql: """

@@ -51,6 +51,25 @@ public final class FarmStore: @unchecked Sendable {
         return result!
     }
 
+    /// Jobs whose task rows changed since ``takeChangedJobs()`` last ran, so that listings read only those again;
+    /// `nil`: any job may have (at start, after a restart's recovery, or once the set grew past its bound). A
+    /// rolled-back change leaves its job here, which costs one read more and nothing else.
+    private var changedJobs: Set<String>? = nil
+
+    /// Notes that `job`'s tasks changed (every method that writes task rows calls it).
+    func noteChanged(_ job: String) {
+        if (changedJobs?.count ?? 0) >= 4_096 { changedJobs = nil } else { changedJobs?.insert(job) }
+    }
+
+    /// Notes that any job's tasks may have changed.
+    func noteEveryJobChanged() { changedJobs = nil }
+
+    /// The jobs whose tasks changed since the last call (`nil`: any may have), and starts over.
+    public func takeChangedJobs() -> Set<String>? {
+        defer { changedJobs = [] }
+        return changedJobs
+    }
+
     private var hotStatements: HotStatements?
 
     /// The hot-path statements of the writer connection `db`.
@@ -82,6 +101,7 @@ public final class FarmStore: @unchecked Sendable {
     /// is stored done with the outputs of the task it reuses; it must depend only on reused tasks (the caller keeps
     /// the reused set closed under dependencies), and it counts for nobody's `deps_left`.
     public func insert(_ job: NewJob, now: Double) throws -> [ReadyTask] {
+        noteChanged(job.id)
         let reused = Set(job.tasks.filter { $0.reuse != nil }.map(\.key))
         for t in job.tasks where t.reuse != nil {
             if let d = t.dependsOn.first(where: { !reused.contains($0) }) {
@@ -163,8 +183,8 @@ public final class FarmStore: @unchecked Sendable {
     }
 
     /// When the job's first attempt started (ended attempts and open leases alike); `nil` before any did.
-    /// Every job's task totals and first start in two scans (a listing of all jobs must not query each job: the
-    /// attempts table has no index by job, being appended to at dispatch rate).
+    /// Every job's task totals and first start in two scans (``JobTotalsCache`` then reads only the jobs that
+    /// changed).
     public func jobTotals() throws -> [String: JobTotals] {
         try read { db in
             var out: [String: JobTotals] = [:]
@@ -251,7 +271,8 @@ public final class FarmStore: @unchecked Sendable {
     /// only it referred to — its film and its tasks' outputs that no other job's task or film shares — for the
     /// caller to delete once this commits.
     public func deleteJob(_ id: String) throws -> [String] {
-        try write { db in
+        noteChanged(id)
+        return try write { db in
             var candidates = Set(try String.fetchAll(db, sql: "SELECT film FROM jobs WHERE id = ? AND film IS NOT NULL",
                                                      arguments: [id]))
             for row in try Row.fetchAll(db, sql: "SELECT chunk, audio, tail, anchors FROM tasks WHERE job_id = ?",

@@ -40,8 +40,8 @@ public final class StoreReader: Sendable {
         try pool.read { try FarmStore.attemptTimings($0, job: job) }
     }
 
-    /// See ``FarmStore/attemptTimings(since:limit:)``.
-    public func attemptTimings(since: Double, limit: Int) throws -> [AttemptTiming] {
-        try pool.read { try FarmStore.attemptTimings($0, since: since, limit: limit) }
+    /// See ``FarmStore/endedAttempts(since:limit:)``.
+    public func endedAttempts(since: Double, limit: Int) throws -> [AttemptTiming] {
+        try pool.read { try FarmStore.endedAttempts($0, since: since, limit: limit) }
     }
 }
