@@ -1,5 +1,6 @@
 @testable import FarmCoordinator
 import FarmCore
+import FarmStore
 import FarmTesting
 import FarmWire
 import Foundation
@@ -330,6 +331,28 @@ import Yams
 
 /// The request parsers a client reaches, over many random inputs: they answer or refuse (naming a field), never trap.
 @Suite(.timeLimit(.minutes(2))) struct DashboardParserTests {
+    /// The timeline's hand-written JSON is the document `JSONEncoder` makes, for any text (quotes, backslashes,
+    /// control characters, non-ASCII) and for open and ended attempts; a changed field name would fail it.
+    @Test func theTimelineJSONIsTheEncodersDocument() throws {
+        var rng = SystemRandomNumberGenerator()
+        let pieces = ["a", "\"", "\\", "\n", "\u{01}", "\u{1f}", "é", "片", "🎬", "/", " ", "\t", "'", "}"]
+        func text() -> String { (0 ..< Int.random(in: 0 ... 8, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined() }
+        for _ in 0 ..< 200 {
+            let attempts = (0 ..< Int.random(in: 0 ... 6, using: &rng)).map { _ in
+                let open = Bool.random(using: &rng)
+                return AttemptTiming(job: text(), key: text(), number: Int.random(in: 0 ... 1_000, using: &rng),
+                                     worker: text(), startedAt: Double.random(in: 0 ... 2e9, using: &rng),
+                                     endedAt: open ? nil : Double.random(in: 0 ... 2e9, using: &rng),
+                                     outcome: open ? nil : text(), error: Bool.random(using: &rng) ? nil : text())
+            }
+            let timeline = Timeline(since: Double.random(in: 0 ... 2e9, using: &rng), now: 1_796_091_949.25,
+                                    attempts: attempts)
+            let fast = try JSONSerialization.jsonObject(with: TimelineJSON.encode(timeline)) as? NSDictionary
+            let slow = try JSONSerialization.jsonObject(with: WireJSON.encode(timeline)) as? NSDictionary
+            #expect(fast != nil && fast == slow)
+        }
+    }
+
     @Test func byteRangesStayInsideTheFile() {
         var rng = SystemRandomNumberGenerator()
         let pieces = ["bytes=", "-", ",", "0", "1", "99", "-5", " ", "x", "18446744073709551616", "bytes=0-", "=", "9"]

@@ -32,7 +32,11 @@ struct WorkersController {
             let seconds = try r.query("seconds", in: 1...604_800, fallback: 600)
             let limit = try r.query("limit", in: 1...20_000, fallback: 5_000)
             guard let reads else { throw APIError(.notFound, "the timeline is off") }
-            do { return JSONResponse.ok(try await reads.timeline(seconds: Double(seconds), limit: limit)) } catch {
+            do {
+                let timeline = try await reads.timeline(seconds: Double(seconds), limit: limit)
+                return HTTPResponse(statusCode: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                                    body: TimelineJSON.encode(timeline))
+            } catch {
                 throw APIError.from(error)
             }
         }
