@@ -151,6 +151,7 @@ public final class Coordinator: @unchecked Sendable {
         var lastIteration = Self.clock
         while !isStopping {
             var incoming: [[Data]] = []
+            var snapshot: FarmSnapshot?
             let ready = try socket.poll(milliseconds: 20)
             // A dashboard request waiting is answered after this iteration's commit: a short iteration then.
             let batch = dashboard.inbox.hasWaiting ? 32 : 512
@@ -179,16 +180,19 @@ public final class Coordinator: @unchecked Sendable {
                 t0 = LoopStats.now
                 try tick()
                 stats.add(.tick, since: t0)
+                // The gauges' and the dashboard's reads go through this transaction's connection: after the commit
+                // they would wait for one of the pool's readers, which the HTTP side may all be using.
+                let now = Self.clock
+                let countJobs = now - lastJobCount >= Double(config.heartbeatMillis) / 1000
+                if countJobs { lastJobCount = now }
+                refreshGauges(jobCounts: countJobs)
+                snapshot = takeSnapshotIfDue()
                 t0 = LoopStats.now
             }
             stats.add(.commit, since: t0)
             stats.count(iteration: incoming.count)
             noteRefusedHandshakes(monitor: monitor, authenticator: authenticator, descriptors: descriptors)
             // Published before the sends, so a peer that hears of this iteration finds it counted.
-            let now = Self.clock
-            let countJobs = now - lastJobCount >= Double(config.heartbeatMillis) / 1000
-            if countJobs { lastJobCount = now }
-            refreshGauges(jobCounts: countJobs)
             let published = gauges
             lock.withLock {
                 publishedStats = stats
@@ -199,7 +203,7 @@ public final class Coordinator: @unchecked Sendable {
             afterCommit.removeAll()
             for notice in assemblyNotices { assembly.hear(notice) }
             assemblyNotices.removeAll()
-            publishSnapshotAndReply()
+            publishAndReply(snapshot)
             t0 = LoopStats.now
             flushOutbox()
             stats.add(.send, since: t0)

@@ -69,15 +69,11 @@ extension Coordinator {
         if leases.hasProgress { snapshotSchedule.progressed = true }
     }
 
-    /// Publishes a snapshot when one is wanted and due, then hands the requests' answers back (in that order, so a
-    /// client that submitted finds its job in the next listing). After the commit, on the loop's thread.
-    func publishSnapshotAndReply() {
-        defer {
-            for reply in replies { reply() }
-            replies.removeAll()
-        }
+    /// The dashboard's snapshot when one is wanted and due (inside the iteration's transaction, reading through its
+    /// connection); ``publishAndReply(_:)`` publishes it once the transaction committed.
+    func takeSnapshotIfDue() -> FarmSnapshot? {
         let now = Self.clock
-        guard dashboard.snapshots.isWanted(now: now) else { return }
+        guard dashboard.snapshots.isWanted(now: now) else { return nil }
         let g = gauges
         var fingerprint = [g.dispatchedTotal, g.resultsTotal, g.filmsTotal, g.framesTotal, g.tasksReady, g.tasksRunning,
                            g.workers, g.workersDraining, g.slots, g.slotsBusy, g.clientErrorsTotal]
@@ -85,10 +81,10 @@ extension Coordinator {
         let elapsed = now - snapshotSchedule.lastPublished
         let changed = fingerprint != snapshotSchedule.lastFingerprint || snapshotSchedule.progressed
         guard snapshotSchedule.forced || (changed && elapsed >= snapshotSchedule.interval)
-                || elapsed >= SnapshotSchedule.maximumInterval else { return }
+                || elapsed >= SnapshotSchedule.maximumInterval else { return nil }
         // A failed read keeps the last snapshot: the dashboard must not stop the loop.
         guard let jobs = try? statusReport(JobQuery(job: nil)).jobs,
-              let workers = try? workersPage(JobQuery(job: nil)) else { return }
+              let workers = try? workersPage(JobQuery(job: nil)) else { return nil }
         let cost = Self.clock - now
         snapshotSchedule.interval = min(SnapshotSchedule.maximumInterval,
                                         max(SnapshotSchedule.minimumInterval, 10 * cost))
@@ -97,8 +93,16 @@ extension Coordinator {
         snapshotSchedule.lastFingerprint = fingerprint
         snapshotSchedule.forced = false
         snapshotSchedule.progressed = false
-        dashboard.snapshots.publish(FarmSnapshot(version: snapshotSchedule.version, time: Self.wall, jobs: jobs,
-                                                 workers: workers, gauges: g, running: runningAttempts()), now: now)
+        return FarmSnapshot(version: snapshotSchedule.version, time: Self.wall, jobs: jobs, workers: workers,
+                            gauges: g, running: runningAttempts())
+    }
+
+    /// Publishes the iteration's snapshot, if it took one, then hands the requests' answers back (in that order, so
+    /// a client that submitted finds its job in the next listing). After the commit, on the loop's thread.
+    func publishAndReply(_ snapshot: FarmSnapshot?) {
+        if let snapshot { dashboard.snapshots.publish(snapshot, now: Self.clock) }
+        for reply in replies { reply() }
+        replies.removeAll()
     }
 
     /// The open attempts, from the leases (O(running tasks)); a lease's start is when this coordinator granted it.
