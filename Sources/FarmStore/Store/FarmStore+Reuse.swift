@@ -67,7 +67,7 @@ extension FarmStore {
     /// The jobs of a film (its first job and its revisions), oldest first.
     public func revisions(film: String) throws -> [JobRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE id = ? OR lineage = ? ORDER BY revision, created_at",
+            try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs WHERE id = ? OR lineage = ? ORDER BY revision, created_at",
                              arguments: [film, film]).map(Self.job)
         }
     }

@@ -147,11 +147,11 @@ public final class FarmStore: @unchecked Sendable {
     }
 
     public func jobs() throws -> [JobRecord] {
-        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM jobs ORDER BY created_at").map(Self.job) }
+        try read { db in try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs ORDER BY created_at").map(Self.job) }
     }
 
     public func job(_ id: String) throws -> JobRecord? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
+        try read { db in try Row.fetchOne(db, sql: "SELECT \(Self.jobColumns) FROM jobs WHERE id = ?", arguments: [id]).map(Self.job) }
     }
 
     public func setJob(_ id: String, state: JobState, error: String? = nil, film: String? = nil, filmSize: Int? = nil,
@@ -377,11 +377,18 @@ public final class FarmStore: @unchecked Sendable {
         return s.text(Int32(column))
     }
 
+    /// The columns ``job(_:)`` reads, in its order (by position: a listing of a thousand jobs must not look each
+    /// column up by name, case-insensitively, in every row).
+    static let jobColumns = """
+        id, title, source, storyboard, priority, state, error, film, film_size, created_at, finished_at, base_directory,
+        lineage, revision, engine_version, draft
+        """
+
     static func job(_ r: Row) -> JobRecord {
-        JobRecord(id: r["id"], title: r["title"], source: r["source"], storyboard: r["storyboard"], priority: r["priority"],
-                  state: JobState(rawValue: r["state"]) ?? .failed, error: r["error"], film: r["film"], filmSize: r["film_size"],
-                  createdAt: r["created_at"], finishedAt: r["finished_at"], baseDirectory: r["base_directory"],
-                  lineage: r["lineage"], revision: r["revision"] ?? 1, engineVersion: r["engine_version"], draft: r["draft"])
+        JobRecord(id: r[0], title: r[1], source: r[2], storyboard: r[3], priority: r[4],
+                  state: JobState(rawValue: r[5]) ?? .failed, error: r[6], film: r[7], filmSize: r[8],
+                  createdAt: r[9], finishedAt: r[10], baseDirectory: r[11],
+                  lineage: r[12], revision: r[13] ?? 1, engineVersion: r[14], draft: r[15])
     }
 }
 
