@@ -210,11 +210,9 @@ extension Coordinator {
                 },
                 attempts: try store.attempts(job: id).map { AttemptSummary(key: $0.key, number: $0.number, worker: $0.worker, outcome: $0.outcome) })
         } else {
-            let jobs = try store.jobs()
-            let totals = try jobTotals.refresh(store, jobs: jobs.map(\.id))
-            report = StatusReport(jobs: try jobs.map { job in
-                try summary(job, totals[job.id] ?? JobTotals(tasksTotal: 0, tasksDone: 0, framesTotal: 0, framesDone: 0,
-                                                             anyReady: false, firstStart: nil))
+            report = StatusReport(jobs: try jobList.listing(store).map { job, totals in
+                try summary(job, totals ?? JobTotals(tasksTotal: 0, tasksDone: 0, framesTotal: 0, framesDone: 0,
+                                                     anyReady: false, firstStart: nil))
             })
         }
         return report

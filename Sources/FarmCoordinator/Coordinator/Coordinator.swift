@@ -46,8 +46,8 @@ public final class Coordinator: @unchecked Sendable {
     /// Answers to the dashboard's requests of this iteration, handed back once it committed.
     var replies: [() -> Void] = []
     var snapshotSchedule = SnapshotSchedule()
-    /// Every job's totals for listings, read again only where tasks changed.
-    var jobTotals = JobTotalsCache()
+    /// Every job with its totals for listings, read again only where something changed.
+    var jobList = JobListCache()
     /// Workers the dashboard disabled: no new task goes to them (until enabled, or this process restarts).
     var disabledWorkers: Set<String> = []
     let assembly: AssemblyWorker

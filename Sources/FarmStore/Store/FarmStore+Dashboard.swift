@@ -39,6 +39,7 @@ extension FarmStore {
 
     /// Sets a job's priority; its ready tasks take it from the caller's queue, later ones from this row.
     public func setPriority(job: String, priority: Int) throws {
+        noteChanged(job)
         try write { db in
             try db.execute(sql: "UPDATE jobs SET priority = ? WHERE id = ?", arguments: [priority, job])
         }

@@ -147,7 +147,7 @@ public final class FarmStore: @unchecked Sendable {
     }
 
     public func jobs() throws -> [JobRecord] {
-        try read { db in try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs ORDER BY created_at").map(Self.job) }
+        try read { db in try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs ORDER BY created_at, id").map(Self.job) }
     }
 
     public func job(_ id: String) throws -> JobRecord? {
@@ -156,6 +156,7 @@ public final class FarmStore: @unchecked Sendable {
 
     public func setJob(_ id: String, state: JobState, error: String? = nil, film: String? = nil, filmSize: Int? = nil,
                        now: Double) throws {
+        noteChanged(id)
         try write { db in
             try db.execute(sql: """
                 UPDATE jobs SET state = ?, error = COALESCE(?, error), film = COALESCE(?, film),

@@ -3,11 +3,12 @@ import FarmCore
 import Foundation
 import Testing
 
-/// The listing's totals, kept between listings, must always equal a full read: every way a task row changes
-/// (insert, dispatch, result, failure, loss, cancel, retry, rerun, delete, restart) is noted by the store.
-@Suite struct JobTotalsCacheTests {
+/// The listing, kept between listings, must always equal a full read: every way a job's row or its tasks change
+/// (insert, dispatch, result, failure, loss, cancel, retry, rerun, priority, state, delete, restart) is noted by
+/// the store.
+@Suite struct JobListCacheTests {
     let s: FarmStore
-    var cache = JobTotalsCache()
+    var cache = JobListCache()
 
     init() throws {
         s = try FarmStore(directory: FileManager.default.temporaryDirectory
@@ -23,9 +24,10 @@ import Testing
 
     /// The cache's answer after a step, against the store's full read.
     mutating func check(_ step: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let ids = try s.jobs().map(\.id)
-        let cached = try cache.refresh(s, jobs: ids)
-        #expect(cached == (try s.jobTotals()), "after \(step)", sourceLocation: sourceLocation)
+        let cached = try cache.listing(s)
+        let totals = try s.jobTotals()
+        #expect(cached.map(\.job) == (try s.jobs()), "after \(step)", sourceLocation: sourceLocation)
+        #expect(cached.map(\.totals) == cached.map { totals[$0.job.id] }, "after \(step)", sourceLocation: sourceLocation)
     }
 
     @Test mutating func everyChangeOfATaskReachesTheListing() throws {
@@ -49,6 +51,8 @@ import Testing
         _ = try s.complete(b1, attempt: 2, outputs: [("chunk", "c2", 3)], priority: 0, now: 9)
         try s.setJob("j1", state: .assembling, now: 9)
         try check("the last result")
+        try s.setPriority(job: "j2", priority: 5)
+        try check("a priority change")
         _ = try s.rerunDamaged(job: "j1", keys: ["a"], now: 10)
         try check("a damaged task run again")
         _ = try s.dispatch([(a2, "w")], now: 11)
@@ -64,8 +68,8 @@ import Testing
         _ = try s.insert(job("j1"), now: 1)
         try check("an insert")
         try s.db.write { try $0.execute(sql: "UPDATE tasks SET state = 'done' WHERE job_id = 'j1' AND key = 'a'") }
-        let cached = try cache.refresh(s, jobs: ["j1"])
-        #expect(cached["j1"]?.tasksDone == 0)
+        let cached = try cache.listing(s)
+        #expect(cached.first?.totals?.tasksDone == 0)
         #expect(try s.jobTotals()["j1"]?.tasksDone == 1)
     }
 }
