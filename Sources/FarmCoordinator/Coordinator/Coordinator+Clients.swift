@@ -156,7 +156,7 @@ extension Coordinator {
         return JobSummary(id: job.id, title: job.title, state: job.state.rawValue, priority: job.priority,
                           tasksDone: t.tasksDone, tasksTotal: t.tasksTotal,
                           framesDone: t.framesDone, framesTotal: t.framesTotal, error: job.error, filmBytes: job.filmSize,
-                          runningSeconds: running, etaSeconds: eta, waiting: t.anyReady ? try unplaceable(job) : nil,
+                          runningSeconds: running, etaSeconds: eta, waiting: t.anyReady ? try waiting(job) : nil,
                           film: job.filmID, revision: job.revision)
     }
 
@@ -168,6 +168,16 @@ extension Coordinator {
         if jobIndex.statusSpecs.count >= 4_096 { jobIndex.statusSpecs.removeAll(keepingCapacity: true) }
         jobIndex.statusSpecs[job.id] = spec
         return spec
+    }
+
+    /// ``unplaceable(_:)``, kept while the connected workers stay the same (a listing of a thousand queued jobs asks
+    /// for every one of them).
+    private func waiting(_ job: JobRecord) throws -> String? {
+        if let hit = jobIndex.waiting[job.id], hit.membership == sessions.membership { return hit.reason }
+        let reason = try unplaceable(job)
+        if jobIndex.waiting.count >= 16_384 { jobIndex.waiting.removeAll(keepingCapacity: true) }
+        jobIndex.waiting[job.id] = (sessions.membership, reason)
+        return reason
     }
 
     /// Why no connected worker can take the job's tasks, or `nil` when one can.

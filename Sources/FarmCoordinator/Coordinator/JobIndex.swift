@@ -23,6 +23,9 @@ struct JobIndex {
     var keyedVersions: [String: String?] = [:]
     /// Storyboards parsed for `status` (see ``Coordinator/statusSpec(_:)``): a bounded cache, any job.
     var statusSpecs: [String: JobSpec] = [:]
+    /// Why each job's ready tasks cannot be placed (nil: they can), with the session table's membership it was
+    /// worked out for: a bounded cache, any job.
+    var waiting: [String: (membership: Int, reason: String?)] = [:]
     /// Latents read back from the artifact store for assignments, by artifact hash: a bounded cache.
     var tailCache: [String: Latents] = [:]
 

@@ -15,6 +15,9 @@ final class SessionTable {
     /// Set when a slot frees up or a worker joins; the dispatcher clears it (see ``Coordinator/dispatchReady()``).
     var slotsFreed = false
     private(set) var draining = 0
+    /// Grows whenever a worker joins, leaves, starts or stops draining: what is cached about "which workers could
+    /// take this" holds while it stays the same.
+    private(set) var membership = 0
     private(set) var slots = 0
     private(set) var busySlots = 0
     private var deadlines = TimedQueue<WorkerSession>()
@@ -42,6 +45,7 @@ final class SessionTable {
         if s.draining { draining += 1 }
         if s.freeSlots > 0 { withFreeSlots.insert(s.identity); slotsFreed = true }
         s.queuedAt = now
+        membership += 1
         deadlines.push(s, due: now)
         beats.add(s)
     }
@@ -53,6 +57,7 @@ final class SessionTable {
         byIdentity[s.identity] = nil
         if byID[s.id] === s { byID[s.id] = nil }
         s.table = nil
+        membership += 1
         slots -= s.hello.slots
         busySlots -= s.leases.count
         if s.draining { draining -= 1 }
@@ -102,6 +107,7 @@ final class SessionTable {
         busySlots += busy
         if drained { draining += 1 }
         if undrained { draining -= 1 }
+        if drained || undrained { membership += 1 }
         if s.freeSlots > 0 {
             withFreeSlots.insert(s.identity)
             if !hadFree || busy < 0 { slotsFreed = true }
