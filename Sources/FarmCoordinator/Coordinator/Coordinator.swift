@@ -149,16 +149,17 @@ public final class Coordinator: @unchecked Sendable {
         lock.withLock { boundEndpoint = endpoint }
         bound.signal()
         var lastIteration = Self.clock
+        // Messages received but left for the next iteration (a dashboard request cut this one short).
+        var carried: [[Data]] = []
         while !isStopping {
-            var incoming: [[Data]] = []
+            var incoming = carried
+            carried = []
             var snapshot: FarmSnapshot?
-            let ready = try socket.poll(milliseconds: 20)
-            // A dashboard request waiting is answered after this iteration's commit: a short iteration then.
-            let batch = dashboard.inbox.hasWaiting ? 32 : 512
+            let ready = try socket.poll(milliseconds: incoming.isEmpty ? 20 : 0)
             let busySince = LoopStats.now
             if ready {
                 let t0 = LoopStats.now
-                while incoming.count < batch, let frames = try socket.receive(dontWait: true) { incoming.append(frames) }
+                while incoming.count < 512, let frames = try socket.receive(dontWait: true) { incoming.append(frames) }
                 stats.add(.receive, since: t0)
             }
             // Silence while this loop itself stalled is not the workers' fault: after a stall, nobody is declared dead
@@ -173,8 +174,17 @@ public final class Coordinator: @unchecked Sendable {
             // One transaction per iteration; replies and assignments leave only after it committed, so whatever a
             // peer is told is already durable.
             var t0 = LoopStats.now
+            var handled = 0
             try store.batch {
-                for frames in incoming { try handle(frames) }
+                // A dashboard request is answered after this iteration's commit: while one waits, the messages not
+                // handled yet wait for the next iteration instead (checked every 32, so the request waits for at most
+                // that many).
+                for frames in incoming {
+                    if handled % 32 == 0, handled > 0, dashboard.inbox.hasWaiting { break }
+                    try handle(frames)
+                    handled += 1
+                }
+                if handled < incoming.count { carried = Array(incoming[handled...]) }
                 try runCommands()
                 stats.add(.handle, since: t0)
                 t0 = LoopStats.now
@@ -190,7 +200,7 @@ public final class Coordinator: @unchecked Sendable {
                 t0 = LoopStats.now
             }
             stats.add(.commit, since: t0)
-            stats.count(iteration: incoming.count)
+            stats.count(iteration: handled)
             noteRefusedHandshakes(monitor: monitor, authenticator: authenticator, descriptors: descriptors)
             // Published before the sends, so a peer that hears of this iteration finds it counted.
             let published = gauges
@@ -209,7 +219,7 @@ public final class Coordinator: @unchecked Sendable {
             stats.add(.send, since: t0)
             let busy = Double(LoopStats.now - busySince) / 1e9
             stats.busy.add(busy)
-            if busy >= 1 { log(String(format: "loop iteration took %.1f s (%d messages)", busy, incoming.count)) }
+            if busy >= 1 { log(String(format: "loop iteration took %.1f s (%d messages)", busy, handled)) }
         }
         socket.close()
     }
