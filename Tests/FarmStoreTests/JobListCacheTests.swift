@@ -24,7 +24,7 @@ import Testing
 
     /// The cache's answer after a step, against the store's full read.
     mutating func check(_ step: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let cached = try cache.listing(s)
+        let cached = try cache.listing(s).jobs
         let totals = try s.jobTotals()
         #expect(cached.map(\.job) == (try s.jobs()), "after \(step)", sourceLocation: sourceLocation)
         #expect(cached.map(\.totals) == cached.map { totals[$0.job.id] }, "after \(step)", sourceLocation: sourceLocation)
@@ -68,7 +68,7 @@ import Testing
         _ = try s.insert(job("j1"), now: 1)
         try check("an insert")
         try s.db.write { try $0.execute(sql: "UPDATE tasks SET state = 'done' WHERE job_id = 'j1' AND key = 'a'") }
-        let cached = try cache.listing(s)
+        let cached = try cache.listing(s).jobs
         #expect(cached.first?.totals?.tasksDone == 0)
         #expect(try s.jobTotals()["j1"]?.tasksDone == 1)
     }

@@ -220,9 +220,24 @@ extension Coordinator {
                 },
                 attempts: try store.attempts(job: id).map { AttemptSummary(key: $0.key, number: $0.number, worker: $0.worker, outcome: $0.outcome) })
         } else {
-            report = StatusReport(jobs: try jobList.listing(store).map { job, totals in
-                try summary(job, totals ?? JobTotals(tasksTotal: 0, tasksDone: 0, framesTotal: 0, framesDone: 0,
-                                                     anyReady: false, firstStart: nil))
+            let (jobs, fresh) = try jobList.listing(store)
+            let membership = sessions.membership
+            if jobIndex.summaries.count > jobs.count + 1_024 {
+                let listed = Set(jobs.map(\.job.id))
+                jobIndex.summaries = jobIndex.summaries.filter { listed.contains($0.key) }
+            }
+            report = StatusReport(jobs: try jobs.map { job, totals in
+                // A summary holds until its job changes or the workers do, unless its clock runs (a started,
+                // unfinished job's time spent and left).
+                if let fresh, !fresh.contains(job.id), let hit = jobIndex.summaries[job.id],
+                   hit.membership == membership {
+                    return hit.summary
+                }
+                let s = try summary(job, totals ?? JobTotals(tasksTotal: 0, tasksDone: 0, framesTotal: 0,
+                                                             framesDone: 0, anyReady: false, firstStart: nil))
+                let ticking = s.runningSeconds != nil && !job.state.isFinished
+                jobIndex.summaries[job.id] = ticking ? nil : (membership, s)
+                return s
             })
         }
         return report

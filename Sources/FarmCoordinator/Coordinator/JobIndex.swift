@@ -1,4 +1,5 @@
 import FarmCore
+import FarmWire
 import Foundation
 
 /// What the loop keeps in memory about the jobs it has loaded (planned from their storyboards), so that a result or
@@ -26,6 +27,9 @@ struct JobIndex {
     /// Why each job's ready tasks cannot be placed (nil: they can), with the session table's membership it was
     /// worked out for: a bounded cache, any job.
     var waiting: [String: (membership: Int, reason: String?)] = [:]
+    /// Listed jobs' summaries that do not change with time (not started, or finished), with the session table's
+    /// membership they were made for (see ``Coordinator/statusReport(_:)``).
+    var summaries: [String: (membership: Int, summary: JobSummary)] = [:]
     /// Latents read back from the artifact store for assignments, by artifact hash: a bounded cache.
     var tailCache: [String: Latents] = [:]
 

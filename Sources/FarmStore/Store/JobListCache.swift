@@ -12,9 +12,12 @@ public struct JobListCache: Sendable {
 
     public init() {}
 
-    /// Every job, oldest first, with its totals (jobs without tasks have none).
-    public mutating func listing(_ store: FarmStore) throws -> [(job: JobRecord, totals: JobTotals?)] {
-        if let changed = store.takeChangedJobs() {
+    /// Every job, oldest first, with its totals (jobs without tasks have none), and the ids read again for it
+    /// (`nil`: all of them), so that a caller keeping what it derives from a job knows what to derive again.
+    public mutating func listing(_ store: FarmStore) throws
+        -> (jobs: [(job: JobRecord, totals: JobTotals?)], fresh: Set<String>?) {
+        let fresh = store.takeChangedJobs()
+        if let changed = fresh {
             var added = false
             for id in changed {
                 if let record = try store.job(id) {
@@ -34,7 +37,7 @@ public struct JobListCache: Sendable {
             order = all.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.map(\.id)
             totals = try store.jobTotals()
         }
-        return order.compactMap { id in records[id].map { ($0, totals[id]) } }
+        return (order.compactMap { id in records[id].map { ($0, totals[id]) } }, fresh)
     }
 }
 
