@@ -103,6 +103,12 @@ struct PlacementTests {
         let busy = [workers[0], PlacementWorker(id: "slow", freeAt: [30])]
         #expect(Placement.decide(tasks: tasks, workers: busy, now: 0, backlog: 125, speed: speeds([10, 1]))
                 == [.run(worker: 0)])
+        // Ten idle slow workers: all the workers together could end everything by 6.25, the long chain's path alone
+        // takes 10 on the fast worker, and 11 behind the short chain's task: it keeps the fast worker.
+        let many = [workers[0]] + (1...10).map { PlacementWorker(id: "slow\($0)", freeAt: [0]) }
+        #expect(Placement.decide(tasks: tasks, workers: many, now: 0, backlog: 125,
+                                 speed: speeds([10] + Array(repeating: 1, count: 10)))
+                == [.run(worker: 0), .wait(worker: 0, start: 1)])
         // Two fast workers end everything by 9.25, but the long chain's path behind the short one's task would end
         // at 16: it keeps the fast worker.
         let two = [workers[0], PlacementWorker(id: "fast2", freeAt: [1]), PlacementWorker(id: "slow", freeAt: [0])]

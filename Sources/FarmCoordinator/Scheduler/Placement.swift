@@ -60,8 +60,9 @@ public enum PlacementOutcome: Sendable, Equatable {
 ///    whose ready tasks fit its fast workers' next minutes would never use its slow workers at all.
 /// 3. Still in ``placeHeld()``: while a slower worker is left idle, a waiting task whose path behind it that worker
 ///    can end in time (once the task has run on a fast worker) swaps with the least urgent task starting now on a
-///    fast worker, if that one's path still ends in time from the waiting task's booking. Long chains first (pass 1)
-///    would otherwise leave the short chains' last tasks to a final wave on the fast workers while the slow ones idle.
+///    fast worker, if that one's path from the waiting task's booking still ends before all the workers together
+///    could end everything. Long chains first (pass 1) would otherwise leave the short chains' last tasks to a final
+///    wave on the fast workers while the slow ones idle.
 ///
 /// Speed classes are kept per group; work booked for one group's tasks counts in the other groups' classes only
 /// through the slots it takes (the horizon of pass 2 is an estimate either way).
@@ -184,9 +185,11 @@ public struct PlacementBoard<Group: Hashable> {
     /// The third pass: a waiting task whose path behind it an idle slower worker can end in time, once the task has
     /// run on a fast worker, takes the fast worker of the least urgent task of its group and class that starts now
     /// and whose own path no slower worker could end (that one takes the waiting task's booking instead, if its path
-    /// still ends in time from there). Ranking by path length alone runs the long chains first and leaves the short
-    /// ones' last tasks for a final wave on the fast workers while the slow ones idle; this way the slow workers get
-    /// the last tasks early enough to end them. Each swap reserves one idle slower slot for the path it feeds.
+    /// from there still ends before all the workers together could end everything). Ranking by path length alone
+    /// runs the long chains first and leaves the short ones' last tasks for a final wave on the fast workers while
+    /// the slow ones idle; this way the slow workers get the last tasks early enough to end them. Each swap reserves
+    /// one idle slower slot for the path it feeds (within this dispatch; the next one sees the slot idle again until
+    /// the fed task arrives, and is held back by the same horizons).
     ///
     /// O(held + running) with O(classes) each: the candidates to give up their worker are kept per group and class and
     /// taken from the least urgent end.
@@ -221,7 +224,12 @@ public struct PlacementBoard<Group: Hashable> {
                 givers[key]?.removeLast()  // it feeds a slower worker already: it keeps its worker
             }
             guard let r = givers[key]?.last else { continue }
-            guard h.start + r.task.work / fast + max(0, r.task.rank - r.task.work) / fastest <= horizon else { continue }
+            // Its path, from the waiting task's booking, must end before all the workers together could end
+            // everything: the horizon of the faster ones alone is too loose for it when the slower ones are many.
+            let all = classes.reduce((0.0, 0.0)) { ($0.0 + $1.capacity, $0.1 + $1.committed) }
+            let together = now + (backlog + all.1) / all.0
+            let delayed = h.start + r.task.work / fast + max(0, r.task.rank - r.task.work) / fastest
+            guard delayed <= together else { continue }
             givers[key]?.removeLast()
             classes[j].idle -= 1
             groups[h.group] = classes
