@@ -87,6 +87,36 @@ struct PlacementTests {
                                  speed: speeds([10, 1])) == [.run(worker: 0)])
     }
 
+    @Test func aWaitingTaskWhosePathAnIdleSlowWorkerCanEndTakesTheFastWorkerFirst() {
+        // The short chain's task runs first on the fast worker (until 2) so the idle slow one ends the 5 units behind
+        // it by 7; the long chain's task waits, its path still ending by 12 (the fast worker alone, in the old order,
+        // ends everything at 12.5 while the slow one idles).
+        let workers = [PlacementWorker(id: "fast", freeAt: [0]), PlacementWorker(id: "slow", freeAt: [0])]
+        let tasks = [PlacementTask(work: 10, rank: 100), PlacementTask(work: 20, rank: 25)]
+        #expect(Placement.decide(tasks: tasks, workers: workers, now: 0, backlog: 125, speed: speeds([10, 1]))
+                == [.wait(worker: 0, start: 1), .run(worker: 0)])
+        // 20 units behind it: the slow worker would end them at 22, after the fast one alone ends everything (14).
+        let long = [tasks[0], PlacementTask(work: 20, rank: 40)]
+        #expect(Placement.decide(tasks: long, workers: workers, now: 0, backlog: 140, speed: speeds([10, 1]))
+                == [.run(worker: 0), .wait(worker: 0, start: 1)])
+        // No idle slow worker, nothing to feed: the long chain's task takes the only free slot.
+        let busy = [workers[0], PlacementWorker(id: "slow", freeAt: [30])]
+        #expect(Placement.decide(tasks: tasks, workers: busy, now: 0, backlog: 125, speed: speeds([10, 1]))
+                == [.run(worker: 0)])
+        // Ten idle slow workers: all the workers together could end everything by 6.25, the long chain's path alone
+        // takes 10 on the fast worker, and 11 behind the short chain's task: it keeps the fast worker.
+        let many = [workers[0]] + (1...10).map { PlacementWorker(id: "slow\($0)", freeAt: [0]) }
+        #expect(Placement.decide(tasks: tasks, workers: many, now: 0, backlog: 125,
+                                 speed: speeds([10] + Array(repeating: 1, count: 10)))
+                == [.run(worker: 0), .wait(worker: 0, start: 1)])
+        // Two fast workers end everything by 9.25, but the long chain's path behind the short one's task would end
+        // at 16: it keeps the fast worker.
+        let two = [workers[0], PlacementWorker(id: "fast2", freeAt: [1]), PlacementWorker(id: "slow", freeAt: [0])]
+        let tight = [PlacementTask(work: 10, rank: 150), tasks[1]]
+        #expect(Placement.decide(tasks: tight, workers: two, now: 0, backlog: 175, speed: speeds([10, 10, 1]))
+                == [.run(worker: 0), .wait(worker: 0, start: 1)])
+    }
+
     @Test func equalWorkersShareByFreeSlotsThenId() {
         let workers = [PlacementWorker(id: "b", freeAt: [0, 0]), PlacementWorker(id: "a", freeAt: [0, 0]),
                        PlacementWorker(id: "c", freeAt: [0, 5])]

@@ -71,6 +71,20 @@ struct ScheduleSimulatorTests {
         #expect(sim.problems(in: stray).contains { $0.contains("does not exist") })
     }
 
+    /// Issue #12's goal on the benchmark's farm: 8 GPUs at 10, 32 CPUs at 1, 60 shots in 10 minutes.
+    @Test func theBenchmarkFarmEndsBothSchedulesWithinTenPercentOfTheLowerBound() throws {
+        for row in try ScheduleBenchmark().run().rows {
+            #expect(row.aware.ratio <= 1.10, "\(row.schedule): \(row.aware.ratio)")
+        }
+    }
+
+    /// Chains on 2 fast and 6 slow workers: the short chains' last segments reach the slow workers while they can
+    /// still end them (the rule without pass 3 left them to the fast workers' last wave: 84.7 s, 1.30 × the bound).
+    @Test func theSlowWorkersGetTheShortChainsLastSegmentsInTime() throws {
+        let run = try simulator(.chain).run(.speedAware)
+        #expect(run.ratio < 1.2, "\(run.makespan) s, \(run.ratio)")
+    }
+
     @Test func speedAwarePlacementBeatsSpeedBlindOnAMixedFarm() throws {
         for schedule in Schedule.allCases {
             let sim = try simulator(schedule)

@@ -86,17 +86,14 @@ public struct ScheduleSimulator: Sendable {
                     backlog -= work[task]
                     started.insert(task)
                 }
-                var calls: [Int] = []
+                var calls: [(task: Int, outcome: PlacementOutcome)] = []
                 for r in ready {
                     guard board.hasFreeSlot else { break }
-                    calls.append(r.task)
                     let t = PlacementTask(work: work[r.task], rank: rank[r.task])
-                    let outcome = board.place(t, group: 0) { policy == .speedAware ? speeds[$0] * pixels : 1 }
-                    if case .run(let w) = outcome {
-                        start(r.task, on: w)
-                    }
+                    calls.append((r.task, board.place(t, group: 0) { policy == .speedAware ? speeds[$0] * pixels : 1 }))
                 }
-                for (call, w) in board.placeHeld() { start(calls[call], on: w) }
+                for (call, outcome) in board.placeHeld() { calls[call].outcome = outcome }
+                for case let (task, .run(w)) in calls { start(task, on: w) }
                 ready.removeAll { started.contains($0.task) }
             }
             guard let first = ends.pop() else { break }  // nothing runs and nothing can start: a broken plan

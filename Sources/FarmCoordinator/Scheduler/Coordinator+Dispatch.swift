@@ -40,12 +40,15 @@ extension Coordinator {
             }
             batch.append((t.task, w))
         }
-        let late = placement.placeHeld()  // waiting tasks a free slower worker finishes in time after all
-        batch += late.map { ($0.task.task, $0.session) }
-        let moved = Set(late.map(\.task))
+        // Waiting tasks a free slower worker finishes in time after all, and started ones that give their worker up.
+        let late = placement.placeHeld()
+        let held = Set(late.hold.map(\.task))
+        batch.removeAll { held.contains($0.task) }
+        batch += late.start.map { ($0.task.task, $0.session) }
+        let moved = Set(late.start.map(\.task))
         // Tasks not looked at yet while slots are still free: look again next iteration.
         let more = looked == 4_096
-        for t in skipped where !moved.contains(t) { queue.push(t) }
+        for t in skipped + late.hold where !moved.contains(t) { queue.push(t) }
         queue.grew = more
         scheduling.dispatched(batch.count, farm: farm, now: clock)
         guard !batch.isEmpty else { return }

@@ -30,10 +30,19 @@ struct Placer {
         return sessions[w]
     }
 
-    /// The second pass: waiting tasks that start now on a free slower worker after all
-    /// (``PlacementBoard/placeHeld()``).
-    mutating func placeHeld() -> [(task: ReadyTask, session: WorkerSession)] {
-        board.placeHeld().map { (calls[$0.call], sessions[$0.worker]) }
+    /// The second and third passes (``PlacementBoard/placeHeld()``): waiting tasks that start now after all, and
+    /// tasks `place` started that wait after all (their worker went to a task that feeds an idle slower worker).
+    mutating func placeHeld() -> (start: [(task: ReadyTask, session: WorkerSession)], hold: [ReadyTask]) {
+        var start: [(task: ReadyTask, session: WorkerSession)] = []
+        var hold: [ReadyTask] = []
+        for (call, outcome) in board.placeHeld() {
+            if case .run(let w) = outcome {
+                start.append((calls[call], sessions[w]))
+            } else {
+                hold.append(calls[call])
+            }
+        }
+        return (start, hold)
     }
 }
 

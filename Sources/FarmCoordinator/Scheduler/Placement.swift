@@ -41,7 +41,7 @@ public enum PlacementOutcome: Sendable, Equatable {
     case unplaced
 }
 
-/// The scheduling decision, shared by the coordinator and the simulator, in two passes.
+/// The scheduling decision, shared by the coordinator and the simulator, in three passes.
 ///
 /// 1. ``place(_:group:speed:)``, for each ready task in priority order (job priority, then rank): the worker slot that
 ///    finishes it earliest (HEFT's earliest-finish-time rule), counting a slot busy now at the time it frees up. A
@@ -58,12 +58,18 @@ public enum PlacementOutcome: Sendable, Equatable {
 ///    behind it or behind the slower workers' tasks: ``PlacementWorker/downstream``). Waiting would only have left
 ///    the slow worker idle; the least urgent go, so little waits behind a slow worker. Without this pass, a farm
 ///    whose ready tasks fit its fast workers' next minutes would never use its slow workers at all.
+/// 3. Still in ``placeHeld()``: while a slower worker is left idle, a waiting task whose path behind it that worker
+///    can end in time (once the task has run on a fast worker) swaps with the least urgent task starting now on a
+///    fast worker, if that one's path from the waiting task's booking still ends before all the workers together
+///    could end everything. Long chains first (pass 1) would otherwise leave the short chains' last tasks to a final
+///    wave on the fast workers while the slow ones idle.
 ///
 /// Speed classes are kept per group; work booked for one group's tasks counts in the other groups' classes only
 /// through the slots it takes (the horizon of pass 2 is an estimate either way).
 ///
-/// Workers are grouped by speed class (speeds within a factor 2^¼ share one), so a task costs O(classes · log workers),
-/// not O(workers). Deterministic: ties go to the faster class, then to the worker with most free slots, then by id.
+/// Workers are grouped by speed class (speeds within a factor 2^¼ share one), so a task costs O(classes · log workers)
+/// in each pass, not O(workers). Deterministic: ties go to the faster class, then to the worker with most free slots,
+/// then by id.
 public struct PlacementBoard<Group: Hashable> {
     public let workers: [PlacementWorker]
     public let now: Double
@@ -73,7 +79,9 @@ public struct PlacementBoard<Group: Hashable> {
     private var freeNow: Int
     private var groups: [Group: [SpeedClass]] = [:]
     /// Tasks told to wait, by the number of the `place` call: where their slot is booked.
-    private var held: [(call: Int, task: PlacementTask, group: Group, cls: Int)] = []
+    private var held: [Booking] = []
+    /// Tasks told to start now, by the number of the `place` call.
+    private var running: [Booking] = []
     private var calls = 0
     /// When the soonest running task with work behind it ends (new work for the fast workers, at the latest).
     private let nextWork: Double
@@ -129,17 +137,21 @@ public struct PlacementBoard<Group: Hashable> {
         }
         book(task, on: top, in: &classes[k])
         backlog -= task.work
+        let booking = Booking(call: calls, task: task, group: group, cls: k, worker: top.worker, start: top.start)
         guard top.start <= now else {
-            held.append((calls, task, group, k))
+            held.append(booking)
             return .wait(worker: top.worker, start: top.start)
         }
+        running.append(booking)
         return .run(worker: top.worker)
     }
 
-    /// The second pass, once after the last `place`: which waiting tasks (by the number of their `place` call,
-    /// counting from 0) start now after all, and where.
-    public mutating func placeHeld() -> [(call: Int, worker: Int)] {
-        var moved: [(call: Int, worker: Int)] = []
+    /// The second and third passes, once after the last `place`: the tasks whose outcome changes, by the number of
+    /// their `place` call (counting from 0) — waiting tasks that start now after all, and tasks told to start now that
+    /// wait after all, giving their worker to a task whose path a slower worker can end.
+    public mutating func placeHeld() -> [(call: Int, outcome: PlacementOutcome)] {
+        var changed: [(call: Int, outcome: PlacementOutcome)] = []
+        var moved: Set<Int> = []
         for h in held.reversed() {
             guard freeNow > 0 else { break }
             guard var classes = groups[h.group], let fastest = classes.first?.speed else { continue }
@@ -158,13 +170,73 @@ public struct PlacementBoard<Group: Hashable> {
                 // Its first booking leaves the faster class's load; the slot stays booked (nothing is placed after).
                 classes[h.cls].committed -= c
                 classes[h.cls].downstream -= after
-                moved.append((h.call, top.worker))
+                changed.append((h.call, .run(worker: top.worker)))
+                moved.insert(h.call)
                 break
             }
             groups[h.group] = classes
         }
+        changed += feedIdleSlowerWorkers(held.filter { !moved.contains($0.call) })
         held.removeAll()
-        return moved.sorted { $0.call < $1.call }
+        running.removeAll()
+        return changed.sorted { $0.call < $1.call }
+    }
+
+    /// The third pass: a waiting task whose path behind it an idle slower worker can end in time, once the task has
+    /// run on a fast worker, takes the fast worker of the least urgent task of its group and class that starts now
+    /// and whose own path no slower worker could end (that one takes the waiting task's booking instead, if its path
+    /// from there still ends before all the workers together could end everything). Ranking by path length alone
+    /// runs the long chains first and leaves the short ones' last tasks for a final wave on the fast workers while
+    /// the slow ones idle; this way the slow workers get the last tasks early enough to end them. Each swap reserves
+    /// one idle slower slot for the path it feeds (within this dispatch; the next one sees the slot idle again until
+    /// the fed task arrives, and is held back by the same horizons).
+    ///
+    /// O(held + running) with O(classes) each: the candidates to give up their worker are kept per group and class and
+    /// taken from the least urgent end.
+    private mutating func feedIdleSlowerWorkers(_ waiting: [Booking]) -> [(call: Int, outcome: PlacementOutcome)] {
+        guard !waiting.isEmpty, !running.isEmpty else { return [] }
+        var changed: [(call: Int, outcome: PlacementOutcome)] = []
+        var givers: [GroupClass: [Booking]] = [:]
+        for r in running { givers[GroupClass(group: r.group, cls: r.cls), default: []].append(r) }
+        for h in waiting {
+            let after = max(0, h.task.rank - h.task.work)
+            let key = GroupClass(group: h.group, cls: h.cls)
+            guard after > 0, givers[key]?.isEmpty == false, var classes = groups[h.group],
+                  let fastest = classes.first?.speed else { continue }
+            // The fastest slower class with an idle slot, and the horizon of the classes faster than it.
+            var capacity = 0.0, committed = 0.0, idle: Int?
+            for j in classes.indices {
+                if j > h.cls, classes[j].idle > 0 {
+                    idle = j
+                    break
+                }
+                (capacity, committed) = (capacity + classes[j].capacity, committed + classes[j].committed)
+            }
+            // The count is this group's; another group's bookings show only in its queue (checked here).
+            guard let j = idle, capacity > 0, let free = validTop(&classes[j]), free.start <= now else { continue }
+            let horizon = now + (backlog + committed) / capacity
+            let fast = classes[h.cls].speed, slow = classes[j].speed
+            guard now + h.task.work / fast + after / slow <= horizon else { continue }
+            // The least urgent task starting now whose path no slower worker could end, if it still ends in time.
+            while let r = givers[key]?.last {
+                let rAfter = max(0, r.task.rank - r.task.work)
+                guard rAfter > 0, now + r.task.work / fast + rAfter / slow <= horizon else { break }
+                givers[key]?.removeLast()  // it feeds a slower worker already: it keeps its worker
+            }
+            guard let r = givers[key]?.last else { continue }
+            // Its path, from the waiting task's booking, must end before all the workers together could end
+            // everything: the horizon of the faster ones alone is too loose for it when the slower ones are many.
+            let all = classes.reduce((0.0, 0.0)) { ($0.0 + $1.capacity, $0.1 + $1.committed) }
+            let together = now + (backlog + all.1) / all.0
+            let delayed = h.start + r.task.work / fast + max(0, r.task.rank - r.task.work) / fastest
+            guard delayed <= together else { continue }
+            givers[key]?.removeLast()
+            classes[j].idle -= 1
+            groups[h.group] = classes
+            changed.append((h.call, .run(worker: r.worker)))
+            changed.append((r.call, .wait(worker: h.worker, start: h.start)))
+        }
+        return changed
     }
 
     /// Books the worker's soonest slot for `task` from `top.start`.
@@ -177,7 +249,10 @@ public struct PlacementBoard<Group: Hashable> {
         c.queue.push(entry(w, speed: top.speed))
         c.committed += task.work
         c.downstream += max(0, task.rank - task.work)
-        if top.start <= now { freeNow -= 1 }
+        if top.start <= now {
+            freeNow -= 1
+            c.idle -= 1
+        }
     }
 
     /// The group's workers by speed class, fastest first.
@@ -190,6 +265,7 @@ public struct PlacementBoard<Group: Hashable> {
             c.speed = max(c.speed, s)
             c.capacity += s * Double(slots[w].count)
             c.committed += slots[w].reduce(0) { $0 + ($1.isFinite ? max(0, $1 - now) : 0) } * s
+            c.idle += slots[w].prefix { $0 <= now }.count
             c.downstream += workers[w].downstream
             c.queue.push(entry(w, speed: s))
             byBucket[bucket] = c
@@ -223,7 +299,24 @@ public struct PlacementBoard<Group: Hashable> {
         var committed = 0.0
         /// Work units on the paths behind the tasks its slots run or have booked.
         var downstream = 0.0
+        /// Its slots free now and not booked.
+        var idle = 0
         var queue = MinHeap<Entry>()
+    }
+
+    /// A task's place on the board: its `place` call, and the slot booked for it.
+    private struct Booking {
+        var call: Int
+        var task: PlacementTask
+        var group: Group
+        var cls: Int
+        var worker: Int
+        var start: Double
+    }
+
+    private struct GroupClass: Hashable {
+        var group: Group
+        var cls: Int
     }
 
     /// A worker in a class's queue: soonest free, then most free slots, then smallest id.
@@ -257,7 +350,7 @@ public enum Placement {
             guard board.hasFreeSlot else { break }
             out.append(board.place(t, group: 0, speed: speed))
         }
-        for (call, worker) in board.placeHeld() { out[call] = .run(worker: worker) }
+        for (call, outcome) in board.placeHeld() { out[call] = outcome }
         return out
     }
 }
