@@ -24,7 +24,7 @@ import Testing
 
     /// The cache's answer after a step, against the store's full read.
     mutating func check(_ step: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let cached = try cache.listing(s).jobs
+        let cached = try cache.listing(s, now: 0).jobs
         let totals = try s.jobTotals()
         #expect(cached.map(\.job) == (try s.jobs()), "after \(step)", sourceLocation: sourceLocation)
         #expect(cached.map(\.totals) == cached.map { totals[$0.job.id] }, "after \(step)", sourceLocation: sourceLocation)
@@ -62,13 +62,39 @@ import Testing
         try check("a delete")
     }
 
+    /// A large job's totals are read again at most once a second while it runs (its row at once), and at once when
+    /// it ends.
+    @Test mutating func aLargeRunningJobsTotalsLagAtMostASecond() throws {
+        let n = JobListCache.largeJob
+        _ = try s.insert(NewJob(id: "big", title: "big", source: "b.yaml", storyboard: "title: big", priority: 0,
+                                tasks: (0 ..< n).map {
+                                    NewTask(key: "t\($0)", kind: "segment", shot: 0, position: $0, frames: 1,
+                                            dependsOn: [], remaining: 1)
+                                }), now: 1)
+        #expect(try cache.listing(s, now: 10).jobs.first?.totals?.tasksDone == 0)
+        let t = TaskKey(job: "big", key: "t0")
+        _ = try s.dispatch([(t, "w")], now: 2)
+        _ = try s.complete(t, attempt: 1, outputs: [], priority: 0, now: 3)
+        try s.setPriority(job: "big", priority: 4)
+        let soon = try cache.listing(s, now: 10.5)
+        #expect(soon.jobs.first?.job.priority == 4 && soon.jobs.first?.totals?.tasksDone == 0)
+        #expect(soon.fresh?.contains("big") == true)
+        #expect(try cache.listing(s, now: 11.1).jobs.first?.totals?.tasksDone == 1)
+        // Finished: exact at once.
+        let u = TaskKey(job: "big", key: "t1")
+        _ = try s.dispatch([(u, "w")], now: 4)
+        _ = try s.complete(u, attempt: 1, outputs: [], priority: 0, now: 5)
+        try s.setJob("big", state: .cancelled, now: 6)
+        #expect(try cache.listing(s, now: 11.2).jobs.first?.totals?.tasksDone == 2)
+    }
+
     /// The verifier fails when a change is not noted: a task finished behind the store's back (raw SQL) leaves the
     /// cache stale, and only a full read sees it.
     @Test mutating func aChangeTheStoreDidNotNoteIsMissed() throws {
         _ = try s.insert(job("j1"), now: 1)
         try check("an insert")
         try s.db.write { try $0.execute(sql: "UPDATE tasks SET state = 'done' WHERE job_id = 'j1' AND key = 'a'") }
-        let cached = try cache.listing(s).jobs
+        let cached = try cache.listing(s, now: 0).jobs
         #expect(cached.first?.totals?.tasksDone == 0)
         #expect(try s.jobTotals()["j1"]?.tasksDone == 1)
     }

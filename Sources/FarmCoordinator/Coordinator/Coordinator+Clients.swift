@@ -220,7 +220,7 @@ extension Coordinator {
                 },
                 attempts: try store.attempts(job: id).map { AttemptSummary(key: $0.key, number: $0.number, worker: $0.worker, outcome: $0.outcome) })
         } else {
-            let (jobs, fresh) = try jobList.listing(store)
+            let (jobs, fresh) = try jobList.listing(store, now: Self.clock)
             let membership = sessions.membership
             if jobIndex.summaries.count > jobs.count + 1_024 {
                 let listed = Set(jobs.map(\.job.id))

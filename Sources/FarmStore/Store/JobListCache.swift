@@ -9,21 +9,43 @@ public struct JobListCache: Sendable {
     private var totals: [String: JobTotals] = [:]
     /// Job ids oldest first (creation time, then id).
     private var order: [String] = []
+    /// Large jobs whose tasks changed but whose totals wait (see ``largeJob``), and when each large job's totals
+    /// were last read (monotonic seconds).
+    private var deferred: Set<String> = []
+    private var totalsReadAt: [String: Double] = [:]
+
+    /// An unfinished job of this many tasks or more has its totals read again at most every ``largeJobInterval``
+    /// (its row at once; a finished job's at once too): counting a 40 000-task job's tasks takes milliseconds, and a
+    /// busy one changes every iteration.
+    public static let largeJob = 2_000
+    public static let largeJobInterval = 1.0
 
     public init() {}
 
     /// Every job, oldest first, with its totals (jobs without tasks have none), and the ids read again for it
     /// (`nil`: all of them), so that a caller keeping what it derives from a job knows what to derive again.
-    public mutating func listing(_ store: FarmStore) throws
+    /// - Parameter now: monotonic seconds (large jobs' totals are at most ``largeJobInterval`` old).
+    public mutating func listing(_ store: FarmStore, now: Double) throws
         -> (jobs: [(job: JobRecord, totals: JobTotals?)], fresh: Set<String>?) {
-        let fresh = store.takeChangedJobs()
+        var fresh = store.takeChangedJobs()
+        if fresh != nil, !deferred.isEmpty {
+            fresh?.formUnion(deferred)
+            deferred.removeAll()
+        }
         if let changed = fresh {
             var added = false
             for id in changed {
                 if let record = try store.job(id) {
                     if records.updateValue(record, forKey: id) == nil { added = true }
+                    if !record.state.isFinished, let known = totals[id], known.tasksTotal >= Self.largeJob,
+                       now - (totalsReadAt[id] ?? -.infinity) < Self.largeJobInterval {
+                        deferred.insert(id)
+                        continue
+                    }
                     totals[id] = try store.jobTotals(job: id, firstStart: totals[id]?.firstStart)
+                    if (totals[id]?.tasksTotal ?? 0) >= Self.largeJob { totalsReadAt[id] = now }
                 } else if records.removeValue(forKey: id) != nil {
+                    totalsReadAt[id] = nil
                     totals[id] = nil
                     order.removeAll { $0 == id }
                 }
@@ -32,10 +54,13 @@ public struct JobListCache: Sendable {
                 order = records.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.map(\.id)
             }
         } else {
+            deferred.removeAll()
+            totalsReadAt = [:]
             let all = try store.jobs()
             records = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             order = all.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.map(\.id)
             totals = try store.jobTotals()
+            for (id, t) in totals where t.tasksTotal >= Self.largeJob { totalsReadAt[id] = now }
         }
         return (order.compactMap { id in records[id].map { ($0, totals[id]) } }, fresh)
     }
