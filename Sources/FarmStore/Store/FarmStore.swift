@@ -183,39 +183,6 @@ public final class FarmStore: @unchecked Sendable {
         }
     }
 
-    /// When the job's first attempt started (ended attempts and open leases alike); `nil` before any did.
-    /// Every job's task totals and first start in two scans (``JobTotalsCache`` then reads only the jobs that
-    /// changed).
-    public func jobTotals() throws -> [String: JobTotals] {
-        try read { db in
-            var out: [String: JobTotals] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT job_id, COUNT(*), SUM(state = 'done'), SUM(frames), SUM(CASE WHEN state = 'done' THEN frames ELSE 0 END),
-                       MAX(state = 'ready'), MIN(started_at) FROM tasks GROUP BY job_id
-                """) {
-                out[row[0]] = JobTotals(tasksTotal: row[1], tasksDone: row[2], framesTotal: row[3], framesDone: row[4],
-                                        anyReady: (row[5] as Int) == 1, firstStart: row[6])
-            }
-            for row in try Row.fetchAll(db, sql: "SELECT job_id, MIN(started_at) FROM attempts GROUP BY job_id") {
-                let id: String = row[0]
-                let start: Double? = row[1]
-                guard let start, var totals = out[id] else { continue }
-                totals.firstStart = min(totals.firstStart ?? start, start)
-                out[id] = totals
-            }
-            return out
-        }
-    }
-
-    public func firstStart(job: String) throws -> Double? {
-        try read { db in
-            try Double.fetchOne(db, sql: """
-                SELECT MIN(s) FROM (SELECT MIN(started_at) AS s FROM attempts WHERE job_id = ?
-                                    UNION ALL SELECT MIN(started_at) FROM tasks WHERE job_id = ?)
-                """, arguments: [job, job])
-        }
-    }
-
     public func attempts(job: String) throws -> [AttemptRecord] {
         try read { db in
             // Ended attempts, and the open one of each running task (its lease, kept in the task's row).
