@@ -189,6 +189,68 @@ import Yams
     /// A job submitted, watched, fetched (whole and by range) and deleted through the REST API alone, with a real
     /// test-card worker; a broken storyboard is answered with its issues by field and line; a short id prefix
     /// names a job, an ambiguous one lists the candidates; the event stream carries snapshots.
+    /// `drain` from the dashboard: the worker takes no new task, finishes the one it runs (not handed back), says
+    /// bye and exits 0; an unknown worker is a 404.
+    @Test func aDrainedWorkerFinishesItsTaskAndLeaves() throws {
+        let dir = try temporaryDirectory()
+        let (farm, port) = try dashboardFarm(dir.appendingPathComponent("data"))
+        defer { farm.shutdown() }
+        let csrf = ["X-Reelfarm-CSRF": "1"]
+        let worker = try farm.startWorker(name: "leaver", slots: 1, extra: ["--step-delay-ms", "150"])
+        let client = try FarmClient(endpoint: farm.endpoint)
+        let job = try client.submit(storyboard: farmStoryboard, source: "three.yaml", priority: 0).job
+        var id: String?
+        let deadline = Date().addingTimeInterval(60)
+        while id == nil, Date() < deadline {
+            let rows = try HTTPExchange.run(port: port, "GET", "/api/workers").json()["workers"] as? [[String: Any]]
+            id = rows?.first { ($0["busy"] as? Int ?? 0) > 0 }?["id"] as? String
+            if id == nil { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        let busy = try #require(id, "the worker never ran a task")
+        #expect(try HTTPExchange.run(port: port, "POST", "/api/workers/nobody/drain", headers: csrf).status == 404)
+        let drained = try HTTPExchange.run(port: port, "POST", "/api/workers/\(busy)/drain", headers: csrf)
+        #expect(try drained.status == 200 && (drained.json()["state"] as? String) == "leaving", "\(drained.text)")
+        let gone = Date().addingTimeInterval(90)
+        while worker.isRunning, Date() < gone { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(!worker.isRunning, "the drained worker did not exit")
+        if worker.isRunning { LocalFarm.signal(worker, SIGKILL) }
+        #expect(worker.terminationStatus == 0)
+        #expect(farm.log("leaver").contains("asked this worker to leave"))
+        #expect(farm.log("coordinator").contains("worker \(busy) left (drained)"), "\(farm.log("coordinator"))")
+        // Its task ended done, none handed back; nothing ran on it after the drain.
+        let attempts = try HTTPExchange.run(port: port, "GET", "/api/jobs/\(job)").json()["attempts"] as? [[String: Any]]
+        let outcomes = (attempts ?? []).filter { $0["worker"] as? String == busy }.compactMap { $0["outcome"] as? String }
+        #expect(outcomes.contains("done") && !outcomes.contains("handed-back") && !outcomes.contains("lost"),
+                "\(outcomes)")
+    }
+
+    /// A worker disabled from the dashboard is still disabled after the coordinator restarts.
+    @Test func aDisabledWorkerStaysDisabledAcrossARestart() throws {
+        let dir = try temporaryDirectory()
+        let (farm, port) = try dashboardFarm(dir.appendingPathComponent("data"))
+        defer { farm.shutdown() }
+        // The same worker process (its instance) keeps its id across connections.
+        let hello = WireMessage(.hello, Hello(name: "p", engines: ["testcard"], device: "cpu", slots: 1,
+                                              memoryBytes: 1 << 30, maxFramePixels: 1 << 22, tags: [], running: [],
+                                              instance: String(repeating: "ab", count: 8)))
+        let peer = try RawPeer(farm.endpoint)
+        try peer.send(hello)
+        let id = try #require(try peer.next([.welcome])).payload(Welcome.self).workerId
+        let disabled = try HTTPExchange.run(port: port, "POST", "/api/workers/\(id)/disable",
+                                            headers: ["X-Reelfarm-CSRF": "1"])
+        #expect(disabled.status == 200)
+        farm.killCoordinator()
+        try farm.startCoordinator(extra: ["--http", "127.0.0.1:0"], timeout: 60)
+        let again = try RawPeer(farm.endpoint)
+        try again.send(hello)
+        #expect(try again.next([.welcome])?.payload(Welcome.self).workerId == id)
+        let client = try FarmClient(endpoint: farm.endpoint)
+        let row = try client.workers().workers.first { $0.id == id }
+        #expect(row?.state == "disabled", "\(String(describing: row))")
+        _ = try client.submit(storyboard: farmStoryboard, source: "three.yaml", priority: 0)
+        #expect(try again.next([.assign], seconds: 1) == nil, "a disabled worker got a task after the restart")
+    }
+
     @Test func aJobThroughTheRESTAPI() throws {
         let dir = try temporaryDirectory()
         let (farm, port) = try dashboardFarm(dir.appendingPathComponent("data"))

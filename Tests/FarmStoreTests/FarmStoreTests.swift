@@ -22,7 +22,7 @@ import Testing
     @Test func migrationsAreNumberedAndApplied() throws {
         #expect(try store().appliedMigrations() == ["0001_initial", "0002_task_state_index", "0003_job_base_directory", "0004_hot_path_layout",
                                                  "0005_job_assets", "0006_engine_geometries", "0007_reuse_and_revisions",
-                                                 "0008_attempts_by_end"])
+                                                 "0008_dashboard"])
     }
 
     @Test func dependenciesReleaseTasksInOrder() throws {

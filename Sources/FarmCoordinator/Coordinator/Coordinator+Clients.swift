@@ -372,7 +372,8 @@ extension Coordinator {
             let live = sessions.session(id: w.id)
             // A row the store still calls alive without a session here is a worker this process has not heard from.
             let state = disabledWorkers.contains(w.id) ? "disabled"
-                : live.map { $0.draining ? "draining" : "alive" } ?? (w.state == "alive" ? "disconnected" : w.state)
+                : live.map { $0.leaving ? "leaving" : $0.draining ? "draining" : "alive" }
+                    ?? (w.state == "alive" ? "disconnected" : w.state)
             return WorkerSummary(id: w.id, name: w.name, state: state, engines: w.engines, device: w.device, slots: w.slots,
                                  busy: live?.leases.count ?? 0, tags: w.tags, secondsSinceSeen: live.map { now - $0.lastSeen } ?? -1)
         }

@@ -227,6 +227,7 @@ public final class Coordinator: @unchecked Sendable {
     /// Restart: running tasks go back to the queue, jobs that were assembling assemble again.
     private func recover() throws {
         let requeued = try store.recoverAfterRestart(now: Self.wall)
+        disabledWorkers = try store.disabledWorkers()
         let swept = try store.sweepArtifacts()
         if swept > 0 { log("removed \(swept) artifact files nothing refers to") }
         for t in try store.readyTasks() { queue.push(t) }
@@ -317,7 +318,7 @@ public final class Coordinator: @unchecked Sendable {
         case .fetch: try fetch(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .jobPlan: try jobPlan(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .workers: try workersReport(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
-        case .welcome, .assign, .cancelTask, .reply, .filmPart, .refused:
+        case .welcome, .assign, .cancelTask, .drain, .reply, .filmPart, .refused:
             throw WireError(.unexpected, "\(m.command) is sent by the coordinator, not to it")
         }
     }

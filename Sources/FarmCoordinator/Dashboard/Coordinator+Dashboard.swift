@@ -171,14 +171,15 @@ extension Coordinator {
 
 extension Coordinator {
     /// Stops (or resumes) giving tasks to a connected worker: its running tasks finish; it stays connected, shown as
-    /// `disabled`, and stays disabled across its reconnects until enabled (or this process restarts).
+    /// `disabled`, and stays disabled across its reconnects and this coordinator's restarts until enabled.
     /// - Throws: ``WorkerLookupError`` for a worker that is neither connected nor disabled.
     func setWorker(_ id: String, enabled: Bool) throws -> WorkerState {
         let live = sessions.session(id: id)
         guard live != nil || disabledWorkers.contains(id) else { throw WorkerLookupError(id: String(id.prefix(64))) }
+        try store.setDisabled(worker: id, !enabled, now: Self.wall)
         if enabled {
             disabledWorkers.remove(id)
-            live?.stopDraining()
+            if live?.leaving == false { live?.stopDraining() }
         } else {
             disabledWorkers.insert(id)
             live?.startDraining()
@@ -189,10 +190,23 @@ extension Coordinator {
     }
 }
 
-/// The answer to disabling or enabling a worker.
+extension Coordinator {
+    /// Asks a connected worker to leave (`drain`): it gets no new task, finishes those it runs, says bye and exits.
+    /// A worker too old to know the message stays connected, taking no task (as if disabled) until it reconnects.
+    /// - Throws: ``WorkerLookupError`` for a worker that is not connected.
+    func drainWorker(_ id: String) throws -> WorkerState {
+        guard let live = sessions.session(id: id) else { throw WorkerLookupError(id: String(id.prefix(64))) }
+        live.startLeaving()
+        send(live.identity, WireMessage(.drain, Drain(reason: "drained from the dashboard")))
+        log("worker \(id) asked to leave from the dashboard (\(live.leases.count) tasks running)")
+        return WorkerState(id: id, state: "leaving", busy: live.leases.count)
+    }
+}
+
+/// The answer to disabling, enabling or draining a worker.
 public struct WorkerState: Codable, Sendable {
     public var id: String
-    /// `disabled`, `alive`, `draining` (it drains itself) or `disconnected`.
+    /// `disabled`, `alive`, `draining` (it drains itself), `leaving` (asked to drain) or `disconnected`.
     public var state: String
     /// Tasks it still runs.
     public var busy: Int

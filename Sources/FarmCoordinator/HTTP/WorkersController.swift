@@ -25,6 +25,12 @@ struct WorkersController {
                 } catch { throw APIError.from(error) }
             }
         }
+        router.add("POST", "/api/workers/{id}/drain") { r in
+            let id = try r.parameter("id")
+            do {
+                return JSONResponse.ok(try await link.inbox.ask(changes: true) { try $0.drainWorker(id) })
+            } catch { throw APIError.from(error) }
+        }
         router.add("GET", "/api/farm") { _ in
             JSONResponse.ok(SnapshotDocuments.Farm(try await documents.latest().gauges))
         }

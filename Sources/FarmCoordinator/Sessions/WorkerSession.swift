@@ -60,6 +60,14 @@ final class WorkerSession {
     /// The worker drains: no new task goes to it.
     func startDraining() { change { draining = true } }
 
+    /// It was asked to leave (`drain`): it finishes its tasks, says bye and exits; enabling it does not undo that.
+    private(set) var leaving = false
+
+    func startLeaving() {
+        leaving = true
+        startDraining()
+    }
+
     /// It takes tasks again (the dashboard enabled it).
     func stopDraining() { change { draining = false } }
 

@@ -11,7 +11,7 @@ enum Migrations {
         m.registerMigration("0005_job_assets") { db in try db.execute(sql: jobAssets) }
         m.registerMigration("0006_engine_geometries") { db in try db.execute(sql: engineGeometries) }
         m.registerMigration("0007_reuse_and_revisions") { db in try db.execute(sql: reuseAndRevisions) }
-        m.registerMigration("0008_attempts_by_end") { db in try db.execute(sql: attemptsByEnd) }
+        m.registerMigration("0008_dashboard") { db in try db.execute(sql: dashboard) }
         return m
     }
 
@@ -24,10 +24,15 @@ enum Migrations {
     ///   `attempts` keeps the ended ones, appended by rowid (one iteration's rows share pages) with an index by job;
     /// - a task's outputs are columns of its row (`chunk`, `audio`, `tail`, `anchors`: artifact hashes), set by the
     ///   same statement that marks it done; the `outputs` table goes.
-    /// 0008: the farm's timeline reads the attempts that ended lately, newest first, without scanning the table.
-    /// Attempts end in time order, so each insert appends to the index's last page: one page more per commit.
-    static let attemptsByEnd = """
+    /// 0008: for the dashboard. The farm's timeline reads the attempts that ended lately, newest first, without
+    /// scanning the table (attempts end in time order, so each insert appends to the index's last page: one page
+    /// more per commit); workers disabled from the dashboard stay disabled across a coordinator restart.
+    static let dashboard = """
         CREATE INDEX attempts_ended ON attempts(ended_at);
+        CREATE TABLE disabled_workers (
+            id TEXT PRIMARY KEY,
+            since REAL NOT NULL
+        ) WITHOUT ROWID;
         """
 
     /// 0007: segment reuse across jobs and revisions of a film. A task keeps the digest of everything that decides

@@ -73,4 +73,20 @@ extension FarmStore {
                                     arguments: [job, threshold]))
         }
     }
+
+    /// Workers disabled from the dashboard (by worker id), kept across restarts.
+    public func disabledWorkers() throws -> Set<String> {
+        try read { Set(try String.fetchAll($0, sql: "SELECT id FROM disabled_workers")) }
+    }
+
+    /// Disables or enables a worker for good (until enabled).
+    public func setDisabled(worker id: String, _ disabled: Bool, now: Double) throws {
+        try write { db in
+            if disabled {
+                try db.execute(sql: "INSERT OR IGNORE INTO disabled_workers (id, since) VALUES (?, ?)", arguments: [id, now])
+            } else {
+                try db.execute(sql: "DELETE FROM disabled_workers WHERE id = ?", arguments: [id])
+            }
+        }
+    }
 }

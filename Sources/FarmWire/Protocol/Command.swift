@@ -12,6 +12,7 @@ public enum Command: UInt8, CaseIterable, Sendable {
     case welcome = 16
     case assign = 17
     case cancelTask = 18
+    case drain = 19
     // Client → coordinator
     case submit = 32
     case status = 33

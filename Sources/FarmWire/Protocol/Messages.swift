@@ -172,6 +172,12 @@ public struct Bye: Codable, Sendable, Equatable {
     public init(reason: String) { self.reason = reason }
 }
 
+/// `drain`: the coordinator asks a worker to leave: take no task, finish those it runs, say `bye`, exit.
+public struct Drain: Codable, Sendable, Equatable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+}
+
 /// `submit`: a client submits a storyboard (its text, so the coordinator validates exactly what it will render).
 public struct Submit: Codable, Sendable, Equatable {
     public var storyboard: String

@@ -45,6 +45,8 @@ public final class Worker: @unchecked Sendable {
 
     /// Finish (or hand back) running tasks, say bye and return from ``run()``.
     public func drain() { lock.withLock { draining = true } }
+    /// Asked by the coordinator (`drain`): like ``drain()``, but running tasks are finished however long they take.
+    private var drainUntilDone = false
     /// Return from ``run()`` at once.
     public func stop() { lock.withLock { stopping = true } }
 
@@ -56,7 +58,9 @@ public final class Worker: @unchecked Sendable {
             if stop { break }
             if drain {
                 let now = Self.clock
-                if drainDeadline == nil { drainDeadline = now + Double(config.drainMillis) / 1000 }
+                if drainDeadline == nil {
+                    drainDeadline = drainUntilDone ? .infinity : now + Double(config.drainMillis) / 1000
+                }
                 // Nobody to report to, or running too long: hand back what still runs and leave.
                 let unreachable = now - lastHeard > Double(config.coordinatorSilenceMillis) / 1000
                 if !idle && (unreachable || now >= drainDeadline ?? now) { handBackRunning(unreachable: unreachable) }
@@ -180,6 +184,11 @@ public final class Worker: @unchecked Sendable {
             case .cancelTask:
                 let c = try m.payload(CancelTask.self)
                 lock.withLock { if running[c.lease] != nil { running[c.lease] = true } }
+            case .drain:
+                let d = try m.payload(Drain.self)
+                log("the coordinator asked this worker to leave (\(d.reason.prefix(200))): finishing its tasks, then exiting")
+                drainUntilDone = true
+                drain()
             case .refused:
                 let r = try m.payload(Refusal.self)
                 if r.kind == .unknownPeer { register(again: true) } else { log("coordinator refused a message: \(r.kind.rawValue): \(r.message)") }

@@ -324,8 +324,12 @@ async function workersView(root, force) {
         h('td', {}, w.state === 'disabled'
           ? h('button', { 'data-action': 'enable', onclick: () => toggleWorker(w.id, 'enable') }, 'Enable')
           : w.state === 'alive'
-            ? h('button', { 'data-action': 'disable', onclick: () => toggleWorker(w.id, 'disable'),
-                            title: 'No new task goes to it; its running tasks finish' }, 'Disable')
+            ? [h('button', { 'data-action': 'disable', onclick: () => toggleWorker(w.id, 'disable'),
+                             title: 'No new task goes to it; its running tasks finish; it stays connected' }, 'Disable'),
+               ' ',
+               h('button', { 'data-action': 'drain', onclick: () => toggleWorker(w.id, 'drain'),
+                             title: 'It takes no new task, finishes its running ones, then leaves (the process exits)' },
+                 'Drain')]
             : null)))),
     h('p', {},
       offset > 0 ? h('a', { href: `#/workers?offset=${Math.max(0, offset - 500)}` }, '← previous') : null, ' ',

@@ -129,9 +129,11 @@ extension ReelFarm {
             secured.versions = versions
             let worker = FarmWorker.Worker(configuration: secured)
             printError("reelfarm worker \(name): \(slots) slots, engines \(offered.joined(separator: ", ")), coordinator \(farm.endpoint)")
-            // SIGTERM and SIGINT drain: running tasks finish (new ones are handed back), then bye.
-            let group = ServiceGroup(services: [WorkerService(worker: worker)], gracefulShutdownSignals: [.sigterm, .sigint],
-                                     logger: Logger(label: "reelfarm.worker"))
+            // SIGTERM and SIGINT drain: running tasks finish (new ones are handed back), then bye. A drain the
+            // coordinator asked for (`drain`) ends the worker the same way: returning is success, not a failure.
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+                services: [.init(service: WorkerService(worker: worker), successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "reelfarm.worker")))
             defer { for (pool, _) in running.values { pool.stop() } }
             do {
                 try await group.run()
