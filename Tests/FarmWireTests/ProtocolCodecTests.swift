@@ -45,6 +45,7 @@ import Testing
             WireMessage(.assign, Assign(lease: lease, model: model, segment: seg, anchors: nil), blobs: segBlobs),
             WireMessage(.assign, Assign(lease: lease, model: model, segment: nil, anchors: anc), blobs: ancBlobs),
             WireMessage(.cancelTask, CancelTask(lease: lease, reason: "job cancelled")),
+            WireMessage(.drain, Drain(reason: "drained from the dashboard")),
             WireMessage(.submit, Submit(storyboard: "title: x", source: "x.yaml", priority: 3)),
             WireMessage(.status, JobQuery(job: "j1")),
             WireMessage(.cancelJob, JobQuery(job: "j1")),
