@@ -63,6 +63,8 @@ public final class Coordinator: @unchecked Sendable {
     /// When the current iteration began: a stall inside the iteration (the process stopped between reading and
     /// reaping) is caught where the reaping happens, too.
     var iterationStart = 0.0
+    /// When the loop last dispatched (monotonic seconds).
+    private var lastDispatch = -Double.infinity
 
     /// How many workers the descriptor limit allows at once (raised to the hard limit at start).
     public let workerCapacity: Int
@@ -188,7 +190,9 @@ public final class Coordinator: @unchecked Sendable {
                 try runCommands()
                 stats.add(.handle, since: t0)
                 t0 = LoopStats.now
-                try tick()
+                // An iteration that answers dashboard requests leaves dispatch to the next one (at most 50 ms on):
+                // the requests' answers then wait for no dispatch pass.
+                try tick(answering: !replies.isEmpty)
                 stats.add(.tick, since: t0)
                 // The gauges' and the dashboard's reads go through this transaction's connection: after the commit
                 // they would wait for one of the pool's readers, which the HTTP side may all be using.
@@ -246,7 +250,7 @@ public final class Coordinator: @unchecked Sendable {
     }
 
     /// Work done every loop iteration: finished assemblies, liveness, dispatch, buffered progress.
-    private func tick() throws {
+    private func tick(answering: Bool) throws {
         for done in assembly.finished() { finishAssembly(done) }
         let now = Self.clock
         // Each worker's turn comes once every two heartbeat periods, spread evenly: a worker only needs to hear that the
@@ -258,7 +262,10 @@ public final class Coordinator: @unchecked Sendable {
         let limit = Double(config.deadAfterMillis) / 1000
         if now - iterationStart > 1.0 { reapHoldOff = max(reapHoldOff, now + limit) }
         if now >= reapHoldOff, let due = sessions.nextDeadline(limit: limit), now > due { reapSilentWorkers(now: now) }
-        if dispatchDue(now: now) { try dispatchReady() }
+        if dispatchDue(now: now), !(answering && now - lastDispatch < 0.05) {
+            lastDispatch = now
+            try dispatchReady()
+        }
         let progress = leases.takeProgress()
         if !progress.isEmpty {
             try store.progress(progress)
