@@ -14,6 +14,34 @@ import Testing
                                   maxFramePixels: 1 << 22, tags: [], running: running))
     }
 
+    /// An idle heartbeat (the coordinator's fast path) is handled like any other: from a peer that never said hello
+    /// it is refused as `unknown-peer` with its sequence, as is the same heartbeat in other bytes; after a hello it
+    /// keeps the worker alive past the liveness limit.
+    @Test func anIdleHeartbeatIsRefusedFromStrangersAndKeepsAWorkerAlive() throws {
+        let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory())
+        defer { coordinator.stop(); coordinator.wait() }
+        let peer = try RawPeer(endpoint)
+        try peer.send(WireMessage(.heartbeat, Heartbeat(), sequence: 41))
+        var spaced = WireMessage(.heartbeat, Heartbeat(), sequence: 42).frames
+        spaced[1] = Data(#"{ "running": [] }"#.utf8)
+        try peer.sendRaw(spaced)
+        for sequence: UInt32 in [41, 42] {
+            let refusal = try #require(try peer.next([.refused]))
+            let kind = try refusal.payload(Refusal.self).kind
+            #expect(refusal.sequence == sequence && kind == .unknownPeer)
+        }
+        try peer.send(hello("idle"))
+        let id = try #require(try peer.next([.welcome])).payload(Welcome.self).workerId
+        let deadline = Date().addingTimeInterval(Double(CoordinatorConfiguration.defaultDeadAfterMillis) / 1000 + 1.5)
+        while Date() < deadline {
+            try peer.send(WireMessage(.heartbeat, Heartbeat()))
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        let report = try FarmClient(endpoint: endpoint).workers()
+        #expect(report.workers.map(\.id) == [id] && report.workers.first?.state == "alive", "\(report.workers)")
+        #expect(report.refused["unknown-peer"] == 2)
+    }
+
     @Test func aHelloAgainOnOneConnectionKeepsItsRowAndTheLeasesItLists() throws {
         let dir = try temporaryDirectory()
         let (coordinator, endpoint) = try inProcessCoordinator(dir)

@@ -26,7 +26,8 @@ public final class Coordinator: @unchecked Sendable {
     var refusedCounts: [String: Int] = [:]
     /// Requests refused because of the user's mistake (unknown job, cancel of a finished one): not protocol refusals.
     var clientErrors = 0
-    var outbox: [(Data, WireMessage)] = []
+    /// Messages to send once the iteration's transaction has committed: the peer's identity and the frames.
+    var outbox: [(Data, [Data])] = []
     /// Artifacts to delete once the iteration's transaction has committed.
     var afterCommit: [String] = []
     /// What the assembly thread hears of this iteration, in order, once its transaction has committed (films read what
@@ -82,7 +83,7 @@ public final class Coordinator: @unchecked Sendable {
     }
 
     /// The coordinator's heartbeat, encoded once (a large farm gets tens of thousands a second).
-    static let heartbeatMessage = WireMessage(.heartbeat, Heartbeat())
+    static let heartbeatFrames = WireMessage(.heartbeat, Heartbeat()).frames
 
     /// Monotonic seconds, for liveness.
     static var clock: Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -92,6 +93,7 @@ public final class Coordinator: @unchecked Sendable {
     /// Starts the loop on a thread of its own; returns the bound endpoint once the socket listens.
     public func start() throws -> String {
         let thread = Thread { [self] in
+            Thread.current.name = "reelfarm-loop"  // named from inside: Linux keeps at most 15 characters
             do { try run() } catch {
                 let starting = lock.withLock {
                     if boundEndpoint == nil { startError = error }
@@ -100,7 +102,6 @@ public final class Coordinator: @unchecked Sendable {
                 if starting { bound.signal() } else { log("loop stopped: \(error)") }  // start errors go to the caller
             }
         }
-        thread.name = "reelfarm-coordinator"
         thread.start()
         bound.wait()
         if let startError { throw startError }
@@ -153,10 +154,19 @@ public final class Coordinator: @unchecked Sendable {
         var lastIteration = Self.clock
         // Messages received but left for the next iteration (a dashboard request cut this one short).
         var carried: [[Data]] = []
+        var previous = (start: UInt64(0), handled: 0)
+        let iterationMicros = UInt64(max(0, min(config.iterationMicros, 100_000)))
         while !isStopping {
             var incoming = carried
             carried = []
             var snapshot: FarmSnapshot?
+            // While messages keep coming, iterations start at most every `iterationMicros`: the messages that arrive
+            // meanwhile share one poll, one transaction and one tick instead of paying for them each (on a large farm,
+            // heartbeats arrive tens of microseconds apart). The first message after a quiet spell is read at once.
+            if previous.handled > 0, incoming.isEmpty {
+                let since = (LoopStats.now &- previous.start) / 1_000
+                if since < iterationMicros { usleep(UInt32(iterationMicros - since)) }
+            }
             let ready = try socket.poll(milliseconds: incoming.isEmpty ? 20 : 0)
             let busySince = LoopStats.now
             if ready {
@@ -205,6 +215,7 @@ public final class Coordinator: @unchecked Sendable {
             }
             stats.add(.commit, since: t0)
             stats.count(iteration: handled)
+            previous = (busySince, handled)
             noteRefusedHandshakes(monitor: monitor, authenticator: authenticator, descriptors: descriptors)
             // Published before the sends, so a peer that hears of this iteration finds it counted.
             let published = gauges
@@ -257,7 +268,7 @@ public final class Coordinator: @unchecked Sendable {
         // coordinator lives (it waits 5 s before it even says so), and on a large farm these sends are most of the
         // coordinator's cost (each is a write on its own TCP connection).
         let period = 2 * Double(config.heartbeatMillis) / 1000
-        for s in sessions.heartbeatsDue(now: now, period: period) { send(s.identity, Self.heartbeatMessage) }
+        for s in sessions.heartbeatsDue(now: now, period: period) { outbox.append((s.identity, Self.heartbeatFrames)) }
         // Deadlines are checked when they fall due (this loop wakes at least every 20 ms), not on a heartbeat tick.
         let limit = Double(config.deadAfterMillis) / 1000
         if now - iterationStart > 1.0 { reapHoldOff = max(reapHoldOff, now + limit) }
@@ -276,6 +287,12 @@ public final class Coordinator: @unchecked Sendable {
     /// - Throws: ``CoordinatorFailure`` only: the store failed mid-message, and the iteration must not commit.
     func handle(_ frames: [Data]) throws {
         guard let identity = frames.first else { return }
+        // Most of what a large farm sends: an idle worker's heartbeat, recognised by its exact bytes (anything else,
+        // however close, takes the full decoder below). Same handling as through `route`.
+        if let sequence = WireMessage.idleHeartbeatSequence(frames.dropFirst()) {
+            try refusing(identity, sequence: sequence) { try heartbeat(Heartbeat(), from: identity) }
+            return
+        }
         let message: WireMessage
         do {
             message = try WireMessage(frames: Array(frames.dropFirst()))
@@ -284,8 +301,7 @@ public final class Coordinator: @unchecked Sendable {
             return
         }
         // Refusals carry the request's sequence, so a client matches them to what it asked.
-        let sequence = message.sequence
-        do {
+        try refusing(identity, sequence: message.sequence) {
             switch message.command {
             case .resultPart, .progress, .heartbeat, .status, .fetch, .workers, .jobPlan:
                 // These change memory only (or only read), or take a savepoint only when they write (a heartbeat
@@ -297,6 +313,13 @@ public final class Coordinator: @unchecked Sendable {
                 // A message changes the store all or nothing.
                 try store.atomically { try route(message, from: identity) }
             }
+        }
+    }
+
+    /// Runs what a message asks for; anything it throws but a store failure is refused to the sender and counted.
+    private func refusing(_ identity: Data, sequence: UInt32, _ body: () throws -> Void) throws {
+        do {
+            try body()
         } catch let failure as CoordinatorFailure {
             throw failure
         } catch let error as WireError {
@@ -332,13 +355,13 @@ public final class Coordinator: @unchecked Sendable {
 
     /// Queues a message for `identity`; it is sent once the iteration's transaction has committed.
     func send(_ identity: Data, _ message: WireMessage) {
-        outbox.append((identity, message))
+        outbox.append((identity, message.frames))
     }
 
     private func flushOutbox() {
-        for (identity, message) in outbox {
+        for (identity, frames) in outbox {
             do {
-                try socket.send([identity] + message.frames, dontWait: true)
+                try socket.send(to: identity, frames, dontWait: true)
             } catch {
                 // The peer is gone or its queue is full; liveness will notice a dead worker.
             }

@@ -12,6 +12,10 @@ public struct CoordinatorConfiguration: Sendable {
     /// A worker silent this long is dead and its tasks go back to the queue.
     public var deadAfterMillis = CoordinatorConfiguration.defaultDeadAfterMillis
     public static let defaultDeadAfterMillis = 3_000
+    /// While messages keep coming, the loop starts an iteration at most this often (microseconds): what arrives
+    /// meanwhile shares one poll, one transaction and one tick. A message after a quiet spell is read at once; 0 reads
+    /// each as soon as the last iteration ends.
+    public var iterationMicros = 2_000
     /// Attempts a task may fail (engine error, worker lost) before its job fails.
     public var maxFailures = 3
     /// Failed tasks of one job after which a worker is not given that job again.

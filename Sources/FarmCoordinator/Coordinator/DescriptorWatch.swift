@@ -20,6 +20,7 @@ final class DescriptorWatch: @unchecked Sendable {
 
     func start() {
         let thread = Thread { [self] in
+            Thread.current.name = "reelfarm-fds"  // named from inside: Linux keeps at most 15 characters
             while !lock.withLock({ stopping }) {
                 let n = Self.count()
                 lock.withLock {
@@ -31,7 +32,6 @@ final class DescriptorWatch: @unchecked Sendable {
             }
             finished.signal()
         }
-        thread.name = "reelfarm-descriptors"
         thread.start()
     }
 

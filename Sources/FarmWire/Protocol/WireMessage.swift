@@ -79,6 +79,29 @@ public struct WireMessage: Sendable, Equatable {
     }
 }
 
+extension WireMessage {
+    /// The metadata of a heartbeat that lists no lease, byte for byte as every sender encodes it.
+    static let idleHeartbeatMeta = Data(#"{"running":[]}"#.utf8)
+
+    /// The sequence number of `frames` (without any ROUTER identity frame) when they are exactly an idle worker's
+    /// heartbeat: a reelfarm header of this version for `heartbeat`, and metadata byte for byte `{"running":[]}`, with
+    /// no blob. `nil` for anything else, which then goes through ``init(frames:)`` and ``payload(_:)`` like any
+    /// message: only bytes the full decoder reads as `Heartbeat(running: [])` are recognised here, so nothing is
+    /// accepted that it would refuse.
+    ///
+    /// On a large farm this is nearly every message the coordinator receives (20 000 workers send 20 000 a second).
+    public static func idleHeartbeatSequence<Frames: Collection<Data>>(_ frames: Frames) -> UInt32? {
+        guard frames.count == 2, let header = frames.first, header.count == headerSize else { return nil }
+        let meta = frames[frames.index(after: frames.startIndex)]
+        guard meta == idleHeartbeatMeta else { return nil }
+        return header.withUnsafeBytes { (h: UnsafeRawBufferPointer) -> UInt32? in
+            guard h[0] == UInt8(ascii: "R"), h[1] == UInt8(ascii: "F"), h[2] == version, h[3] == Command.heartbeat.rawValue
+            else { return nil }
+            return UInt32(h[4]) | UInt32(h[5]) << 8 | UInt32(h[6]) << 16 | UInt32(h[7]) << 24
+        }
+    }
+}
+
 /// A message that could not be accepted.
 public struct WireError: Error, Sendable, CustomStringConvertible, Equatable {
     /// Why, as counted by the coordinator.

@@ -104,10 +104,22 @@ public final class ZMQSocket {
         }
     }
 
+    /// Sends one multipart message through a ROUTER: `identity` names the peer, `frames` are the message.
+    public func send(to identity: Data, _ frames: [Data], dontWait: Bool = false) throws(ZMQError) {
+        let s = try socket
+        let wait = dontWait ? ZMQ_DONTWAIT : 0
+        try zmqCheck(identity.withUnsafeBytes { zmq_send(s, $0.baseAddress, $0.count, ZMQ_SNDMORE | wait) }, "zmq_send")
+        for (i, frame) in frames.enumerated() {
+            let flags = (i + 1 < frames.count ? ZMQ_SNDMORE : 0) | wait
+            try zmqCheck(frame.withUnsafeBytes { zmq_send(s, $0.baseAddress, $0.count, flags) }, "zmq_send")
+        }
+    }
+
     /// Receives one whole multipart message, or `nil` when `dontWait` and none is waiting.
     public func receive(dontWait: Bool = false) throws(ZMQError) -> [Data]? {
         let s = try socket
         var frames: [Data] = []
+        frames.reserveCapacity(4)  // identity, header, metadata and a blob without growing
         var more = true
         while more {
             var msg = zmq_msg_t()
