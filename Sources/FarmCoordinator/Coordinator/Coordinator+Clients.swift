@@ -139,12 +139,7 @@ extension Coordinator {
     }
 
     func summary(_ job: JobRecord) throws -> JobSummary {
-        let tasks = try store.tasks(job: job.id)
-        let totals = JobTotals(tasksTotal: tasks.count, tasksDone: tasks.filter { $0.state == "done" }.count,
-                               framesTotal: tasks.reduce(0) { $0 + $1.frames },
-                               framesDone: tasks.filter { $0.state == "done" }.reduce(0) { $0 + $1.frames },
-                               anyReady: tasks.contains { $0.state == "ready" }, firstStart: try store.firstStart(job: job.id))
-        return try summary(job, totals)
+        try summary(job, try store.jobTotals(job: job.id, firstStart: nil) ?? .empty)
     }
 
     /// A job's summary from its totals (``FarmStore/jobTotals()`` for a listing of all of them).
@@ -233,8 +228,7 @@ extension Coordinator {
                    hit.membership == membership {
                     return hit.summary
                 }
-                let s = try summary(job, totals ?? JobTotals(tasksTotal: 0, tasksDone: 0, framesTotal: 0,
-                                                             framesDone: 0, anyReady: false, firstStart: nil))
+                let s = try summary(job, totals ?? .empty)
                 let ticking = s.runningSeconds != nil && !job.state.isFinished
                 jobIndex.summaries[job.id] = ticking ? nil : (membership, s)
                 return s

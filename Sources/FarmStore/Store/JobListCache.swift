@@ -148,16 +148,6 @@ extension FarmStore {
         }
     }
 
-    /// When the job's first attempt started (ended attempts and open leases alike); `nil` before any did.
-    public func firstStart(job: String) throws -> Double? {
-        try read { db in
-            try Double.fetchOne(db, sql: """
-                SELECT MIN(s) FROM (SELECT MIN(started_at) AS s FROM attempts WHERE job_id = ?
-                                    UNION ALL SELECT MIN(started_at) FROM tasks WHERE job_id = ?)
-                """, arguments: [job, job])
-        }
-    }
-
     /// One job's totals (nil: no such job has tasks). `firstStart`, when already known, is not read again: a job's
     /// earliest attempt start never moves once it has one.
     public func jobTotals(job: String, firstStart known: Double?) throws -> JobTotals? {

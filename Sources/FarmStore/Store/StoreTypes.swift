@@ -215,6 +215,10 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
 
 /// A job's task totals, for listings (``FarmStore/jobTotals()``).
 public struct JobTotals: Sendable, Equatable {
+    /// A job without tasks.
+    public static let empty = JobTotals(tasksTotal: 0, tasksDone: 0, framesTotal: 0, framesDone: 0, anyReady: false,
+                                       firstStart: nil)
+
     public var tasksTotal: Int
     public var tasksDone: Int
     public var framesTotal: Int
