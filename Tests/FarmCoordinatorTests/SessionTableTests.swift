@@ -48,6 +48,36 @@ import Testing
         #expect(table.reapSilent(now: 6.1, limit: 3).map(\.id) == ["w-2"])
     }
 
+    /// A loop behind its input (full receives, a batch a dashboard request cut short) declares nobody dead for the
+    /// heartbeats it has not read yet: silence counts up to when it last read everything, and the log says it is behind.
+    @Test func silenceCountsOnlyUpToWhenTheLoopLastCaughtUp() throws {
+        let table = SessionTable()
+        let s = session(1, at: 0)
+        table.insert(s, now: 0)
+        var clock = LivenessClock(start: 0)
+        clock.received(startedAt: 1, drained: true, handledAll: true)
+        clock.received(startedAt: 2, drained: false, handledAll: true)
+        clock.received(startedAt: 4, drained: true, handledAll: false)
+        let upTo = try #require(clock.reapTime(now: 5))
+        #expect(upTo == 1 && table.nextDeadline(limit: 3).map { upTo > $0 } == false)
+        #expect(table.reapSilent(now: upTo, limit: 3).isEmpty)
+        #expect(clock.behindNotice(now: 5, limit: 3) != nil && clock.behindNotice(now: 6, limit: 3) == nil)
+        #expect(clock.behindNotice(now: 15.5, limit: 3) != nil)
+        clock.received(startedAt: 4.5, drained: true, handledAll: true)
+        #expect(table.reapSilent(now: try #require(clock.reapTime(now: 5)), limit: 3).map(\.id) == ["w-1"])
+        #expect(clock.behindNotice(now: 5, limit: 3) == nil)
+    }
+
+    /// A stall of the loop itself (over a second between or inside iterations) holds reaping off for a whole limit.
+    @Test func aStallHoldsReapingOffForAWholeLimit() {
+        var clock = LivenessClock(start: 0)
+        clock.received(startedAt: 10, drained: true, handledAll: true)
+        clock.resumed(at: 10, after: 0.5, limit: 3)
+        #expect(clock.reapTime(now: 10) == 10)
+        clock.resumed(at: 10, after: 5, limit: 3)
+        #expect(clock.reapTime(now: 12.9) == nil && clock.reapTime(now: 13) == 10)
+    }
+
     @Test func aSightingInsideTheGranularityStillCounts() {
         let table = SessionTable()
         let s = session(1, at: 0)

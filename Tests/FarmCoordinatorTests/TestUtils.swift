@@ -46,7 +46,8 @@ func waitFor(_ client: FarmClient, job: String, seconds: Double = 120,
 
 /// A coordinator inside the test process, on a free loopback port.
 /// - Parameter log: collects its log lines when given (else they go to stderr).
-func inProcessCoordinator(_ dir: URL, log: LogLines? = nil, keepIntermediates: Bool = true) throws -> (Coordinator, String) {
+func inProcessCoordinator(_ dir: URL, log: LogLines? = nil, keepIntermediates: Bool = true,
+                          configure: (inout CoordinatorConfiguration) -> Void = { _ in }) throws -> (Coordinator, String) {
     MediaLog.setLevel(.errors)
     var config = CoordinatorConfiguration(
         dataDirectory: dir, bind: "tcp://127.0.0.1:*",
@@ -55,6 +56,7 @@ func inProcessCoordinator(_ dir: URL, log: LogLines? = nil, keepIntermediates: B
     config.images = { spec, files throws(SpecError) in try StoryboardImages.load(spec, files: files) }
     if let log { config.log = { log.append($0) } }
     config.keepIntermediates = keepIntermediates
+    configure(&config)
     let c = try Coordinator(configuration: config)
     return (c, try c.start())
 }

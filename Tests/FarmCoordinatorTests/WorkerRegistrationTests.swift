@@ -42,6 +42,31 @@ import Testing
         #expect(report.refused["unknown-peer"] == 2)
     }
 
+    /// The welcome says how often the coordinator beats this worker (5 s by default: a 12.5 s silence limit), and it
+    /// beats that often. Counted, not timed: a coordinator that ignored the setting would send none in 2.4 s.
+    @Test func theWelcomeSaysHowOftenTheCoordinatorBeatsAndItDoes() throws {
+        let (plain, plainEndpoint) = try inProcessCoordinator(try temporaryDirectory())
+        let usual = try RawPeer(plainEndpoint)
+        try usual.send(hello("usual"))
+        let defaults = try #require(try usual.next([.welcome])).payload(Welcome.self)
+        plain.stop()
+        plain.wait()
+        #expect(defaults.beatMillis == 5_000 && defaults.silenceMillis == 12_500)
+        let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory()) { $0.beatMillis = 400 }
+        defer { coordinator.stop(); coordinator.wait() }
+        let peer = try RawPeer(endpoint)
+        try peer.send(hello("beaten"))
+        let welcome = try #require(try peer.next([.welcome])).payload(Welcome.self)
+        #expect(welcome.beatMillis == 400 && welcome.silenceMillis == 1_000)
+        var beats = 0
+        let end = Date().addingTimeInterval(2.4)
+        while Date() < end {
+            try peer.send(WireMessage(.heartbeat, Heartbeat()))
+            if try peer.next([.heartbeat], seconds: 0.3) != nil { beats += 1 }
+        }
+        #expect((3...9).contains(beats), "\(beats) beats in 2.4 s at one every 0.4 s")
+    }
+
     @Test func aHelloAgainOnOneConnectionKeepsItsRowAndTheLeasesItLists() throws {
         let dir = try temporaryDirectory()
         let (coordinator, endpoint) = try inProcessCoordinator(dir)

@@ -118,6 +118,21 @@ import Testing
         }
     }
 
+    /// `welcome.beat_millis` is optional (a coordinator without it beats every 2 s), and whatever number a coordinator
+    /// sends, the worker's silence limit stays within 1 s…10 min without overflowing.
+    @Test func aWelcomeWithoutABeatMeansTwoSecondsAndAnyBeatGivesABoundedSilence() throws {
+        let old = #"{"worker_id":"w-1","heartbeat_millis":1000,"dead_after_millis":3000,"max_message_bytes":8388608,"piece_bytes":1048576,"drop":[]}"#
+        let welcome = try WireJSON.decoder.decode(Welcome.self, from: Data(old.utf8))
+        #expect(welcome.beatMillis == nil && welcome.silenceMillis == 5_000)
+        var w = welcome
+        for (beat, silence) in [(5_000, 12_500), (0, 1_000), (-7, 1_000), (Int.max, 600_000), (Int.min, 1_000)] {
+            w.beatMillis = beat
+            #expect(w.silenceMillis == silence, "beat \(beat)")
+        }
+        w.beatMillis = 5_000
+        #expect(String(decoding: WireJSON.encode(w), as: UTF8.self).contains(#""beat_millis":5000"#))
+    }
+
     @Test func headerIsTheDocumentedEightBytes() {
         let frames = WireMessage(.progress, TaskProgress(lease: Self.lease, step: 1, steps: 2), sequence: 0x0403_0201).frames
         #expect([UInt8](frames[0]) == [0x52, 0x46, 1, 3, 1, 2, 3, 4])

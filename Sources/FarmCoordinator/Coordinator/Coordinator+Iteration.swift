@@ -28,15 +28,19 @@ extension Coordinator {
     func tick(answering: Bool) throws {
         for done in assembly.finished() { finishAssembly(done) }
         let now = Self.clock
-        // Each worker's turn comes once every two heartbeat periods, spread evenly: a worker only needs to hear that the
-        // coordinator lives (it waits 5 s before it even says so), and on a large farm these sends are most of the
-        // coordinator's cost (each is a write on its own TCP connection).
-        let period = 2 * Double(config.heartbeatMillis) / 1000
+        // Each worker's turn comes once every `beatMillis`, spread evenly: a worker only needs to hear that the
+        // coordinator lives (the welcome tells it the period; it waits 2.5 periods before it even says so), and on a
+        // large farm these sends are most of the coordinator's cost (each is a write on its own TCP connection).
+        let period = Double(config.beatMillis) / 1000
         for s in sessions.heartbeatsDue(now: now, period: period) { outbox.append((s.identity, Self.heartbeatFrames)) }
-        // Deadlines are checked when they fall due (this loop wakes at least every 20 ms), not on a heartbeat tick.
+        // Deadlines are checked when they fall due (this loop wakes at least every 20 ms), not on a heartbeat tick, and
+        // silence counts only up to when the loop last caught up with what workers sent.
         let limit = Double(config.deadAfterMillis) / 1000
-        if now - iterationStart > 1.0 { reapHoldOff = max(reapHoldOff, now + limit) }
-        if now >= reapHoldOff, let due = sessions.nextDeadline(limit: limit), now > due { reapSilentWorkers(now: now) }
+        liveness.resumed(at: now, after: now - iterationStart, limit: limit)
+        if let upTo = liveness.reapTime(now: now), let due = sessions.nextDeadline(limit: limit), upTo > due {
+            reapSilentWorkers(now: upTo)
+        }
+        if let notice = liveness.behindNotice(now: now, limit: limit) { log(notice) }
         if dispatchDue(now: now), !(answering && now - lastDispatch < 0.05) {
             lastDispatch = now
             try dispatchReady()

@@ -53,7 +53,7 @@ extension Coordinator {
                                             state: "alive", lastSeen: Self.wall), now: Self.wall)
         send(identity, WireMessage(.welcome, Welcome(
             workerId: id, heartbeatMillis: config.heartbeatMillis, deadAfterMillis: config.deadAfterMillis,
-            maxMessageBytes: WireMessage.maxMessageBytes, pieceBytes: WireMessage.pieceBytes, drop: drop)))
+            maxMessageBytes: WireMessage.maxMessageBytes, pieceBytes: WireMessage.pieceBytes, drop: drop, beatMillis: config.beatMillis)))
         // Every join is logged on a small farm; on a large one, reconnects and every thousandth.
         if sessions.count <= 1_000 || !replaced.isEmpty || sessions.count % 1_000 == 0 {
             log("worker \(id) joined: \(h.slots) slots, engines \(h.engines.joined(separator: ",")), \(h.device)"

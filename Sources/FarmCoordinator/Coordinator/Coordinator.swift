@@ -59,8 +59,8 @@ public final class Coordinator: @unchecked Sendable {
     private var startError: (any Error)?
     var workerCounter = 0
     var lastTurnedAwayLog = -Double.infinity
-    /// No session is reaped before this time (the loop itself stalled; see `run`).
-    var reapHoldOff = 0.0
+    /// Up to when every worker has been heard, and whether reaping waits (see ``LivenessClock``).
+    var liveness = LivenessClock(start: Coordinator.clock)
     /// When the current iteration began: a stall inside the iteration (the process stopped between reading and
     /// reaping) is caught where the reaping happens, too.
     var iterationStart = 0.0
@@ -167,20 +167,23 @@ public final class Coordinator: @unchecked Sendable {
                 let since = (LoopStats.now &- previous.start) / 1_000
                 if since < iterationMicros { usleep(UInt32(iterationMicros - since)) }
             }
+            let receiveStart = Self.clock
             let ready = try socket.poll(milliseconds: incoming.isEmpty ? 20 : 0)
             let busySince = LoopStats.now
+            var drained = !ready
             if ready {
                 let t0 = LoopStats.now
-                while incoming.count < 512, let frames = try socket.receive(dontWait: true) { incoming.append(frames) }
+                while incoming.count < 512 {
+                    guard let frames = try socket.receive(dontWait: true) else { drained = true; break }
+                    incoming.append(frames)
+                }
                 stats.add(.receive, since: t0)
             }
             // Silence while this loop itself stalled is not the workers' fault: after a stall, nobody is declared dead
-            // until the messages that queued meanwhile have been read and one more heartbeat period has passed.
+            // until a whole liveness limit has passed since it resumed (the messages that queued take seconds to read
+            // on a large farm, and a worker only counts as silent once it had a full limit's time to be heard again).
             let resumed = Self.clock
-            // The grace is a whole liveness limit from the resume: on a large farm the messages that queued take seconds
-            // to read, and a worker only counts as silent once it had a full limit's time to be heard again.
-            if resumed - lastIteration > 1.0 { reapHoldOff = resumed + Double(config.deadAfterMillis) / 1000 }
-            if incoming.count >= 512 { reapHoldOff = max(reapHoldOff, resumed + 0.5) }
+            liveness.resumed(at: resumed, after: resumed - lastIteration, limit: Double(config.deadAfterMillis) / 1000)
             lastIteration = resumed
             iterationStart = resumed
             // One transaction per iteration; replies and assignments leave only after it committed, so whatever a
@@ -197,6 +200,7 @@ public final class Coordinator: @unchecked Sendable {
                     handled += 1
                 }
                 if handled < incoming.count { carried = Array(incoming[handled...]) }
+                liveness.received(startedAt: receiveStart, drained: drained, handledAll: carried.isEmpty)
                 try runCommands()
                 stats.add(.handle, since: t0)
                 t0 = LoopStats.now

@@ -12,6 +12,10 @@ public struct CoordinatorConfiguration: Sendable {
     /// A worker silent this long is dead and its tasks go back to the queue.
     public var deadAfterMillis = CoordinatorConfiguration.defaultDeadAfterMillis
     public static let defaultDeadAfterMillis = 3_000
+    /// How often the coordinator tells each worker it lives (told to the worker in `welcome.beat_millis`; a worker
+    /// waits 2.5 periods before it counts the coordinator silent). On a large farm these sends are most of the
+    /// coordinator's cost: 5 s keeps them to a fifth of the workers' own heartbeats.
+    public var beatMillis = 5_000
     /// While messages keep coming, the loop starts an iteration at most this often (microseconds): what arrives
     /// meanwhile shares one poll, one transaction and one tick. A message after a quiet spell is read at once; 0 reads
     /// each as soon as the last iteration ends.

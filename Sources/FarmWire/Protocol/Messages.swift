@@ -62,14 +62,23 @@ public struct Welcome: Codable, Sendable, Equatable {
     public var pieceBytes: Int
     /// Leases the worker reported that are no longer its own: it must drop them.
     public var drop: [Lease]
-    public init(workerId: String, heartbeatMillis: Int, deadAfterMillis: Int, maxMessageBytes: Int, pieceBytes: Int, drop: [Lease]) {
+    /// How often the coordinator sends this worker a heartbeat; coordinators that do not send it beat every 2 s. The
+    /// worker counts the coordinator silent after 2.5 periods.
+    public var beatMillis: Int?
+    public init(workerId: String, heartbeatMillis: Int, deadAfterMillis: Int, maxMessageBytes: Int, pieceBytes: Int, drop: [Lease],
+                beatMillis: Int? = nil) {
         self.workerId = workerId
         self.heartbeatMillis = heartbeatMillis
         self.deadAfterMillis = deadAfterMillis
         self.maxMessageBytes = maxMessageBytes
         self.pieceBytes = pieceBytes
         self.drop = drop
+        self.beatMillis = beatMillis
     }
+
+    /// How long the worker waits for any message before it counts the coordinator silent: 2.5 beat periods (5 s
+    /// for a coordinator that does not say), so one lost beat never counts; within 1...600 s whatever the coordinator says.
+    public var silenceMillis: Int { min(max(beatMillis ?? 2_000, 400), 240_000) * 5 / 2 }
 }
 
 /// `heartbeat`, both ways every second; a worker lists its running leases.

@@ -15,6 +15,9 @@ public final class Worker: @unchecked Sendable {
     private var draining = false
     private var stopping = false
     private var lastHeard = 0.0
+    /// How long without any message before the coordinator counts as silent: the configured value until a `welcome`
+    /// says how often the coordinator beats (2.5 of its periods).
+    private lazy var silenceSeconds = Double(config.coordinatorSilenceMillis) / 1000
     private var lastBeat = 0.0
     private var sequence: UInt32 = 0
     /// Messages the socket had no room for (no completed connection yet): sent first, in order, once it has.
@@ -62,7 +65,7 @@ public final class Worker: @unchecked Sendable {
                     drainDeadline = drainUntilDone ? .infinity : now + Double(config.drainMillis) / 1000
                 }
                 // Nobody to report to, or running too long: hand back what still runs and leave.
-                let unreachable = now - lastHeard > Double(config.coordinatorSilenceMillis) / 1000
+                let unreachable = now - lastHeard > silenceSeconds
                 if !idle && (unreachable || now >= drainDeadline ?? now) { handBackRunning(unreachable: unreachable) }
                 if idle || unreachable || now >= drainDeadline ?? now {
                     flush()
@@ -84,7 +87,7 @@ public final class Worker: @unchecked Sendable {
                 lock.withLock { outbox.append(WireMessage(.heartbeat, Heartbeat(running: Array(running.keys)))) }
                 flush()
             }
-            if now - lastHeard > Double(config.coordinatorSilenceMillis) / 1000 {
+            if now - lastHeard > silenceSeconds {
                 // A silent coordinator is most often a busy or restarting one: libzmq reconnects the TCP connection by
                 // itself, and an unknown peer is told to say hello again. A new socket is made only after a backoff
                 // that doubles with each try and is jittered, so a farm of workers never reconnects in step.
@@ -176,6 +179,9 @@ public final class Worker: @unchecked Sendable {
             case .welcome:
                 let w = try m.payload(Welcome.self)
                 workerID = w.workerId
+                silenceSeconds = Double(w.silenceMillis) / 1000
+                // A new connection only after twice that silence: a coordinator's stall never costs a re-registration.
+                reconnect.base = max(10, 2 * silenceSeconds)
                 lock.withLock { for l in w.drop { running[l] = true } }
             case .heartbeat:
                 break
