@@ -61,11 +61,12 @@ import Testing
         let upTo = try #require(clock.reapTime(now: 5))
         #expect(upTo == 1 && table.nextDeadline(limit: 3).map { upTo > $0 } == false)
         #expect(table.reapSilent(now: upTo, limit: 3).isEmpty)
-        #expect(clock.behindNotice(now: 5, limit: 3) != nil && clock.behindNotice(now: 6, limit: 3) == nil)
-        #expect(clock.behindNotice(now: 15.5, limit: 3) != nil)
+        let notices = [5, 6, 15.5].map { clock.behindNotice(now: $0, limit: 3) != nil }
+        #expect(notices == [true, false, true])
         clock.received(startedAt: 4.5, drained: true, handledAll: true)
         #expect(table.reapSilent(now: try #require(clock.reapTime(now: 5)), limit: 3).map(\.id) == ["w-1"])
-        #expect(clock.behindNotice(now: 5, limit: 3) == nil)
+        let caughtUp = clock.behindNotice(now: 5, limit: 3)
+        #expect(caughtUp == nil)
     }
 
     /// A stall of the loop itself (over a second between or inside iterations) holds reaping off for a whole limit.
@@ -76,6 +77,33 @@ import Testing
         #expect(clock.reapTime(now: 10) == 10)
         clock.resumed(at: 10, after: 5, limit: 3)
         #expect(clock.reapTime(now: 12.9) == nil && clock.reapTime(now: 13) == 10)
+    }
+
+    /// Half the farm (and at least 50) silent at once is spared for 30 s, judged again every limit; fewer die at once.
+    @Test func aMassSilenceIsSparedForThirtySecondsAndASmallOneIsNot() {
+        let table = SessionTable()
+        let all = (0..<100).map { session($0, at: 0) }
+        for s in all { table.insert(s, now: 0) }
+        var clock = LivenessClock(start: 0)
+        func judge(at now: Double, keepAlive: ArraySlice<WorkerSession>) -> (silent: Int, spared: Bool) {
+            for s in keepAlive { table.touch(s, now: now - 1) }
+            let silent = table.silentSessions(now: now, limit: 3)
+            let spared = clock.spares(silent: silent.count, of: table.count, now: now, limit: 3)
+            for s in silent { if spared { table.spare(s, now: now) } else { table.remove(s) } }
+            return (silent.count, spared)
+        }
+        // 60 fall silent: spared, and judged again only after a whole limit.
+        #expect(judge(at: 3.5, keepAlive: all[60...]) == (60, true))
+        #expect(clock.reapTime(now: 6.4) == nil && clock.massSince == 3.5 && table.count == 100)
+        // Ten are heard again; the other 50 are still half the farm, spared until the 30 s are up.
+        #expect(judge(at: 6.6, keepAlive: all[..<10] + all[60...]) == (50, true))
+        #expect(judge(at: 9.7, keepAlive: all[..<10] + all[60...]) == (50, true))
+        var t = 9.7
+        while t < 33.5 { t += 3.1; _ = judge(at: t, keepAlive: all[..<10] + all[60...]) }
+        #expect(table.count == 50 && clock.massSince == nil)
+        // Fewer than half, or fewer than 50: dead at once.
+        let small = [clock.spares(silent: 49, of: 60, now: 40, limit: 3), clock.spares(silent: 50, of: 101, now: 40, limit: 3)]
+        #expect(small == [false, false] && clock.massSince == nil)
     }
 
     @Test func aSightingInsideTheGranularityStillCounts() {

@@ -42,7 +42,7 @@ import Testing
         #expect(report.refused["unknown-peer"] == 2)
     }
 
-    /// The welcome says how often the coordinator beats this worker (5 s by default: a 12.5 s silence limit), and it
+    /// The welcome says how often the coordinator beats this worker (10 s by default: a 25 s silence limit), and it
     /// beats that often. Counted, not timed: a coordinator that ignored the setting would send none in 2.4 s.
     @Test func theWelcomeSaysHowOftenTheCoordinatorBeatsAndItDoes() throws {
         let (plain, plainEndpoint) = try inProcessCoordinator(try temporaryDirectory())
@@ -51,7 +51,7 @@ import Testing
         let defaults = try #require(try usual.next([.welcome])).payload(Welcome.self)
         plain.stop()
         plain.wait()
-        #expect(defaults.beatMillis == 5_000 && defaults.silenceMillis == 12_500)
+        #expect(defaults.beatMillis == 10_000 && defaults.silenceMillis == 25_000)
         let (coordinator, endpoint) = try inProcessCoordinator(try temporaryDirectory()) { $0.beatMillis = 400 }
         defer { coordinator.stop(); coordinator.wait() }
         let peer = try RawPeer(endpoint)

@@ -132,9 +132,24 @@ extension Coordinator {
         log("worker \(s.id) left (\(b.reason))")
     }
 
-    /// Workers silent longer than the limit are dead; their tasks go back to the queue.
+    /// Declares dead the workers silent past the limit at `now` (up to when the loop last heard everything), unless so
+    /// many fell silent at once that the fault is more likely the coordinator's (``LivenessClock/spares(silent:of:now:limit:)``);
+    /// their tasks go back to the queue.
     func reapSilentWorkers(now: Double) {
-        for s in sessions.reapSilent(now: now, limit: Double(config.deadAfterMillis) / 1000) {
+        let limit = Double(config.deadAfterMillis) / 1000
+        let silent = sessions.silentSessions(now: now, limit: limit)
+        let first = liveness.massSince == nil
+        let clock = Self.clock
+        if liveness.spares(silent: silent.count, of: sessions.count, now: clock, limit: limit) {
+            for s in silent { sessions.spare(s, now: clock) }
+            if first {
+                log("\(silent.count) of \(sessions.count) workers fell silent at once: more likely this coordinator or its network "
+                    + "than the workers; none is declared dead for \(Int(LivenessClock.massSilenceSeconds)) s unless it stays silent")
+            }
+            return
+        }
+        for s in silent {
+            sessions.remove(s)
             do {
                 try loseLeases(of: s, reason: "worker \(s.id) silent for \(Int((now - s.lastSeen) * 1000)) ms")
                 try store.setWorker(s.id, state: "dead", lastSeen: Self.wall)

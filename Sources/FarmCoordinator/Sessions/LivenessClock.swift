@@ -15,6 +15,11 @@ struct LivenessClock {
     private(set) var holdOff = 0.0
     /// When the log last said that the loop is behind.
     private var behindSaid = -Double.infinity
+    /// Since when at least half the farm (and at least ``massSilence`` workers) has been silent at once.
+    private(set) var massSince: Double?
+    /// How many workers silent at once may be the farm's fault rather than theirs, and for how long at most.
+    static let massSilence = 50
+    static let massSilenceSeconds = 30.0
 
     init(start: Double) { caughtUp = start }
 
@@ -31,6 +36,26 @@ struct LivenessClock {
 
     /// The instant up to which silence counts, or `nil` while reaping is held off.
     func reapTime(now: Double) -> Double? { now >= holdOff ? caughtUp : nil }
+
+    /// Whether `silent` of `total` workers, silent past the limit at once, are spared for now: at least half the farm
+    /// and at least ``massSilence`` is more likely this coordinator's or its network's fault (the I/O thread still
+    /// behind after a stall, a switch between two racks) than a mass death, so nobody is declared dead for up to
+    /// ``massSilenceSeconds`` (judged again every `limit`) unless heard again. Kubernetes' node controller stops evicting
+    /// in a fully disrupted zone for the same reason.
+    mutating func spares(silent: Int, of total: Int, now: Double, limit: Double) -> Bool {
+        guard silent >= Self.massSilence, silent * 2 >= total else {
+            massSince = nil
+            return false
+        }
+        let since = massSince ?? now
+        massSince = since
+        guard now - since < Self.massSilenceSeconds else {
+            massSince = nil  // they die now; a later mass silence is a new episode
+            return false
+        }
+        holdOff = max(holdOff, now + limit)
+        return true
+    }
 
     /// A line for the log when the loop is more than `limit` behind its input (at most every 10 s), else `nil`.
     mutating func behindNotice(now: Double, limit: Double) -> String? {

@@ -78,12 +78,19 @@ final class SessionTable {
 
     /// Sessions silent for more than `limit` seconds at `now`, removed from the table (oldest silence first).
     func reapSilent(now: Double, limit: Double) -> [WorkerSession] {
+        let dead = silentSessions(now: now, limit: limit)
+        for s in dead { remove(s) }
+        return dead
+    }
+
+    /// The sessions silent past `limit` at `now`, taken off the deadline queue but still members: ``remove(_:)`` each,
+    /// or ``spare(_:)`` it to be judged again.
+    func silentSessions(now: Double, limit: Double) -> [WorkerSession] {
         var dead: [WorkerSession] = []
         while let (seen, s) = deadlines.pop(dueBy: now - limit) {
             // A stale entry: the session left, or a newer entry for it is queued.
             guard byIdentity[s.identity] === s, s.queuedAt == seen else { continue }
             if now - s.lastSeen > limit {
-                remove(s)
                 dead.append(s)
             } else {
                 // Seen within the granularity after its last entry: queue the deadline it really has.
@@ -95,6 +102,14 @@ final class SessionTable {
     }
 
     /// When the next liveness check can find someone dead (`limit` after the oldest queued sighting).
+    /// Puts a silent session back on the deadline queue at `now` (the queue stays in time order), so that it is judged
+    /// again one limit later (see ``silentSessions(now:limit:)``).
+    func spare(_ s: WorkerSession, now: Double) {
+        guard byIdentity[s.identity] === s else { return }
+        s.queuedAt = now
+        deadlines.push(s, due: now)
+    }
+
     func nextDeadline(limit: Double) -> Double? { deadlines.nextDue.map { $0 + limit } }
 
     /// Sessions whose heartbeat turn came since the last call (see ``HeartbeatWheel``).

@@ -180,8 +180,8 @@ public final class Worker: @unchecked Sendable {
                 let w = try m.payload(Welcome.self)
                 workerID = w.workerId
                 silenceSeconds = Double(w.silenceMillis) / 1000
-                // A new connection only after twice that silence: a coordinator's stall never costs a re-registration.
-                reconnect.base = max(10, 2 * silenceSeconds)
+                // A new connection only after that silence again: a coordinator's stall never costs a re-registration.
+                reconnect.base = max(10, silenceSeconds)
                 lock.withLock { for l in w.drop { running[l] = true } }
             case .heartbeat:
                 break
