@@ -507,7 +507,8 @@ import Testing
         #expect(samples["reelfarm_jobs{state=\"running\"}"] == 1 && samples["reelfarm_jobs{state=\"done\"}"] == 0)
         #expect(samples.keys.contains { $0.hasPrefix("reelfarm_refused_total{reason=") })
         for name in ["tasks_ready", "tasks_running", "workers", "workers_draining", "worker_slots", "worker_slots_busy",
-                     "films_total", "film_frames_total"] {
+                     "films_total", "film_frames_total", "store_wal_frames", "store_checkpoints_total",
+                     "store_checkpoint_frames_total", "store_checkpoint_failures_total", "store_inline_checkpoints_total"] {
             #expect(samples["reelfarm_" + name] != nil, "reelfarm_\(name) missing")
         }
         #expect(body.contains("# TYPE reelfarm_results_total counter") && body.contains("# TYPE reelfarm_workers gauge"))

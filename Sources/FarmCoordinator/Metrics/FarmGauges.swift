@@ -32,6 +32,8 @@ public struct FarmGauges: Sendable, Equatable {
     public var workerCapacity = 0
     /// How long the loop's iterations kept it from reading the socket (see ``LoopStats/busy``).
     public var loopBusy = LoopHistogram()
+    /// The store's log checkpoints, run off the loop (see `WALCheckpointer`).
+    public var checkpoints = CheckpointStatistics()
 
     public init() {}
 }
@@ -55,5 +57,6 @@ extension Coordinator {
         gauges.refusedTotal = refusedCounts
         gauges.loopBusy = stats.busy
         gauges.clientErrorsTotal = clientErrors
+        gauges.checkpoints = store.checkpoints
     }
 }

@@ -96,6 +96,7 @@ public final class MetricsService: Service, Sendable {
             ("worker_slots", g.slots, "Task slots of connected workers."),
             ("worker_slots_busy", g.slotsBusy, "Task slots holding a lease."),
             ("worker_capacity", g.workerCapacity, "Workers the coordinator's file-descriptor limit allows at once."),
+            ("store_wal_frames", g.checkpoints.logFrames, "Pages in the store's write-ahead log at its last checkpoint."),
         ]
         for (metric, value, help) in gauges {
             registry.makeGauge(descriptor: name(metric, help)).set(Int64(value))
@@ -106,6 +107,11 @@ public final class MetricsService: Service, Sendable {
             ("films", g.filmsTotal, "Films assembled since the coordinator started."),
             ("film_frames", g.framesTotal, "Frames of the films assembled since the coordinator started."),
             ("client_errors", g.clientErrorsTotal, "Client requests refused for the user's mistake (unknown job, finished job)."),
+            ("store_checkpoints", g.checkpoints.checkpoints, "Checkpoints of the store's log run off the loop."),
+            ("store_checkpoint_frames", g.checkpoints.copiedFrames, "Log pages those checkpoints copied into the database file."),
+            ("store_checkpoint_failures", g.checkpoints.failures, "Checkpoints of the store's log that failed."),
+            ("store_inline_checkpoints", g.checkpoints.inline,
+             "Checkpoints the loop's own commits ran because the log passed its ceiling (64 MiB)."),
         ]
         for (metric, value, help) in counters {
             registry.makeCounter(descriptor: name(metric, unit: "total", help)).increment(by: Int64(value))

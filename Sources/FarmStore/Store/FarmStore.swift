@@ -10,6 +10,8 @@ public final class FarmStore: @unchecked Sendable {
     private var current: Database?
     public let artifacts: ArtifactStore
     public let directory: URL
+    /// Copies the log back into the database file off the writer's thread (its commits never checkpoint).
+    let checkpointer: WALCheckpointer
 
     /// Opens (creating and migrating) the store in `directory`.
     public init(directory: URL) throws {
@@ -20,14 +22,24 @@ public final class FarmStore: @unchecked Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
             try db.execute(sql: "PRAGMA cache_size = -65536")  // 64 MiB: the hot tables stay in memory
-            // Checkpoint every 32 MiB of WAL instead of 4 MiB: hot pages are copied back once per checkpoint, not 8 times.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 8192")
+            // The writer's commits never checkpoint (``WALCheckpointer`` replaces its automatic checkpoint); after a
+            // checkpoint lets the log start over, its file is cut back to 64 MiB.
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
-        db = try DatabasePool(path: directory.appendingPathComponent("reelfarm.sqlite").path, configuration: config)
+        let path = directory.appendingPathComponent("reelfarm.sqlite").path
+        db = try DatabasePool(path: path, configuration: config)
         try Migrations.migrator.migrate(db)
         artifacts = try ArtifactStore(root: directory.appendingPathComponent("artifacts"))
+        checkpointer = try WALCheckpointer(path: path)
+        try db.writeWithoutTransaction { checkpointer.install(on: $0) }
+        checkpointer.start()
     }
+
+    deinit { checkpointer.stop() }
+
+    /// What the background checkpoints did (see ``WALCheckpointer``).
+    public var checkpoints: CheckpointStatistics { checkpointer.statistics }
 
     /// Runs `body` in one write transaction: every store call inside it joins that transaction, so a loop
     /// iteration's leases, results and readiness changes commit together (one commit, not one per message).
