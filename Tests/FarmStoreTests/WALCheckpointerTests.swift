@@ -56,4 +56,63 @@ import Testing
         #expect(stats.inline >= 1 && stats.checkpoints == 0, "\(stats)")
         #expect(walBytes(dir) < 80 << 20, "\(walBytes(dir)) bytes of WAL")
     }
+
+    /// The writer's own checkpoint past the ceiling finds another connection's checkpoint under way (the thread's, in
+    /// production): SQLite answers SQLITE_BUSY, and the commits that ran it still succeed. Here a FULL checkpoint holds
+    /// the checkpoint lock while it waits, in its busy handler, for the write lock the test's writer holds.
+    @Test func aBusyCheckpointNeverFailsTheCommitThatRanIt() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wal-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try FarmStore(directory: dir)
+        store.checkpointer.stop()
+        try store.db.write { try $0.execute(sql: "CREATE TABLE scratch (n INTEGER PRIMARY KEY, body BLOB)") }
+
+        final class Gate: @unchecked Sendable {
+            let lock = NSLock()
+            var waiting = false, released = false
+            func until(_ flag: () -> Bool) {
+                let deadline = Date().addingTimeInterval(30)
+                while !lock.withLock(flag), Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+            }
+        }
+        let gate = Gate()
+        var config = Configuration()
+        config.busyMode = .callback { _ in
+            gate.lock.withLock { gate.waiting = true }
+            gate.until { gate.released }
+            return true
+        }
+        let other = try DatabaseQueue(path: dir.appendingPathComponent("reelfarm.sqlite").path, configuration: config)
+        let holding = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        // The writer holds the write lock while the other connection's FULL checkpoint takes the checkpoint lock and
+        // waits for it.
+        DispatchQueue.global().async {
+            try? store.db.write { db in
+                try db.execute(sql: "INSERT INTO scratch (n, body) VALUES (-1, x'00')")
+                holding.signal()
+                gate.until { gate.waiting }
+            }
+        }
+        holding.wait()
+        DispatchQueue.global().async {
+            _ = try? other.inDatabase { try $0.checkpoint(.full) }
+            done.signal()
+        }
+        gate.until { gate.waiting }
+        #expect(gate.lock.withLock { gate.waiting }, "the FULL checkpoint never waited")
+        // 80 MiB while the checkpoint lock is taken: every commit past the ceiling runs the writer's own checkpoint,
+        // which is refused, and none of them may fail.
+        let blob = Data(repeating: 0x3C, count: 1 << 20)
+        var failures: [String] = []
+        for n in 0..<80 {
+            do {
+                try store.db.write { try $0.execute(sql: "INSERT INTO scratch (n, body) VALUES (?, ?)", arguments: [n, blob]) }
+            } catch { failures.append("insert \(n): \(error)") }
+        }
+        gate.lock.withLock { gate.released = true }
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(failures.isEmpty, "\(failures.prefix(3))")
+        #expect(store.checkpoints.inline >= 1, "\(store.checkpoints)")
+        #expect(try store.db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM scratch") } == 81)
+    }
 }

@@ -61,8 +61,11 @@ final class WALCheckpointer: @unchecked Sendable {
             signal.committed(frames: frames)
             guard frames >= WALCheckpointer.ceiling else { return SQLITE_OK }
             signal.lock.withLock { signal.inline += 1 }
-            // As SQLite's own automatic checkpoint does from this hook; its error is the commit's to report.
-            return sqlite3_wal_checkpoint_v2(connection, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            // As SQLite's own automatic checkpoint does from this hook (sqlite3WalDefaultHook), whose result it
+            // ignores: the commit has happened, and an error returned here would make it report a failure; SQLITE_BUSY
+            // (the thread checkpointing at the same moment) is the common one, and the thread copies the frames.
+            _ = sqlite3_wal_checkpoint_v2(connection, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            return SQLITE_OK
         }, context)
     }
 
