@@ -11,6 +11,7 @@ import ServiceLifecycle
 /// every route needs the bearer token (see ``AccessPolicy``).
 public final class DashboardService: Service, Sendable {
     private let server: HTTPServer
+    private let door: FrontDoor
     private let address: String
 
     /// - Parameters:
@@ -19,15 +20,17 @@ public final class DashboardService: Service, Sendable {
     ///   - token: the bearer token; required unless `host` is loopback.
     ///   - coordinator: whose snapshots it serves and whose loop runs its requests.
     /// - Throws: ``DashboardSetupError`` for a missing or weak token, an address that is not IPv4 or a port in use.
-    public init(host: String, port: UInt16, token: String?, coordinator: Coordinator) throws {
+    public init(host: String, port: UInt16, token: String?, coordinator: Coordinator,
+                limits: FrontDoorLimits = FrontDoorLimits()) throws {
         let access = try AccessPolicy(host: host, token: token)
         let socketAddress: sockaddr_in
         do { socketAddress = try .inet(ip4: host, port: port) } catch {
             throw DashboardSetupError("HTTP address \(host):\(port) is not an IPv4 address and port (--http)")
         }
         address = "\(host):\(port)"
-        do { try MetricsService.checkFree(socketAddress, address: address) } catch {
-            throw DashboardSetupError("HTTP endpoint \(address): \(error) (--http)")
+        // Bound here, so that a port in use stops the coordinator before it starts, with a sentence.
+        do { door = try FrontDoor(address: socketAddress, text: "HTTP endpoint \(address)", limits: limits) } catch {
+            throw DashboardSetupError("\(error) (--http)")
         }
         coordinator.dashboard.snapshots.enable()
         let previews = PreviewCache(directory: coordinator.store.directory.appendingPathComponent("previews"),
@@ -40,7 +43,7 @@ public final class DashboardService: Service, Sendable {
             coordinator.farmGauges
         }
         // The timeout bounds producing a response (a slow upload included), not streaming its body (films, events).
-        server = HTTPServer(address: socketAddress, timeout: 60, logger: .disabled,
+        server = HTTPServer(address: .unix(path: door.backendPath), timeout: 60, logger: .disabled,
                             handler: DashboardHandler(router: router, access: access))
     }
 
@@ -69,26 +72,17 @@ public final class DashboardService: Service, Sendable {
 
     /// Serves until graceful shutdown.
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            do {
-                try await server.run()
-            } catch {
-                if Task.isShuttingDownGracefully || error is CancellationError { return }
-                throw DashboardSetupError("HTTP endpoint \(address): \(error)")
-            }
-        } onGracefulShutdown: { [server] in
-            Task { await server.stop(timeout: 1) }
-        }
+        try await FrontDoor.serve(server, behind: door, address: address)
     }
 
     /// The port it listens on, once it does (waits up to `timeout` seconds).
     public func listeningPort(timeout: Double = 5) async throws -> UInt16 {
         try await server.waitUntilListening(timeout: timeout)
-        guard case let .ip4(_, port) = await server.listeningAddress else {
-            throw DashboardSetupError("HTTP endpoint \(address) is not listening")
-        }
-        return port
+        return door.port
     }
+
+    /// What the front door refused so far, by HTTP status, and the requests it let through (200).
+    var doorStatistics: [Int: Int] { door.statistics }
 }
 
 /// Checks access, routes, and turns every error into a JSON answer (nothing a client sends ends as a 500 without a

@@ -9,6 +9,7 @@ import ServiceLifecycle
 /// on the loop or the store.
 public final class MetricsService: Service, Sendable {
     private let server: HTTPServer
+    private let door: FrontDoor
     private let address: String
     private let gauges: @Sendable () -> FarmGauges
 
@@ -25,28 +26,14 @@ public final class MetricsService: Service, Sendable {
             throw MetricsError(description: "metrics address \(host):\(port) is not an IPv4 address and port")
         }
         address = "\(host):\(port)"
-        try Self.checkFree(socketAddress, address: address)
-        server = HTTPServer(address: socketAddress, timeout: 15, logger: .disabled)
+        // Bound here, so that a port in use stops the coordinator before it starts, with a sentence; scrapers reach the
+        // server through the door's limits (see ``FrontDoor``).
+        do { door = try FrontDoor(address: socketAddress, text: "metrics endpoint \(address)") } catch {
+            throw MetricsError(description: "\(error)" + ((error as? DashboardSetupError)?.description.contains("in use") == true
+                ? " (pick another with --metrics HOST:PORT)" : ""))
+        }
+        server = HTTPServer(address: .unix(path: door.backendPath), timeout: 15, logger: .disabled)
         self.gauges = gauges
-    }
-
-    /// Binds and closes a socket on the address first, so that a port in use stops the coordinator before it starts,
-    /// with a sentence, instead of failing inside the server later.
-    static func checkFree(_ address: sockaddr_in, address text: String) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw MetricsError(description: "metrics endpoint \(text): cannot open a socket (errno \(errno))") }
-        defer { close(fd) }
-        var on: Int32 = 1
-        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        var a = address
-        let rc = withUnsafePointer(to: &a) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else {
-            let why = errno == EADDRINUSE ? "the port is already in use (pick another with --metrics HOST:PORT)"
-                : errno == EADDRNOTAVAIL ? "the address is not on this machine" : String(cString: strerror(errno))
-            throw MetricsError(description: "metrics endpoint \(text) cannot listen: \(why)")
-        }
     }
 
     /// Serves until graceful shutdown.
@@ -56,26 +43,15 @@ public final class MetricsService: Service, Sendable {
             HTTPResponse(statusCode: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                          body: Data(Self.exposition(gauges()).utf8))
         }
-        try await withGracefulShutdownHandler {
-            do {
-                try await server.run()
-            } catch {
-                // Stopping closes the socket under the server; only a failure before that is an error.
-                if Task.isShuttingDownGracefully || error is CancellationError { return }
-                throw MetricsError(description: "metrics endpoint \(address): \(error)")
-            }
-        } onGracefulShutdown: { [server] in
-            Task { await server.stop(timeout: 1) }
+        do { try await FrontDoor.serve(server, behind: door, address: address) } catch let error as DashboardSetupError {
+            throw MetricsError(description: "metrics endpoint: \(error.description)")
         }
     }
 
     /// The port it listens on, once it does (waits up to `timeout` seconds).
     public func listeningPort(timeout: Double = 5) async throws -> UInt16 {
         try await server.waitUntilListening(timeout: timeout)
-        guard case let .ip4(_, port) = await server.listeningAddress else {
-            throw MetricsError(description: "metrics endpoint \(address) is not listening")
-        }
-        return port
+        return door.port
     }
 
     /// The Prometheus text for a snapshot: `reelfarm_…` gauges and `…_total` counters with HELP lines.
