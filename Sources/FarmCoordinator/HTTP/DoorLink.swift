@@ -91,11 +91,13 @@ final class DoorLink {
             + "arrive in time"), now: now) } else { finished = true }
     }
 
-    func handle(client c: Int16, backend b: Int16, now: Double, limits: FrontDoorLimits) {
+    /// - Parameter scratch: the door's one receive buffer (``chunk`` bytes), shared by every link of its thread.
+    func handle(client c: Int16, backend b: Int16, now: Double, limits: FrontDoorLimits,
+                scratch: UnsafeMutableRawBufferPointer) {
         if Int32(c) & Int32(POLLERR | POLLNVAL) != 0 { finished = true; return }
         if Int32(c) & Int32(POLLOUT) != 0 { writeClient(now: now) }
         if Int32(c) & Int32(POLLIN) != 0 {
-            readClient(now: now, limits: limits)
+            readClient(now: now, limits: limits, scratch: scratch)
         } else if Int32(c) & Int32(POLLHUP) != 0 {
             finished = true
             return
@@ -103,7 +105,7 @@ final class DoorLink {
         if Int32(b) & Int32(POLLHUP) != 0 { backendHungUp = true }
         if backend >= 0, !finished {
             if Int32(b) & Int32(POLLOUT | POLLERR) != 0, backendPending { writeBackend() }
-            if Int32(b) & Int32(POLLIN | POLLHUP | POLLERR | POLLNVAL) != 0, !clientPending { readBackend(now: now) }
+            if Int32(b) & Int32(POLLIN | POLLHUP | POLLERR | POLLNVAL) != 0, !clientPending { readBackend(now: now, scratch: scratch) }
         }
         afterProgress(now: now)
     }
@@ -116,16 +118,15 @@ final class DoorLink {
 
     // MARK: The client's side
 
-    private func readClient(now: Double, limits: FrontDoorLimits) {
-        var buffer = [UInt8](repeating: 0, count: Self.chunk)
-        let n = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+    private func readClient(now: Double, limits: FrontDoorLimits, scratch: UnsafeMutableRawBufferPointer) {
+        let n = recv(client, scratch.baseAddress, scratch.count, 0)
         if n < 0 {
             if errno != EAGAIN, errno != EINTR { finished = true }
             return
         }
         // The client closed (or shut its write side: a half-close is taken as the end; browsers never do it).
         if n == 0 { finished = true; return }
-        let bytes = buffer[0..<n]
+        let bytes = UnsafeRawBufferPointer(rebasing: scratch[0..<n])
         lastClientByte = now
         switch phase {
         case .head:
@@ -149,7 +150,7 @@ final class DoorLink {
             }
         case let .body(remaining):
             let take = min(remaining, n)
-            toBackend = Array(bytes.prefix(take))
+            toBackend.append(contentsOf: bytes.prefix(take))
             toBackendSent = 0
             discarded += n - take
             phase = remaining - take > 0 ? .body(remaining: remaining - take) : .response
@@ -234,20 +235,19 @@ final class DoorLink {
         }
         toBackendSent += n
         if !backendPending {
-            toBackend = []
+            toBackend.removeAll(keepingCapacity: true)
             toBackendSent = 0
         }
     }
 
-    private func readBackend(now: Double) {
-        var buffer = [UInt8](repeating: 0, count: Self.chunk)
-        let n = buffer.withUnsafeMutableBytes { recv(backend, $0.baseAddress, $0.count, 0) }
+    private func readBackend(now: Double, scratch: UnsafeMutableRawBufferPointer) {
+        let n = recv(backend, scratch.baseAddress, scratch.count, 0)
         if n < 0, errno == EAGAIN || errno == EINTR { return }
         guard n > 0 else {
             backendDone = true
             return
         }
-        toClient = Array(buffer[0..<n])
+        toClient.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
         toClientSent = 0
         lastClientWrite = now
         writeClient(now: now)

@@ -120,6 +120,8 @@ final class FrontDoor: @unchecked Sendable {
     private func serve() {
         var links: [DoorLink] = []
         var fds: [pollfd] = []
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: DoorLink.chunk, alignment: 16)
+        defer { scratch.deallocate() }
         while true {
             let now = Self.monotonic()
             fds.removeAll(keepingCapacity: true)
@@ -137,7 +139,8 @@ final class FrontDoor: @unchecked Sendable {
             if fds[0].revents != 0 { break }
             let after = Self.monotonic()
             for (i, link) in links.enumerated() {
-                link.handle(client: fds[2 + 2 * i].revents, backend: fds[3 + 2 * i].revents, now: after, limits: limits)
+                link.handle(client: fds[2 + 2 * i].revents, backend: fds[3 + 2 * i].revents, now: after, limits: limits,
+                            scratch: scratch)
                 if let deadline = link.deadline(limits), after >= deadline { link.expire(now: after) }
             }
             links.removeAll { link in
