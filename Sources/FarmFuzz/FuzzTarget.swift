@@ -7,12 +7,13 @@ import Foundation
 
 /// One parser that reads network or file input, driven with arbitrary bytes: it must return or throw, never trap.
 enum FuzzTarget: String, CaseIterable {
-    case wire, storyboard, chunk, safetensors, latents, pcm, engine
+    case wire, storyboard, chunk, safetensors, latents, pcm, engine, http
 
     /// Feeds `bytes` to the parser; every error it throws is an acceptable answer.
     func run(_ bytes: [UInt8]) {
         switch self {
         case .wire: WireInput.run(bytes)
+        case .http: HTTPInput.run(bytes)
         case .storyboard:
             // The coordinator receives storyboards as JSON strings; a file's non-UTF-8 bytes are repaired the same way.
             let text = String(decoding: bytes, as: UTF8.self)

@@ -27,6 +27,7 @@ enum Seeds {
             f16 += [0x00, 0x3C, 0x00, 0xC0, 0x80, 0x3F]
             return [Array(w.encoded()), f16]
         case .engine: return EngineInput.seeds()
+        case .http: return HTTPInput.seeds()
         case .latents:
             return [Array(LatentsCodec.encode(latents(3))), Array(LatentsCodec.encode(latents(0)))]
         case .pcm:

@@ -1,4 +1,5 @@
 @testable import FarmCoordinator
+import FarmWire
 import FlyingFox
 import Foundation
 import Testing
@@ -66,6 +67,57 @@ import Glibc
         let answer = String(decoding: HeadRefusal(status: 431, message: "a \"quoted\" word").response, as: UTF8.self)
         #expect(answer.hasPrefix("HTTP/1.1 431 Request Header Fields Too Large\r\n"))
         #expect(answer.hasSuffix("\r\n\r\n{\"error\":\"a \\\"quoted\\\" word\"}"))
+    }
+
+    /// 20 000 mutations of real heads (bytes flipped, cut, repeated, inserted; SplitMix64, the same every run): the
+    /// reader returns, waits or refuses, and what it forwards it accepts again unchanged (`Scripts/fuzz http` runs
+    /// the same check under libFuzzer).
+    @Test func mutatedHeadsNeverTrapAndForwardedHeadsAreStable() {
+        var state: UInt64 = 0x5EED_F00D
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let seeds = [
+            "GET /api/jobs HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAccept: */*\r\n\r\n",
+            "POST /api/jobs/ab/priority HTTP/1.1\r\nHost: a\r\nContent-Length: 15\r\nConnection: keep-alive\r\n\r\n{}",
+            "GET / HTTP/1.0\nHost: a\n\n",
+        ].map { Array($0.utf8) }
+        let alphabet = Array(" :\r\n\t\u{0}\u{7f}aZ0-/%HTTP/1.1Content-LengthTransfer-Encoding9".utf8)
+        var accepted = 0, refused = 0, waiting = 0
+        for _ in 0..<20_000 {
+            var bytes = seeds[Int(next() % UInt64(seeds.count))]
+            for _ in 0..<(1 + Int(next() % 4)) {
+                let at = bytes.isEmpty ? 0 : Int(next() % UInt64(bytes.count))
+                switch next() % 5 {
+                case 0 where !bytes.isEmpty: bytes[at] = alphabet[Int(next() % UInt64(alphabet.count))]
+                case 1: bytes.insert(alphabet[Int(next() % UInt64(alphabet.count))], at: at)
+                case 2 where !bytes.isEmpty: bytes.removeSubrange(at..<min(bytes.count, at + 1 + Int(next() % 8)))
+                case 3: bytes = Array(bytes.prefix(at))
+                default: bytes.insert(contentsOf: bytes[at..<min(bytes.count, at + 1 + Int(next() % 16))], at: at)
+                }
+            }
+            do {
+                guard let head = try RequestHead.parse(bytes[...], limits: Self.limits) else {
+                    waiting += 1
+                    #expect(bytes.count < Self.limits.headBytes)
+                    continue
+                }
+                accepted += 1
+                #expect(head.consumed <= bytes.count && head.forwarded.suffix(21).elementsEqual("Connection: close\r\n\r\n".utf8))
+                let again = try RequestHead.parse(head.forwarded[...], limits: Self.limits)
+                #expect(again?.forwarded == head.forwarded && again?.bodyLength == head.bodyLength,
+                        "\(String(decoding: bytes, as: UTF8.self).debugDescription)")
+            } catch {
+                refused += 1
+                #expect(error is HeadRefusal)
+            }
+        }
+        // The mutations reach every outcome.
+        #expect(accepted > 1_000 && refused > 1_000 && waiting > 1_000, "\(accepted) \(refused) \(waiting)")
     }
 
     // MARK: A real server behind a real door

@@ -1,4 +1,5 @@
 import FarmStore
+import FarmWire
 import FlyingFox
 import Foundation
 import ServiceLifecycle

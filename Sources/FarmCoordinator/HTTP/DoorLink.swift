@@ -1,3 +1,4 @@
+import FarmWire
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import FarmWire
 import FlyingFox
 import Foundation
 import ServiceLifecycle

@@ -17,23 +17,28 @@ public struct FrontDoorLimits: Sendable, Equatable {
 }
 
 /// A request head the front door accepted, rewritten for the server behind it.
-struct RequestHead: Equatable {
+public struct RequestHead: Equatable, Sendable {
     /// The head to forward: the client's lines with `Connection` and `Keep-Alive` replaced by `Connection: close`, so
     /// that every request on the wire behind the door is the first and only one of its connection.
-    var forwarded: [UInt8]
+    public var forwarded: [UInt8]
     /// The body's length from `Content-Length` (0 without one).
-    var bodyLength: Int
+    public var bodyLength: Int
     /// Bytes of the client's input the head took, line ends included.
-    var consumed: Int
+    public var consumed: Int
 }
 
 /// Why the front door refused a request before the server saw it: an HTTP status and a sentence.
-struct HeadRefusal: Error, Equatable {
-    var status: Int
-    var message: String
+public struct HeadRefusal: Error, Equatable, Sendable {
+    public var status: Int
+    public var message: String
+
+    public init(status: Int, message: String) {
+        self.status = status
+        self.message = message
+    }
 
     /// A complete response: JSON like every ``APIError``, and `Connection: close`.
-    var response: [UInt8] {
+    public var response: [UInt8] {
         let reason = [400: "Bad Request", 408: "Request Timeout", 411: "Length Required", 413: "Content Too Large",
                       431: "Request Header Fields Too Large", 503: "Service Unavailable"][status] ?? "Error"
         var escaped = ""
@@ -56,7 +61,7 @@ extension RequestHead {
     /// Reads a head from the start of `bytes`, the client's input so far.
     /// - Returns: nil while the head is incomplete and within the limits.
     /// - Throws: ``HeadRefusal`` for a head past a limit or not HTTP/1.x as RFC 9112 frames it.
-    static func parse(_ bytes: ArraySlice<UInt8>, limits: FrontDoorLimits) throws -> RequestHead? {
+    public static func parse(_ bytes: ArraySlice<UInt8>, limits: FrontDoorLimits) throws -> RequestHead? {
         // The end of the head: an empty line (CRLF CRLF, or bare LFs, which RFC 9112 §2.2 lets a server accept).
         var end: Int?
         let scanned = bytes.prefix(limits.headBytes)
