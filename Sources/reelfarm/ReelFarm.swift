@@ -9,7 +9,8 @@ struct ReelFarm: AsyncParsableCommand {
         version: "reelfarm \(reelfarmVersion)",
         subcommands: [
             Sample.self, Plan.self, Render.self, Verify.self, Inspect.self, Deliver.self, Demo.self,
-            Coordinator.self, Worker.self, Submit.self, Status.self, Watch.self, Fetch.self, Cancel.self, Retry.self, Delete.self, Workers.self,
+            Coordinator.self, Worker.self, Submit.self, Status.self, Watch.self, Fetch.self, Cancel.self, Retry.self, Delete.self, Priority.self,
+            Workers.self, Drain.self, Disable.self, Enable.self,
             Bench.self, Model.self, Keys.self, Engines.self,
         ]
     )

@@ -54,6 +54,8 @@ import Testing
             WireMessage(.retryJob, JobQuery(job: "j1")),
             WireMessage(.deleteJob, JobQuery(job: "j1")),
             WireMessage(.jobPlan, JobQuery(job: "j1")),
+            WireMessage(.setPriority, JobPriority(job: "j1", priority: -5)),
+            WireMessage(.workerControl, WorkerControl(worker: "w1", action: .disable)),
             WireMessage(.reply, JobPlan(job: "j1", source: "x.yaml", storyboard: "title: x", baseDirectory: "/films",
                                         geometry: GeometryDocument(EngineGeometry(latentChannels: 4, maxWindow: 97)))),
             WireMessage(.reply, Submitted(job: "j1", tasks: 3, frames: 100)),

@@ -308,6 +308,8 @@ public final class Coordinator: @unchecked Sendable {
         case .fetch: try fetch(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .jobPlan: try jobPlan(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
         case .workers: try workersReport(try m.payload(JobQuery.self), sequence: m.sequence, from: identity)
+        case .setPriority: try setPriority(try m.payload(JobPriority.self), sequence: m.sequence, from: identity)
+        case .workerControl: try workerControl(try m.payload(WorkerControl.self), sequence: m.sequence, from: identity)
         case .welcome, .assign, .cancelTask, .drain, .reply, .filmPart, .refused:
             throw WireError(.unexpected, "\(m.command) is sent by the coordinator, not to it")
         }

@@ -184,7 +184,7 @@ extension Coordinator {
             disabledWorkers.insert(id)
             live?.startDraining()
         }
-        log("worker \(id) \(enabled ? "enabled" : "disabled") from the dashboard")
+        log("worker \(id) \(enabled ? "enabled" : "disabled") by a client")
         let state = !enabled ? "disabled" : live.map { $0.draining ? "draining" : "alive" } ?? "disconnected"
         return WorkerState(id: id, state: state, busy: live?.leases.count ?? 0)
     }
@@ -197,17 +197,30 @@ extension Coordinator {
     func drainWorker(_ id: String) throws -> WorkerState {
         guard let live = sessions.session(id: id) else { throw WorkerLookupError(id: String(id.prefix(64))) }
         live.startLeaving()
-        send(live.identity, WireMessage(.drain, Drain(reason: "drained from the dashboard")))
-        log("worker \(id) asked to leave from the dashboard (\(live.leases.count) tasks running)")
+        send(live.identity, WireMessage(.drain, Drain(reason: "drained by a client")))
+        log("worker \(id) asked to leave by a client (\(live.leases.count) tasks running)")
         return WorkerState(id: id, state: "leaving", busy: live.leases.count)
     }
 }
 
-/// The answer to disabling, enabling or draining a worker.
-public struct WorkerState: Codable, Sendable {
-    public var id: String
-    /// `disabled`, `alive`, `draining` (it drains itself), `leaving` (asked to drain) or `disconnected`.
-    public var state: String
-    /// Tasks it still runs.
-    public var busy: Int
+
+extension Coordinator {
+    /// `set_priority` (the CLI's `reelfarm priority`): as the dashboard's priority change; the reply is the job's summary.
+    func setPriority(_ p: JobPriority, sequence: UInt32, from identity: Data) throws {
+        guard JobPriority.range.contains(p.priority) else {
+            throw WireError(.invalid, "priority \(p.priority) is outside \(JobPriority.range.lowerBound)..."
+                            + "\(JobPriority.range.upperBound)")
+        }
+        send(identity, WireMessage(.reply, try reprioritized(p.job, priority: p.priority), sequence: sequence))
+    }
+
+    /// `worker_control` (the CLI's `reelfarm drain`, `disable`, `enable`): as the dashboard's buttons.
+    func workerControl(_ c: WorkerControl, sequence: UInt32, from identity: Data) throws {
+        let state = switch c.action {
+        case .drain: try drainWorker(c.worker)
+        case .disable: try setWorker(c.worker, enabled: false)
+        case .enable: try setWorker(c.worker, enabled: true)
+        }
+        send(identity, WireMessage(.reply, state, sequence: sequence))
+    }
 }

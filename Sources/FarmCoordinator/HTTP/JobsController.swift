@@ -153,7 +153,7 @@ enum ByteRange {
 struct PriorityChange: Decodable {
     var priority: Int
 
-    static let range = -1_000_000...1_000_000
+    static let range = JobPriority.range
 
     static func parse(_ body: Data) throws -> Int {
         guard let change = try? JSONDecoder().decode(PriorityChange.self, from: body) else {

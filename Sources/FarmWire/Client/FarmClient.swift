@@ -137,6 +137,16 @@ public final class FarmClient {
         try call(.workers, JobQuery(job: nil, offset: offset == 0 ? nil : offset), expecting: WorkersReport.self)
     }
 
+    /// Changes an unfinished job's priority (higher runs first); its queued tasks move at once.
+    public func setPriority(job: String, priority: Int) throws -> JobSummary {
+        try call(.setPriority, JobPriority(job: job, priority: priority), expecting: JobSummary.self)
+    }
+
+    /// Drains, disables or enables a worker (see ``WorkerControl/Action``).
+    public func control(worker: String, _ action: WorkerControl.Action) throws -> WorkerState {
+        try call(.workerControl, WorkerControl(worker: worker, action: action), expecting: WorkerState.self)
+    }
+
     /// The storyboard of `job` and the latent grid the coordinator planned it with.
     public func plan(job: String) throws -> JobPlan {
         try call(.jobPlan, JobQuery(job: job), expecting: JobPlan.self)

@@ -22,6 +22,8 @@ public enum Command: UInt8, CaseIterable, Sendable {
     case retryJob = 37
     case deleteJob = 38
     case jobPlan = 39
+    case setPriority = 40
+    case workerControl = 41
     // Coordinator → client
     case reply = 48
     case filmPart = 49

@@ -215,3 +215,48 @@ public struct Cancelled: Codable, Sendable, Equatable {
         self.stoppedTasks = stoppedTasks
     }
 }
+
+/// `set_priority`: a new priority for an unfinished job (an id or a unique prefix); its queued tasks move at once.
+/// The reply is the job's summary, as `status` gives it.
+public struct JobPriority: Codable, Sendable, Equatable {
+    public var job: String
+    public var priority: Int
+    /// The priorities a job may have.
+    public static let range = -1_000_000...1_000_000
+    public init(job: String, priority: Int) {
+        self.job = job
+        self.priority = priority
+    }
+}
+
+/// `worker_control`: what to do with a worker.
+public struct WorkerControl: Codable, Sendable, Equatable {
+    public enum Action: String, Codable, Sendable, CaseIterable {
+        /// Ask it to leave: no new task; it finishes those it runs, says bye and exits.
+        case drain
+        /// Give it no task until enabled (it stays connected and finishes what it runs), across reconnects and restarts.
+        case disable
+        /// Undo `disable`.
+        case enable
+    }
+    public var worker: String
+    public var action: Action
+    public init(worker: String, action: Action) {
+        self.worker = worker
+        self.action = action
+    }
+}
+
+/// The reply to `worker_control` (and to the dashboard's drain, disable and enable).
+public struct WorkerState: Codable, Sendable, Equatable {
+    public var id: String
+    /// `disabled`, `alive`, `draining` (it drains itself), `leaving` (asked to drain) or `disconnected`.
+    public var state: String
+    /// Tasks it still runs.
+    public var busy: Int
+    public init(id: String, state: String, busy: Int) {
+        self.id = id
+        self.state = state
+        self.busy = busy
+    }
+}
