@@ -30,6 +30,9 @@ final class FrontDoor: @unchecked Sendable {
     private var stopped = false
     private let finished = DispatchSemaphore(value: 0)
     private var counts: [Int: Int] = [:]
+    private var open = 0
+    /// The door's thread only: when it may accept again after running out of descriptors.
+    private var acceptPausedUntil = 0.0
 
     /// Binds and listens on `address` at once (a port in use fails here, with a sentence), and makes the directory
     /// for the server's socket. Connections wait in the kernel's queue until ``start()``.
@@ -108,8 +111,12 @@ final class FrontDoor: @unchecked Sendable {
         rmdir(directory)
     }
 
-    /// Refusals so far by HTTP status (408, 431, …) and connections relayed (key 200).
+    /// Refusals so far by HTTP status (408, 431, …), connections relayed (key 200), and accepts that found no
+    /// descriptor left (key −EMFILE, and so on).
     var statistics: [Int: Int] { lock.withLock { counts } }
+
+    /// Connections open now (as of the door's last turn).
+    var openLinks: Int { lock.withLock { open } }
 
     private func count(_ status: Int) { lock.withLock { counts[status, default: 0] += 1 } }
 
@@ -127,8 +134,10 @@ final class FrontDoor: @unchecked Sendable {
             let now = Self.monotonic()
             fds.removeAll(keepingCapacity: true)
             fds.append(pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0))
-            fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0))
-            var wait = 1_000.0
+            // Out of descriptors, the listener stays readable with nothing to accept: it rests instead of spinning.
+            let resting = now < acceptPausedUntil
+            fds.append(pollfd(fd: resting ? -1 : listener, events: Int16(POLLIN), revents: 0))
+            var wait = resting ? max(0, (acceptPausedUntil - now) * 1_000) : 1_000.0
             for link in links {
                 let (client, backendFD, backend) = link.interest()
                 fds.append(pollfd(fd: link.client, events: client, revents: 0))
@@ -151,6 +160,7 @@ final class FrontDoor: @unchecked Sendable {
                 return true
             }
             if fds[1].revents != 0 { accept(into: &links, now: after) }
+            lock.withLock { open = links.count }
         }
         for link in links { link.close() }
     }
@@ -159,7 +169,13 @@ final class FrontDoor: @unchecked Sendable {
     private func accept(into links: inout [DoorLink], now: Double) {
         while true {
             let fd = Glibc.accept(listener, nil, nil)
-            guard fd >= 0 else { return }
+            guard fd >= 0 else {
+                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
+                    acceptPausedUntil = now + 0.1
+                    count(-Int(errno))  // seen in ``statistics`` under the negated errno
+                }
+                return
+            }
             Self.nonBlocking(fd)
             var on: Int32 = 1
             _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
