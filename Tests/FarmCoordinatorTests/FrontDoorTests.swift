@@ -1,6 +1,5 @@
 @testable import FarmCoordinator
 import FarmWire
-import FlyingFox
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -130,31 +129,89 @@ import Glibc
         return data
     }
 
-    /// A FlyingFox server behind a door on a free loopback port: `/hello`, `/echo` (the body back) and `/big?mib=N`.
+    /// A plain HTTP/1.1 server of threads behind a door on a free loopback port: `/hello`, `/echo` (the body back)
+    /// and `/big?mib=N`, each answer with `Connection: close`. Threads, not Swift's cooperative pool: the other suites
+    /// block that pool for seconds at a time, and a FlyingFox server on it starved in CI. (FlyingFox behind the door
+    /// is what the dashboard's and the metrics' tests run, in real coordinator processes.)
     final class Served: @unchecked Sendable {
         let door: FrontDoor
-        let server: HTTPServer
-        let task: Task<Void, any Error>
+        private let listener: Int32
 
-        init(limits: FrontDoorLimits = FrontDoorTests.limits) async throws {
+        init(limits: FrontDoorLimits = FrontDoorTests.limits) throws {
             door = try FrontDoor(address: try .inet(ip4: "127.0.0.1", port: 0), text: "test endpoint", limits: limits)
-            server = HTTPServer(address: .unix(path: door.backendPath), timeout: 15, logger: .disabled)
-            await server.appendRoute("GET /hello") { _ in HTTPResponse(statusCode: .ok, body: Data("hi".utf8)) }
-            await server.appendRoute("POST /echo") { request in
-                HTTPResponse(statusCode: .ok, body: try await request.bodyData)
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            let path = Array(door.backendPath.utf8)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                for (i, byte) in path.prefix(raw.count - 1).enumerated() { raw[i] = byte }
             }
-            await server.appendRoute("GET /big") { request in
-                HTTPResponse(statusCode: .ok, body: FrontDoorTests.pattern(mib: Int(request.query["mib"] ?? "") ?? 1))
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }
-            let (server, door) = (server, door)
-            task = Task { try await FrontDoor.serve(server, behind: door, address: "test") }
-            try await server.waitUntilListening(timeout: 10)
+            guard bound == 0, listen(fd, 64) == 0 else { throw DashboardSetupError("test server: errno \(errno)") }
+            listener = fd
+            Thread {
+                while true {
+                    let client = accept(fd, nil, nil)
+                    guard client >= 0 else { return }
+                    Thread { Served.answer(client) }.start()
+                }
+            }.start()
+            door.start()
         }
 
-        func close() async {
+        func close() {
             door.stop()
-            await server.stop(timeout: 1)
-            task.cancel()
+            shutdown(listener, Int32(SHUT_RDWR))  // wakes the accepting thread
+            Glibc.close(listener)
+        }
+
+        /// Reads one request (head, then `Content-Length` bytes) and answers it.
+        static func answer(_ fd: Int32) {
+            defer { Glibc.close(fd) }
+            var tv = timeval(tv_sec: 30, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var input: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            func fill() -> Bool {
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n > 0 { input += buffer[0..<n] }
+                return n > 0
+            }
+            var end: Int?
+            while end == nil {
+                guard input.count < 1 << 16, fill() else { return }
+                end = input.indices.first { input[$0...].starts(with: [13, 10, 13, 10]) }.map { $0 + 4 }
+            }
+            guard let end else { return }
+            let lines = String(decoding: input[..<end], as: UTF8.self).components(separatedBy: "\r\n")
+            let request = lines[0].split(separator: " ")
+            guard request.count == 3 else { return }
+            let length = lines.dropFirst().compactMap { line -> Int? in
+                let parts = line.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
+                return Int(parts[1].trimmingCharacters(in: .whitespaces))
+            }.first ?? 0
+            while input.count - end < length { guard fill() else { return } }
+            let body: [UInt8]
+            let target = String(request[1])
+            switch (request[0], target.split(separator: "?").first.map(String.init) ?? target) {
+            case ("GET", "/hello"): body = Array("hi".utf8)
+            case ("POST", "/echo"): body = Array(input[end..<(end + length)])
+            case ("GET", "/big"): body = [UInt8](FrontDoorTests.pattern(mib: Int(target.split(separator: "=").last ?? "") ?? 1))
+            default: body = Array("no such route".utf8)
+            }
+            let head = Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8)
+            for part in [head, body] {
+                var sent = 0
+                while sent < part.count {
+                    let n = part[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    guard n > 0 else { return }
+                    sent += n
+                }
+            }
         }
     }
 
@@ -232,7 +289,7 @@ import Glibc
         // Limits no loaded machine reaches: this is about bytes, not time.
         var roomy = Self.limits
         (roomy.headSeconds, roomy.bodyIdleSeconds, roomy.writeIdleSeconds) = (30, 30, 30)
-        let served = try await Served(limits: roomy)
+        let served = try Served(limits: roomy)
         let port = served.door.port
         let hello = try await Self.exchange(port: port, ["GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"])
         #expect(hello.head.hasPrefix("HTTP/1.1 200") && hello.closed, "\(hello.head)")
@@ -248,11 +305,11 @@ import Glibc
         #expect(big.head.hasPrefix("HTTP/1.1 200"), "\(big.head)")
         #expect(big.body.count == 32 << 20 && Data(big.body) == Self.pattern(mib: 32))
         #expect(served.door.statistics[200] ?? 0 >= 2)
-        await served.close()
+        served.close()
     }
 
     @Test func anEndlessHeadAndASlowOneAreAnsweredAndClosed() async throws {
-        let served = try await Served()
+        let served = try Served()
         let port = served.door.port
         // A header line without end: 431 after 4 KiB, whatever else follows.
         let endless = try await Self.exchange(port: port, ["GET / HTTP/1.1\r\nX-Long: " + String(repeating: "a", count: 64 << 10)])
@@ -271,13 +328,13 @@ import Glibc
         for _ in 0..<100 where served.door.statistics[411] == nil { try await Task.sleep(for: .milliseconds(50)) }
         let stats = served.door.statistics
         #expect(stats[431] == 1 && stats[408] == 1 && stats[411] == 1, "\(stats)")
-        await served.close()
+        served.close()
     }
 
     @Test func pastTheConnectionLimitTheAnswerIs503AndAClientThatStopsReadingIsCutOff() async throws {
         var limits = Self.limits
         limits.headSeconds = 60
-        let served = try await Served(limits: limits)
+        let served = try Served(limits: limits)
         let port = served.door.port
         let idle = try await offPool { try (0..<4).map { _ in try Client(port: port) } }
         // Let the door take the four before the fifth knocks.
@@ -300,6 +357,6 @@ import Glibc
         }
         #expect((door.statistics[200] ?? 0) > relayed, "the door never hung up on a client that stopped reading")
         #expect(sleeper.closed && sleeper.body.count < 32 << 20, "\(sleeper.body.count) bytes, closed: \(sleeper.closed)")
-        await served.close()
+        served.close()
     }
 }

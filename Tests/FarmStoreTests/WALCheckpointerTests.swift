@@ -10,16 +10,25 @@ import Testing
         ((try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("reelfarm.sqlite-wal").path))?[.size] as? Int) ?? 0
     }
 
+    /// The threshold and the ceiling an eighth of production's: 1 MiB and 8 MiB of log.
+    static func scaleDown(_ store: FarmStore) {
+        store.checkpointer.signal.lock.withLock {
+            store.checkpointer.signal.threshold = WALCheckpointer.threshold / 8
+            store.checkpointer.signal.ceiling = WALCheckpointer.ceiling / 8
+        }
+    }
+
     @Test func theThreadCopiesTheLogBackAndItStaysBounded() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wal-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let blob = Data(repeating: 0x5A, count: 64 << 10)
+        let blob = Data(repeating: 0x5A, count: 16 << 10)
         do {
             let store = try FarmStore(directory: dir)
+            Self.scaleDown(store)
             try store.db.write { try $0.execute(sql: "CREATE TABLE scratch (n INTEGER PRIMARY KEY, body BLOB)") }
-            // 48 MiB in 768 commits of 64 KiB, 2 ms apart, as a busy loop's iterations would write them (24 MiB/s): three
-            // times the old automatic threshold, and past the writer's own ceiling of 64 MiB only if nobody copies the log
-            // back.
+            // 12 MiB in 768 commits of 16 KiB, 2 ms apart, as a busy loop's iterations would write them: twelve times the
+            // threshold (scaled down eightfold, as the ceiling, to spare the disk other tests share), and past the
+            // ceiling only if nobody copies the log back.
             for n in 0..<768 {
                 try store.db.write { try $0.execute(sql: "INSERT INTO scratch (n, body) VALUES (?, ?)", arguments: [n, blob]) }
                 Thread.sleep(forTimeInterval: 0.002)
@@ -29,8 +38,8 @@ import Testing
             let stats = store.checkpoints
             #expect(stats.checkpoints >= 1 && stats.copiedFrames > 0 && stats.failures == 0, "\(stats)")
             #expect(stats.inline == 0, "the writer had to checkpoint by itself: \(stats)")
-            // The log started over at least once: its file never held the 48 MiB (the 64 MiB size limit cuts it after).
-            #expect(walBytes(dir) < 40 << 20, "\(walBytes(dir)) bytes of WAL")
+            // The log started over at least once: its file never held the 12 MiB.
+            #expect(walBytes(dir) < 8 << 20, "\(walBytes(dir)) bytes of WAL")
             // Another connection sees every commit.
             let reader = try DatabaseQueue(path: dir.appendingPathComponent("reelfarm.sqlite").path)
             #expect(try reader.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM scratch") } == 768)
@@ -47,14 +56,15 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try FarmStore(directory: dir)
         store.checkpointer.stop()
+        Self.scaleDown(store)
         try store.db.write { try $0.execute(sql: "CREATE TABLE scratch (n INTEGER PRIMARY KEY, body BLOB)") }
         let blob = Data(repeating: 0xA5, count: 1 << 20)
-        for n in 0..<80 {
+        for n in 0..<12 {
             try store.db.write { try $0.execute(sql: "INSERT INTO scratch (n, body) VALUES (?, ?)", arguments: [n, blob]) }
         }
         let stats = store.checkpoints
         #expect(stats.inline >= 1 && stats.checkpoints == 0, "\(stats)")
-        #expect(walBytes(dir) < 80 << 20, "\(walBytes(dir)) bytes of WAL")
+        #expect(walBytes(dir) < 12 << 20, "\(walBytes(dir)) bytes of WAL")
     }
 
     /// The writer's own checkpoint past the ceiling finds another connection's checkpoint under way (the thread's, in
@@ -65,6 +75,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try FarmStore(directory: dir)
         store.checkpointer.stop()
+        Self.scaleDown(store)
         try store.db.write { try $0.execute(sql: "CREATE TABLE scratch (n INTEGER PRIMARY KEY, body BLOB)") }
 
         final class Gate: @unchecked Sendable {
@@ -100,11 +111,11 @@ import Testing
         }
         gate.until { gate.waiting }
         #expect(gate.lock.withLock { gate.waiting }, "the FULL checkpoint never waited")
-        // 80 MiB while the checkpoint lock is taken: every commit past the ceiling runs the writer's own checkpoint,
+        // 12 MiB while the checkpoint lock is taken: every commit past the ceiling runs the writer's own checkpoint,
         // which is refused, and none of them may fail.
         let blob = Data(repeating: 0x3C, count: 1 << 20)
         var failures: [String] = []
-        for n in 0..<80 {
+        for n in 0..<12 {
             do {
                 try store.db.write { try $0.execute(sql: "INSERT INTO scratch (n, body) VALUES (?, ?)", arguments: [n, blob]) }
             } catch { failures.append("insert \(n): \(error)") }
@@ -113,6 +124,6 @@ import Testing
         #expect(done.wait(timeout: .now() + 30) == .success)
         #expect(failures.isEmpty, "\(failures.prefix(3))")
         #expect(store.checkpoints.inline >= 1, "\(store.checkpoints)")
-        #expect(try store.db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM scratch") } == 81)
+        #expect(try store.db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM scratch") } == 13)
     }
 }

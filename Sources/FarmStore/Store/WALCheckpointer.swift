@@ -26,9 +26,12 @@ final class WALCheckpointer: @unchecked Sendable {
         let lock = NSLock()
         var pending = false
         var inline = 0
+        /// ``WALCheckpointer/threshold`` and ``WALCheckpointer/ceiling``; tests lower them before the first write.
+        var threshold = WALCheckpointer.threshold
+        var ceiling = WALCheckpointer.ceiling
         /// Called by the writer after each commit with the log's frame count; cheap, and never blocks.
         func committed(frames: Int32) {
-            guard frames >= WALCheckpointer.threshold else { return }
+            guard frames >= threshold else { return }
             let first = lock.withLock {
                 defer { pending = true }
                 return !pending
@@ -59,7 +62,7 @@ final class WALCheckpointer: @unchecked Sendable {
             guard let context else { return SQLITE_OK }
             let signal = Unmanaged<Signal>.fromOpaque(context).takeUnretainedValue()
             signal.committed(frames: frames)
-            guard frames >= WALCheckpointer.ceiling else { return SQLITE_OK }
+            guard frames >= signal.ceiling else { return SQLITE_OK }
             signal.lock.withLock { signal.inline += 1 }
             // As SQLite's own automatic checkpoint does from this hook (sqlite3WalDefaultHook), whose result it
             // ignores: the commit has happened, and an error returned here would make it report a failure; SQLITE_BUSY

@@ -5,7 +5,7 @@
 
 const state = { snapshot: null, view: null, detail: null, detailAt: 0, workersAt: 0, timelineAt: 0 };
 const colors = { waiting: '--waiting', ready: '--ready', running: '--running', done: '--done', failed: '--failed',
-                 cancelled: '--cancelled', assembling: '--assembling', queued: '--queued', lost: '--failed',
+                 cancelled: '--cancelled', assembling: '--assembling', queued: '--queued', lost: '--lost',
                  'handed-back': '--cancelled', 'coordinator-restart': '--cancelled' };
 
 function color(name) {
