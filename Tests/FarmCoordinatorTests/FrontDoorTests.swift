@@ -1,5 +1,6 @@
 @testable import FarmCoordinator
 import FarmWire
+import FlyingSocks
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -138,14 +139,10 @@ import Glibc
         private let listener: Int32
 
         init(limits: FrontDoorLimits = FrontDoorTests.limits) throws {
-            door = try FrontDoor(address: try .inet(ip4: "127.0.0.1", port: 0), text: "test endpoint", limits: limits)
+            door = try FrontDoor(address: try .inet(ip4: "127.0.0.1", port: 0), text: "test endpoint", flag: "--test",
+                                limits: limits)
             let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            let path = Array(door.backendPath.utf8)
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                for (i, byte) in path.prefix(raw.count - 1).enumerated() { raw[i] = byte }
-            }
+            var address = sockaddr_un.unix(path: door.backendPath)
             let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }

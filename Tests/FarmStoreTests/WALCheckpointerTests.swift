@@ -18,6 +18,15 @@ import Testing
         }
     }
 
+    /// A scaled-down store in `dir` whose thread is stopped (only the writer checkpoints), with a `scratch` table.
+    static func writerOnlyStore(_ dir: URL) throws -> FarmStore {
+        let store = try FarmStore(directory: dir)
+        store.checkpointer.stop()
+        scaleDown(store)
+        try store.db.write { try $0.execute(sql: "CREATE TABLE scratch (n INTEGER PRIMARY KEY, body BLOB)") }
+        return store
+    }
+
     @Test func theThreadCopiesTheLogBackAndItStaysBounded() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wal-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -54,10 +63,7 @@ import Testing
     @Test func pastTheCeilingTheWriterCheckpointsItself() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wal-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try FarmStore(directory: dir)
-        store.checkpointer.stop()
-        Self.scaleDown(store)
-        try store.db.write { try $0.execute(sql: "CREATE TABLE scratch (n INTEGER PRIMARY KEY, body BLOB)") }
+        let store = try Self.writerOnlyStore(dir)
         let blob = Data(repeating: 0xA5, count: 1 << 20)
         for n in 0..<12 {
             try store.db.write { try $0.execute(sql: "INSERT INTO scratch (n, body) VALUES (?, ?)", arguments: [n, blob]) }
@@ -73,10 +79,7 @@ import Testing
     @Test func aBusyCheckpointNeverFailsTheCommitThatRanIt() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wal-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let store = try FarmStore(directory: dir)
-        store.checkpointer.stop()
-        Self.scaleDown(store)
-        try store.db.write { try $0.execute(sql: "CREATE TABLE scratch (n INTEGER PRIMARY KEY, body BLOB)") }
+        let store = try Self.writerOnlyStore(dir)
 
         final class Gate: @unchecked Sendable {
             let lock = NSLock()

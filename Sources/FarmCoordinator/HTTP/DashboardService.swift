@@ -30,7 +30,7 @@ public final class DashboardService: Service, Sendable {
         }
         address = "\(host):\(port)"
         // Bound here, so that a port in use stops the coordinator before it starts, with a sentence.
-        do { door = try FrontDoor(address: socketAddress, text: "HTTP endpoint \(address)", limits: limits) } catch {
+        do { door = try FrontDoor(address: socketAddress, text: "HTTP endpoint \(address)", flag: "--http", limits: limits) } catch {
             throw DashboardSetupError("\(error) (--http)")
         }
         coordinator.dashboard.snapshots.enable()
@@ -81,9 +81,6 @@ public final class DashboardService: Service, Sendable {
         try await server.waitUntilListening(timeout: timeout)
         return door.port
     }
-
-    /// What the front door refused so far, by HTTP status, and the requests it let through (200).
-    var doorStatistics: [Int: Int] { door.statistics }
 }
 
 /// Checks access, routes, and turns every error into a JSON answer (nothing a client sends ends as a 500 without a

@@ -1,4 +1,5 @@
 import FarmWire
+import FlyingSocks
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -205,12 +206,7 @@ final class DoorLink {
     private func connectBackend() throws {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HeadRefusal(status: 503, message: "cannot open a socket (errno \(errno))") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let path = Array(backendPath.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in path.prefix(raw.count - 1).enumerated() { raw[i] = byte }
-        }
+        var address = sockaddr_un.unix(path: backendPath)
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }

@@ -34,9 +34,10 @@ final class FrontDoor: @unchecked Sendable {
     /// The door's thread only: when it may accept again after running out of descriptors.
     private var acceptPausedUntil = 0.0
 
-    /// Binds and listens on `address` at once (a port in use fails here, with a sentence), and makes the directory
-    /// for the server's socket. Connections wait in the kernel's queue until ``start()``.
-    init(address: sockaddr_in, text: String, limits: FrontDoorLimits = FrontDoorLimits()) throws {
+    /// Binds and listens on `address` at once (a port in use fails here, with a sentence naming `flag`, the option
+    /// that picks another), and makes the directory for the server's socket. Connections wait in the kernel's queue
+    /// until ``start()``.
+    init(address: sockaddr_in, text: String, flag: String, limits: FrontDoorLimits = FrontDoorLimits()) throws {
         self.limits = limits
         var template = Array("/tmp/reelfarm-http-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
@@ -53,7 +54,7 @@ final class FrontDoor: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard bound == 0, listen(fd, 512) == 0 else {
-            let why = errno == EADDRINUSE ? "the port is already in use"
+            let why = errno == EADDRINUSE ? "the port is already in use (pick another with \(flag) HOST:PORT)"
                 : errno == EADDRNOTAVAIL ? "the address is not on this machine" : String(cString: strerror(errno))
             close(fd)
             rmdir(directory)

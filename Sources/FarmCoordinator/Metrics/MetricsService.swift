@@ -28,9 +28,8 @@ public final class MetricsService: Service, Sendable {
         address = "\(host):\(port)"
         // Bound here, so that a port in use stops the coordinator before it starts, with a sentence; scrapers reach the
         // server through the door's limits (see ``FrontDoor``).
-        do { door = try FrontDoor(address: socketAddress, text: "metrics endpoint \(address)") } catch {
-            throw MetricsError(description: "\(error)" + ((error as? DashboardSetupError)?.description.contains("in use") == true
-                ? " (pick another with --metrics HOST:PORT)" : ""))
+        do { door = try FrontDoor(address: socketAddress, text: "metrics endpoint \(address)", flag: "--metrics") } catch {
+            throw MetricsError(description: "\(error)")
         }
         server = HTTPServer(address: .unix(path: door.backendPath), timeout: 15, logger: .disabled)
         self.gauges = gauges
