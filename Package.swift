@@ -32,6 +32,8 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        // Child processes started with posix_spawn, leaking no descriptor to a sibling (Foundation's Process does).
+        .target(name: "FarmPosix", swiftSettings: swiftSettings),
         .target(name: "FarmTestCard", dependencies: ["FarmCore"], swiftSettings: swiftSettings),
         .target(
             name: "FarmMedia", dependencies: ["FarmCore", "CFFmpeg"], exclude: ["ChunkFormat.md"],
@@ -60,7 +62,7 @@ let package = Package(
         .target(
             name: "FarmCoordinator",
             dependencies: [
-                "FarmCore", "FarmWire", "FarmStore", "FarmMedia",
+                "FarmCore", "FarmWire", "FarmStore", "FarmMedia", "FarmPosix",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "FlyingFox", package: "FlyingFox"), .product(name: "FlyingSocks", package: "FlyingFox"),
@@ -78,15 +80,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "FarmEngineHost", dependencies: ["FarmCore", "FarmWire"], exclude: [],
+            name: "FarmEngineHost", dependencies: ["FarmCore", "FarmWire", "FarmPosix"], exclude: [],
             swiftSettings: swiftSettings
         ),
-        .target(name: "FarmTesting", dependencies: ["FarmCore"], swiftSettings: swiftSettings),
+        .target(name: "FarmTesting", dependencies: ["FarmCore", "FarmPosix"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "reelfarm",
             dependencies: [
                 "FarmCore", "FarmRender", "FarmMedia", "FarmTestCard", "FarmInference",
-                "FarmWire", "FarmStore", "FarmCoordinator", "FarmWorker", "FarmEngineHost",
+                "FarmWire", "FarmStore", "FarmCoordinator", "FarmWorker", "FarmEngineHost", "FarmPosix",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -100,6 +102,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .testTarget(name: "FarmPosixTests", dependencies: ["FarmPosix"], swiftSettings: swiftSettings),
         .testTarget(name: "FarmCoreTests", dependencies: ["FarmCore", "FarmTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FarmTestCardTests",
@@ -113,7 +116,8 @@ let package = Package(
         .testTarget(
             name: "FarmCoordinatorTests",
             dependencies: [
-                "FarmCoordinator", "FarmWorker", "FarmWire", "FarmStore", "FarmCore", "FarmRender", "FarmTesting", "reelfarm",
+                "FarmCoordinator", "FarmWorker", "FarmWire", "FarmStore", "FarmCore", "FarmRender", "FarmTesting", "FarmPosix",
+                "reelfarm",
                 .product(name: "Yams", package: "Yams"), .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -2,6 +2,7 @@ import FarmCoordinator
 import FarmCore
 import FarmTesting
 import FarmWire
+import FarmPosix
 import Foundation
 import Testing
 
@@ -52,7 +53,7 @@ import Testing
         let originalFilm = try fetchedFilm(client, job: original.job, into: dir)
         #expect(originalFilm == (try localFilm(Self.sixShots)))
 
-        var victim: Process?
+        var victim: ChildProcess?
         if killAWorker {
             // The revision starts on a slow worker that is killed in the middle of a task.
             LocalFarm.signal(first, SIGKILL)

@@ -1,4 +1,5 @@
 import FarmCore
+import FarmTesting
 import Foundation
 
 @testable import FarmInference
@@ -71,27 +72,10 @@ let reelfarm: URL = {
     return dir.appendingPathComponent("reelfarm")
 }()
 
-/// Runs a program to completion; returns its status, stdout and stderr (FarmTesting's runner is not a dependency
-/// of this test target).
+/// Runs a program to completion; returns its status, stdout and stderr.
 func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let dir = try temporaryDirectory()
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let out = dir.appendingPathComponent("out")
-    let err = dir.appendingPathComponent("err")
-    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-    process.standardOutput = try FileHandle(forWritingTo: out)
-    process.standardError = try FileHandle(forWritingTo: err)
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    return (
-        process.terminationStatus, try String(contentsOf: out, encoding: .utf8),
-        try String(contentsOf: err, encoding: .utf8)
-    )
+    let out = try ProcessRunner.run(executable, arguments)
+    return (out.status, out.stdout, out.stderr)
 }
 
 /// Streams of a media file as ffprobe decodes them: type, codec, frames read, duration, sample rate.

@@ -1,5 +1,6 @@
 import FarmCore
 import FarmMedia
+import FarmTesting
 import Foundation
 import Testing
 
@@ -7,12 +8,10 @@ import Testing
     /// Writes a solid-colour image with the ffmpeg program (an encoder independent of the code under test).
     func image(_ colour: String, _ ext: String) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("img-\(UUID().uuidString).\(ext)")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
-        p.arguments = ["-v", "error", "-f", "lavfi", "-i", "color=c=\(colour):s=64x48", "-frames:v", "1", "-y", url.path]
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        let out = try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+                                        ["-v", "error", "-f", "lavfi", "-i", "color=c=\(colour):s=64x48", "-frames:v", "1",
+                                         "-y", url.path])
+        #expect(out.status == 0, "\(out.stderr)")
         return url
     }
 

@@ -1,5 +1,6 @@
 import FarmCore
 import FarmMedia
+import FarmTesting
 import Foundation
 import Testing
 
@@ -117,14 +118,8 @@ struct ProbedStream: Decodable {
 /// Runs the system's ffprobe on `file`: an independent reader of what FarmMedia wrote.
 func probe(_ file: URL) throws -> [ProbedStream] {
     struct Output: Decodable { var streams: [ProbedStream] }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/ffprobe")
-    process.arguments = ["-v", "error", "-show_streams", "-count_frames", "-of", "json", file.path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "ffprobe failed on \(file.path)")
-    return try JSONDecoder().decode(Output.self, from: data).streams
+    let out = try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/ffprobe"),
+                                    ["-v", "error", "-show_streams", "-count_frames", "-of", "json", file.path])
+    #expect(out.status == 0, "ffprobe failed on \(file.path): \(out.stderr)")
+    return try JSONDecoder().decode(Output.self, from: Data(out.stdout.utf8)).streams
 }

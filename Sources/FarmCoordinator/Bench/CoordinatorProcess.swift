@@ -1,9 +1,10 @@
+import FarmPosix
 import Foundation
 
 /// A `reelfarm coordinator` child process for a benchmark that must measure it from outside (CPU and RSS from
 /// `/proc`, metrics over HTTP, joins and deaths from its log, SIGSTOP): data in `directory`, loopback, free ports.
 final class CoordinatorProcess: @unchecked Sendable {
-    let process = Process()
+    let process: ChildProcess
     let endpoint: String
     private let metricsPort: UInt16
     private let lines: LogLines
@@ -11,20 +12,16 @@ final class CoordinatorProcess: @unchecked Sendable {
     struct Failure: Error, CustomStringConvertible { var description: String }
 
     init(executable: URL, directory: URL) throws {
-        let err = Pipe()
-        process.executableURL = executable
-        process.arguments = ["coordinator", "--data", directory.path, "--bind", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:0"]
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        process = try ChildProcess(executable, ["coordinator", "--data", directory.path, "--bind", "tcp://127.0.0.1:*",
+                                                "--metrics", "127.0.0.1:0"], stdin: .null, stdout: .null, stderr: .pipe)
+        let err = process.standardError
         let started = DispatchSemaphore(value: 0)
         let lines = LogLines()
         self.lines = lines
         let reader = Thread {
             var buffer = Data()
             while true {
-                let chunk = err.fileHandleForReading.availableData
+                let chunk = err?.availableData ?? Data()
                 if chunk.isEmpty { break }
                 buffer.append(chunk)
                 while let nl = buffer.firstIndex(of: 10) {
@@ -39,7 +36,7 @@ final class CoordinatorProcess: @unchecked Sendable {
         _ = started.wait(timeout: .now() + 30)
         _ = started.wait(timeout: .now() + 30)
         guard let endpoint = lines.endpoint, let port = lines.port else {
-            process.terminate()
+            process.send(SIGTERM)
             throw Failure(description: "the coordinator did not start (no endpoint or metrics port in its log)")
         }
         self.endpoint = endpoint
@@ -194,9 +191,7 @@ final class CoordinatorProcess: @unchecked Sendable {
 
     func stop() {
         kill(pid, SIGCONT)
-        process.terminate()
-        let deadline = Date().addingTimeInterval(10)
-        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning { kill(pid, SIGKILL) }
+        process.send(SIGTERM)
+        if process.wait(seconds: 10) == nil { process.send(SIGKILL) }
     }
 }

@@ -1,6 +1,7 @@
 import FarmCore
 import FarmStore
 import FarmWire
+import FarmPosix
 import Foundation
 
 /// `reelfarm bench dispatch`: how fast the coordinator turns ready tasks into started ones, with its durable
@@ -84,16 +85,13 @@ public struct DispatchBenchmark: Sendable {
 
         let recorder = Recorder()
         var threads: [Thread] = []
-        var processes: [(Process, URL)] = []
+        var processes: [(ChildProcess, URL)] = []
         let stop = Flag()
         for i in 0..<workers {
             if let exe = workerExecutable {
                 let times = dir.appendingPathComponent("worker-\(i).times")
-                let p = Process()
-                p.executableURL = exe
-                p.arguments = ["bench", "noop-worker", "--coordinator", endpoint, "--name", "bench-\(i)", "--slots", "\(slots)",
-                               "--times", times.path] + (server.map { ["--coordinator-key", $0.publicKey] } ?? [])
-                try p.run()
+                let p = try ChildProcess(exe, ["bench", "noop-worker", "--coordinator", endpoint, "--name", "bench-\(i)", "--slots", "\(slots)",
+                               "--times", times.path] + (server.map { ["--coordinator-key", $0.publicKey] } ?? []))
                 processes.append((p, times))
                 continue
             }
@@ -103,7 +101,7 @@ public struct DispatchBenchmark: Sendable {
             t.start()
             threads.append(t)
         }
-        defer { for (p, _) in processes where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        defer { for (p, _) in processes { p.send(SIGKILL) } }
         let text = Self.noopStoryboard(title: "dispatch benchmark", shots: shots, segmentsPerShot: segmentsPerShot)
         Thread.sleep(forTimeInterval: processes.isEmpty ? 0.3 : 1.5)  // let the workers register
         let client = try FarmClient(endpoint: endpoint, timeoutMillis: 60_000, security: security)
@@ -119,7 +117,7 @@ public struct DispatchBenchmark: Sendable {
         stop.set()
         for _ in threads { Thread.sleep(forTimeInterval: 0.01) }
         for (p, times) in processes {
-            kill(p.processIdentifier, SIGTERM)
+            p.send(SIGTERM)
             p.waitUntilExit()
             for line in ((try? String(contentsOf: times, encoding: .utf8)) ?? "").split(separator: "\n") {
                 let parts = line.split(separator: "\t")

@@ -1,5 +1,6 @@
 import FarmCore
 import FarmWire
+import FarmPosix
 import Foundation
 
 /// `reelfarm bench liveness`: how long after a worker's SIGKILL its lease is back in the queue.
@@ -66,17 +67,12 @@ public struct LivenessBenchmark {
             \(shots)
             """
         let job = try client.submit(storyboard: text, source: "liveness", priority: 0).job
-        var workers: [(name: String, process: Process)] = []
-        defer { for w in workers where w.process.isRunning { kill(w.process.processIdentifier, SIGKILL) } }
+        var workers: [(name: String, process: ChildProcess)] = []
+        defer { for w in workers { w.process.send(SIGKILL) } }
         for i in 0..<kills {
-            let p = Process()
-            p.executableURL = workerExecutable
-            p.arguments = ["worker", "--coordinator", endpoint, "--name", "live-\(i)", "--engine", "testcard",
-                           "--step-delay-ms", "1000"]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            p.standardInput = FileHandle.nullDevice
-            try p.run()
+            let p = try ChildProcess(workerExecutable, ["worker", "--coordinator", endpoint, "--name", "live-\(i)",
+                                                        "--engine", "testcard", "--step-delay-ms", "1000"],
+                                     stdin: .null, stdout: .null, stderr: .null)
             workers.append(("live-\(i)", p))
         }
         log("bench liveness: \(kills) workers started; waiting until each holds a lease")
@@ -91,7 +87,7 @@ public struct LivenessBenchmark {
         // Kills 0.37 s apart fall at every phase of the workers' one-second heartbeats.
         var killedAt: [String: Double] = [:]
         for w in workers {
-            kill(w.process.processIdentifier, SIGKILL)
+            w.process.send(SIGKILL)
             killedAt[w.name] = DeathLog.clock
             Thread.sleep(forTimeInterval: 0.37)
         }

@@ -1,4 +1,5 @@
 import FarmWire
+import FarmPosix
 import Foundation
 
 /// `reelfarm bench swarm`: a real coordinator process against `workers` simulated workers (``SwarmAgent`` processes,
@@ -102,23 +103,18 @@ public struct SwarmBenchmark {
         let killAt = rampSeconds + 5 + window
         let total = killAt + 8 + (stall > 0 ? stall + 15 : 0)
         log("bench swarm: \(count) workers in \(agents) agent processes; ramp \(Int(rampSeconds)) s, window \(Int(window)) s")
-        var processes: [(Process, Pipe)] = []
+        var processes: [ChildProcess] = []
         for a in 0..<agents {
             let n = min(perAgent, count - a * perAgent)
-            let p = Process(), out = Pipe()
-            p.executableURL = executable
             // Each agent connects from an address of its own (127.0.0.10, .11, …): one source address has only ~28 000
             // ephemeral ports towards one coordinator port, fewer while the last run's connections wait in TIME_WAIT.
             let endpoint = coordinator.endpoint.replacingOccurrences(of: "tcp://", with: "tcp://127.0.0.\(10 + a):0;")
-            p.arguments = ["bench", "swarm-agent", "--endpoint", endpoint, "--prefix", "sw\(a)", "--workers", "\(n)",
+            let arguments = ["bench", "swarm-agent", "--endpoint", endpoint, "--prefix", "sw\(a)", "--workers", "\(n)",
                            "--ramp", "\(max(1, ramp * n / count))", "--seconds", "\(total)", "--kill-at", "\(killAt)",
                            "--kills", "\(kills * n / max(1, count))"]
-            p.standardOutput = out
-            p.standardError = FileHandle.standardError
-            try p.run()
-            processes.append((p, out))
+            processes.append(try ChildProcess(executable, arguments, stdout: .pipe, stderr: .inherit))
         }
-        defer { for (p, _) in processes where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        defer { for p in processes { p.send(SIGKILL) } }
         let start = Self.clock
 
         // Registration, then the steady window.
@@ -173,8 +169,8 @@ public struct SwarmBenchmark {
             }
         }
         var reports: [SwarmAgent.Report] = []
-        for (p, out) in processes {
-            let data = out.fileHandleForReading.readDataToEndOfFile()
+        for p in processes {
+            let data = p.standardOutput?.readDataToEndOfFile() ?? Data()
             p.waitUntilExit()
             guard let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
                   let r = try? JSONDecoder().decode(SwarmAgent.Report.self, from: Data(line.utf8)) else {

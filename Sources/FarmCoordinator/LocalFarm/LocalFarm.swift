@@ -1,3 +1,4 @@
+import FarmPosix
 import Foundation
 
 /// A coordinator and workers as separate processes on loopback: `reelfarm demo` and the end-to-end tests.
@@ -5,8 +6,8 @@ public final class LocalFarm {
     public let executable: URL
     public let dataDirectory: URL
     public private(set) var endpoint = ""
-    public private(set) var coordinator: Process?
-    public private(set) var workers: [Process] = []
+    public private(set) var coordinator: ChildProcess?
+    public private(set) var workers: [ChildProcess] = []
     let logDirectory: URL
 
     /// - Parameters:
@@ -43,40 +44,33 @@ public final class LocalFarm {
 
     /// Starts a worker process connected to the coordinator.
     @discardableResult
-    public func startWorker(name: String, slots: Int = 1, extra: [String] = []) throws -> Process {
+    public func startWorker(name: String, slots: Int = 1, extra: [String] = []) throws -> ChildProcess {
         let p = try launch(["worker", "--coordinator", endpoint, "--name", name, "--slots", "\(slots)"] + extra, log: name)
         workers.append(p)
         return p
     }
 
-    private func launch(_ arguments: [String], log: String) throws -> Process {
-        let p = Process()
-        p.executableURL = executable
-        p.arguments = arguments
+    private func launch(_ arguments: [String], log: String) throws -> ChildProcess {
         let logURL = logDirectory.appendingPathComponent("\(log).log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logURL)
         handle.seekToEndOfFile()
-        p.standardOutput = handle
-        p.standardError = handle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        return p
+        defer { try? handle.close() }
+        return try ChildProcess(executable, arguments, stdin: .null, stdout: .descriptor(handle.fileDescriptor),
+                                stderr: .descriptor(handle.fileDescriptor))
     }
 
     /// Sends `signal` to a process and, unless it is SIGKILL, waits up to `timeout` for it to exit.
-    public static func signal(_ p: Process, _ sig: Int32, timeout: Double = 10) {
+    public static func signal(_ p: ChildProcess, _ sig: Int32, timeout: Double = 10) {
         guard p.isRunning else { return }
-        kill(p.processIdentifier, sig)
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.send(sig)
+        if p.wait(seconds: timeout) == nil { p.send(SIGKILL) }
         p.waitUntilExit()
     }
 
     /// Stops everything cleanly: workers drain, then the coordinator.
     public func shutdown() {
-        for w in workers { kill(w.processIdentifier, SIGTERM) }
+        for w in workers { w.send(SIGTERM) }
         for w in workers { Self.signal(w, SIGTERM) }
         if let c = coordinator { Self.signal(c, SIGTERM) }
     }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import FarmCore
+import FarmPosix
 import Foundation
 
 /// Deadlines and limits a worker holds its engine processes to.
@@ -38,11 +39,13 @@ public final class EngineProcess: @unchecked Sendable {
     public let command: EngineCommand
     public let slot: Int
     public let settings: EngineHostSettings
-    private var process: Process?
+    /// A ChildProcess, not Foundation's Process: Foundation's pipes leak into a sibling started at the same moment
+    /// (two slots starting their engines), and then this engine's death would not read as end-of-file.
+    private var process: ChildProcess?
     private var channel: EngineChannel?
     private var stderrPump: Thread?
-    /// The stdin and stdout pipes: held while the channel uses their descriptors, released (closed) after it.
-    private var pipes: [Pipe] = []
+    /// The parent's ends of stdin and stdout: held while the channel uses their descriptors, closed after it.
+    private var pipes: [FileHandle] = []
     /// The handshake of the running process.
     public private(set) var ready: EngineReady?
     /// Seconds from start to `ready` of the last start.
@@ -67,31 +70,26 @@ public final class EngineProcess: @unchecked Sendable {
         if isRunning, let ready { return ready }
         kill()
         let words = command.words(slot: slot)
-        let p = Process()
-        p.executableURL = try Self.executable(words[0])
-        p.arguments = Array(words.dropFirst())
         var env = ProcessInfo.processInfo.environment
         env["PYTHONUNBUFFERED"] = "1"
         env["REELFARM_ENGINE_SLOT"] = String(slot)
-        p.environment = env
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        p.standardInput = stdin
-        p.standardOutput = stdout
-        p.standardError = stderr
         let t0 = EngineChannel.now()
-        do { try p.run() } catch {
-            throw EngineProcessError("\(label): cannot start \(words[0]): \(error.localizedDescription)")
+        let p: ChildProcess
+        do {
+            p = try ChildProcess(try Self.executable(words[0]), Array(words.dropFirst()), environment: env,
+                                 stdin: .pipe, stdout: .pipe, stderr: .pipe)
+        } catch let error as ChildProcess.SpawnError {
+            throw EngineProcessError("\(label): cannot start \(words[0]): \(error)")
         }
-        // Our copies of the child's ends must go, or a dead child would never read as end-of-file.
-        try? stdin.fileHandleForReading.close()
-        try? stdout.fileHandleForWriting.close()
-        try? stderr.fileHandleForWriting.close()
+        guard let stdin = p.standardInput, let stdout = p.standardOutput, let stderr = p.standardError else {
+            p.send(SIGKILL)
+            throw EngineProcessError("\(label): \(words[0]) started without its pipes")
+        }
         process = p
-        let channel = EngineChannel(input: stdout.fileHandleForReading.fileDescriptor,
-                                    output: stdin.fileHandleForWriting.fileDescriptor)
+        let channel = EngineChannel(input: stdout.fileDescriptor, output: stdin.fileDescriptor)
         self.channel = channel
         pipes = [stdin, stdout]
-        pumpStderr(stderr.fileHandleForReading)
+        pumpStderr(stderr)
         do {
             let m = try channel.receive(until: t0 + settings.startSeconds, maxBytes: 0)
             guard m.kind == .ready else { throw EngineContractError("first message is \(m.kind), not ready") }
@@ -170,7 +168,7 @@ public final class EngineProcess: @unchecked Sendable {
 
     /// Kills the process at once (SIGKILL) and forgets it.
     public func kill() {
-        if let p = process, p.isRunning { Glibc.kill(p.processIdentifier, SIGKILL) }
+        process?.send(SIGKILL)
         process = nil
         channel = nil
         pipes = []
@@ -185,9 +183,11 @@ public final class EngineProcess: @unchecked Sendable {
         guard let p = process else { return nil }
         let end = EngineChannel.now() + 1
         while p.isRunning && EngineChannel.now() < end { usleep(10_000) }
-        guard !p.isRunning else { return nil }
-        return p.terminationReason == .uncaughtSignal ? "was killed by signal \(p.terminationStatus)"
-            : "exited with status \(p.terminationStatus)"
+        switch p.termination {
+        case nil: return nil
+        case .signalled(let s): return "was killed by signal \(s)"
+        case .exited(let s): return "exited with status \(s)"
+        }
     }
 
     private func describe(_ error: any Error) -> String {

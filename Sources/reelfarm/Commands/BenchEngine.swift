@@ -3,6 +3,7 @@ import FarmCore
 import FarmEngineHost
 import FarmInference
 import FarmWire
+import FarmPosix
 import Foundation
 
 extension ReelFarm.Bench {
@@ -84,14 +85,10 @@ extension ReelFarm.Bench {
 
         /// Seconds per forward pass of the PyTorch port (`python -m reelfarm_engines.mmdit_torch bench`).
         func forwardOfTorch(config: String, width: Int, height: Int) throws -> Double {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = [Self.python, "-m", "reelfarm_engines.mmdit_torch", "bench", "--config", config, "--device", device,
-                           "--width", "\(width)", "--height", "\(height)", "--frames", "\(frames)"]
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
+            let p = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), [Self.python, "-m", "reelfarm_engines.mmdit_torch", "bench", "--config", config, "--device", device,
+                           "--width", "\(width)", "--height", "\(height)", "--frames", "\(frames)"],
+                                     stdout: .pipe)
+            let data = p.standardOutput?.readDataToEndOfFile() ?? Data()
             p.waitUntilExit()
             struct Line: Decodable { var seconds_per_forward: Double }
             guard p.terminationStatus == 0, let line = try? JSONDecoder().decode(Line.self, from: data) else {
