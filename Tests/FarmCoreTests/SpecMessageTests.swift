@@ -36,6 +36,19 @@ import Testing
         #expect(dup?.description == "shots[1].id (line 8): \"a\" is already the id of shots[0]")
     }
 
+    /// A shot that cannot be read must not shift the others: the rules across shots would run on shots[1] as if it
+    /// were shots[0] (the dashboard once showed "shots[0].transition (line 5): the first shot has no previous shot to
+    /// continue" for a second shot that continues a first one with a bad duration).
+    @Test func aBrokenShotLeavesTheOthersTheirIndices() {
+        let text = header + """
+
+              - {id: a, duration: -1, prompt: p}
+              - {id: b, duration: 1, prompt: q, transition: continue}
+            """
+        let found = issues(text)
+        #expect(found.map(\.description) == ["shots[0].duration (line 5): must be > 0 (got -1)"], "\(found)")
+    }
+
     @Test func timesOutsideTheShotNameTheirLines() {
         let text = header + """
 

@@ -81,10 +81,13 @@ extension JobSpec {
         let model = top["model"].flatMap { readModel($0, &r) }
         if top["model"] == nil { r.fail("model", nil, "is required") }
         var shots: [ShotSpec] = []
+        // A shot that could not be read leaves no spec: the rules across shots (ids, continuity, the timeline) would
+        // run on the shots that are left, under shifted indices, and name the wrong shot and line.
+        var everyShotRead = true
         if let node = top["shots"], let list = r.sequence(node, "shots") {
             if list.isEmpty { r.fail("shots", node, "must hold at least one shot") }
             for (i, shot) in list.enumerated() {
-                if let s = readShot(shot, "shots[\(i)]", &r) { shots.append(s) }
+                if let s = readShot(shot, "shots[\(i)]", &r) { shots.append(s) } else { everyShotRead = false }
             }
         } else if top["shots"] == nil {
             r.fail("shots", nil, "is required")
@@ -96,7 +99,7 @@ extension JobSpec {
             }
         }
         let requires = top["requires"].map { readRequirements($0, &r) } ?? WorkerRequirements()
-        guard let output, let model else { return nil }
+        guard let output, let model, everyShotRead else { return nil }
         return JobSpec(title: title, output: output, model: model, shots: shots, references: references,
                        requires: requires)
     }
