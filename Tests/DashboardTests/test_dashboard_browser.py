@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from cdp import Browser
+from needs import need
 
 ROOT = Path(__file__).resolve().parents[2]
 STORYBOARD = """title: three shots
@@ -28,15 +29,6 @@ shots:
   - {id: push, duration: 2.1, prompt: "the camera pushes in", transition: continue}
   - {id: cut, frames: 7, prompt: "a short cut"}
 """
-
-
-def need(path: str | None, what: str) -> str:
-    if path and os.access(path, os.X_OK):
-        return path
-    message = f"{what} is missing ({path or 'not found'})"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def wait_line(path: Path, pattern: str, process: subprocess.Popen, timeout: float = 60) -> re.Match[str]:
@@ -198,11 +190,18 @@ def test_dashboard_in_a_browser(farm: str, browser: Browser) -> None:
     browser.evaluate(f"{button}.click()")
     browser.wait_for(f"(document.querySelector('tr[data-job={js(second)}]') || {{}}).textContent"
                      f".includes('cancelled')", what="the second job cancelled")
+    # The page says what the click did in words, not the API's raw JSON.
+    said = browser.wait_for("(t => t.startsWith('Cancelled ') && t)(document.getElementById('toast').textContent)",
+                            what="the cancel's message")
+    assert re.fullmatch(rf"Cancelled {re.escape(second)}: \d+ running tasks? stopped", said), said
     browser.screenshot(str(shots / "jobs-cancelled.png"))
     # Retry it from its row: it runs again from what it had finished and ends done, still without a reload.
     retry = f"document.querySelector('tr[data-job={js(second)}] button[data-action=retry]')"
     browser.wait_for(f"{retry} !== null", what="the cancelled job's retry button")
     browser.evaluate(f"{retry}.click()")
+    said = browser.wait_for("(t => t.startsWith('Retrying ') && t)(document.getElementById('toast').textContent)",
+                            what="the retry's message")
+    assert re.fullmatch(rf"Retrying {re.escape(second)}: \d+ tasks? queued again", said), said
     browser.wait_for(f"[...(document.querySelector('tr[data-job={js(second)}]') || document.body)"
                      f".querySelectorAll('*')].some(e => e.textContent.trim() === 'done')",
                      timeout=180, what="the retried job done")

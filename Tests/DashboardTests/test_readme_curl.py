@@ -20,16 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from needs import need
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def need(path: str | None, what: str) -> str:
-    if path and os.access(path, os.X_OK):
-        return path
-    message = f"{what} is missing ({path or 'not found'})"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def free_port() -> int:

@@ -35,10 +35,11 @@ final class FrontDoor: @unchecked Sendable {
     private var acceptPausedUntil = 0.0
 
     /// Binds and listens on `address` at once (a port in use fails here, with a sentence naming `flag`, the option
-    /// that picks another), and makes the directory for the server's socket. Connections wait in the kernel's queue
-    /// until ``start()``.
+    /// that picks another), and makes the directory for the server's socket, first removing those that dead doors
+    /// left (``removeLeftovers(under:olderThan:)``). Connections wait in the kernel's queue until ``start()``.
     init(address: sockaddr_in, text: String, flag: String, limits: FrontDoorLimits = FrontDoorLimits()) throws {
         self.limits = limits
+        Self.removeLeftovers()
         var template = Array("/tmp/reelfarm-http-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
             throw DashboardSetupError("\(text): cannot make a directory for its socket (errno \(errno))")

@@ -94,10 +94,30 @@ function bar(done, total) {
 
 const finished = (s) => s === 'done' || s === 'failed' || s === 'cancelled';
 
+// What an action did, in a sentence (the API answers counts: stopped_tasks, requeued_tasks, removed_artifacts, ...).
+function outcome(action, job, r) {
+  const n = (count, one) => `${count} ${one}${count === 1 ? '' : 's'}`;
+  const id = r.job || r.id || job;
+  switch (action) {
+    case 'cancel': return `Cancelled ${id}: ${n(r.stopped_tasks || 0, 'running task')} stopped`;
+    case 'retry': return `Retrying ${id}: ${n(r.requeued_tasks || 0, 'task')} queued again`;
+    case 'delete': return `Deleted ${id}: ${n(r.removed_artifacts || 0, 'file')}, ${size(r.freed_bytes || 0)} freed`;
+    case 'priority': return `${id} now has priority ${r.priority}`;
+    default: return `${action}: done`;
+  }
+}
+
+function size(bytes) {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes, u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u += 1; }
+  return u === 0 ? `${v} bytes` : `${v.toFixed(1)} ${units[u]}`;
+}
+
 async function act(job, action, body) {
   try {
     const r = await api(`/api/jobs/${encodeURIComponent(job)}/${action}`, { method: 'POST', body: body || {} });
-    toast(`${action}: ${JSON.stringify(r)}`);
+    toast(outcome(action, job, r || {}));
     if (action === 'delete' && state.view === 'job') location.hash = '#/jobs';
     else render(true);
   } catch (e) {
