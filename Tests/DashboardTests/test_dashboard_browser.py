@@ -144,6 +144,16 @@ def test_dashboard_in_a_browser(farm: str, browser: Browser) -> None:
                              f" ? [v.dataset.kind, v.duration] : null; }})()",
                              timeout=180, what=f"the player's duration growing past {first:.2f} s")
     print(f"preview: {first:.3f} s, then {grown[0]} of {grown[1]:.3f} s")
+    # A shot plays alone once its segments are done ("cut": one segment of 7 frames, a chain of its own).
+    button = "document.querySelector('#shots button[data-shot=cut]')"
+    browser.wait_for(f"{button} && !{button}.disabled", timeout=120, what="the cut shot's play button enabled")
+    browser.evaluate(f"{button}.click()")
+    shot = browser.wait_for("(() => { const v = document.querySelector('#shot-video');"
+                            " if (!v || v.readyState < 1) return null; if (v.paused && !v.ended) v.play();"
+                            " return (v.currentTime > 0.05 || v.ended) ? v.duration : null; })()",
+                            timeout=60, what="the shot playing alone")
+    assert abs(shot - 7 / 24) < 0.05, shot
+    browser.screenshot(str(shots / "job-shot.png"))
     browser.wait_for("[...document.querySelectorAll('#grid .cell')].every(c => c.dataset.state === 'done')"
                      " && (document.querySelector('#player') || {dataset: {}}).dataset.kind === 'film'",
                      timeout=180, what="every segment done and the film in the player")
@@ -155,6 +165,11 @@ def test_dashboard_in_a_browser(farm: str, browser: Browser) -> None:
                                 " return v && v.readyState >= 1 && isFinite(v.duration) ? v.duration : 0; })()",
                                 timeout=30, what="the film's metadata in the player")
     assert 5.5 < duration < 6.5, duration
+    # Each segment's first and last frames, 192 pixels wide (shown at half that).
+    thumbs = browser.wait_for("(() => { const i = [...document.querySelectorAll('#shots img.thumb')];"
+                              " return i.length === 14 && i.every(x => x.complete && x.naturalWidth === 192)"
+                              " ? i.length : 0; })()", timeout=60, what="every segment's first and last frames")
+    assert thumbs == 14, thumbs
     browser.screenshot(str(shots / "job-done.png"))
     assert browser.evaluate("window.__page") == "same"
 

@@ -32,6 +32,8 @@ final class AssemblyWorker: @unchecked Sendable {
     private let resuming = DispatchQueue(label: "reelfarm-assembly-resume", qos: .utility)
     /// Where progressive films keep their working files (emptied at start: a film in progress dies with its process).
     private let workingDirectory: URL
+    /// Each finished segment's first and last frames, for the dashboard.
+    let thumbnails: ThumbnailShelf
     private let log: @Sendable (String) -> Void
 
     init(store: FarmStore, assembler: any FilmAssembler, log: @escaping @Sendable (String) -> Void = { _ in }) {
@@ -40,6 +42,8 @@ final class AssemblyWorker: @unchecked Sendable {
         self.log = log
         workingDirectory = store.artifacts.root.deletingLastPathComponent().appendingPathComponent("assembly")
         try? FileManager.default.removeItem(at: workingDirectory)
+        thumbnails = ThumbnailShelf(directory: workingDirectory.deletingLastPathComponent().appendingPathComponent("thumbnails"),
+                                    artifacts: store.artifacts, log: log)
     }
 
     /// What the coordinator loop tells the assembly, once the transaction that decided it has committed.
@@ -54,6 +58,8 @@ final class AssemblyWorker: @unchecked Sendable {
         /// A coordinator restarted with the job unfinished: its film in progress is built again from the segments
         /// it had finished (``resume(_:parts:)``).
         case resume(job: JobRecord, parts: [FarmStore.FinishedSegment])
+        /// The job was deleted: its thumbnails go too.
+        case forget(job: String)
     }
 
     /// Acts on `notice`; returns at once apart from ``submit(_:)``'s store reads (the loop thread calls it).
@@ -64,6 +70,7 @@ final class AssemblyWorker: @unchecked Sendable {
         case .assemble(let job): submit(job)
         case .discard(let job): discard(job)
         case let .resume(job, parts): resume(job, parts: parts)
+        case .forget(let job): thumbnails.forget(job)
         }
     }
 
@@ -98,6 +105,7 @@ final class AssemblyWorker: @unchecked Sendable {
             return film
         }
         film.queue.async { film.finished(position, (key, chunk, audio)) }
+        thumbnails.segmentFinished(job: job, key: key, chunk: chunk)
     }
 
     /// Drops `job`'s film in progress and its working file, if any (the job stopped, was deleted or runs again).

@@ -1,4 +1,5 @@
 import FarmCore
+import FarmMedia
 import FarmStore
 import Foundation
 
@@ -23,6 +24,8 @@ final class PreviewCache: @unchecked Sendable {
     /// Each job's two newest previews, newest last: how many segments each holds, its file, and when it was built
     /// (monotonic seconds). The one before the newest stays for a player still reading it.
     private var built: [String: [(segments: Int, file: URL, at: Double)]] = [:]
+    /// Done films cut by shot: the folder, each shot's file, when cut (monotonic seconds).
+    private var splits: [String: (folder: URL, files: [URL], at: Double)] = [:]
 
     /// A prefix grown by fewer segments than this waits this long for a rebuild (seconds).
     static let rebuildInterval = 3.0
@@ -37,18 +40,29 @@ final class PreviewCache: @unchecked Sendable {
     /// The preview of `job`'s prefix: its file and how many segments it holds (maybe fewer than `parts`, while a
     /// newer one would be rebuilt too soon).
     /// - Throws: the assembly's error (a segment's artifact gone, e.g. released as the job finished), or a timeout.
-    func preview(job: String, format: OutputFormat, parts: [JobFilm.Part], timeout: Double) async throws
-        -> (file: URL, segments: Int) {
+    /// - Parameter key: what the preview is kept under and its file named by: the job for its prefix,
+    ///   ``shotKey(job:shot:)`` for one shot's segments.
+    func preview(job: String, key: String? = nil, format: OutputFormat, parts: [JobFilm.Part], timeout: Double)
+        async throws -> (file: URL, segments: Int) {
+        let key = key ?? job
         if let ready = lock.withLock({ () -> (file: URL, segments: Int)? in
-            guard let b = built[job]?.last else { return nil }
+            guard let b = built[key]?.last else { return nil }
             let fresh = b.segments >= parts.count || Coordinator.clock - b.at < Self.rebuildInterval
             return fresh && FileManager.default.fileExists(atPath: b.file.path) ? (b.file, b.segments) : nil
         }) {
             return ready
         }
-        return try await withCheckedThrowingContinuation { continuation in
+        return try await run(timeout: timeout) { [self] in try build(key: key, format: format, parts: parts) }
+    }
+
+    /// The key of shot `shot`'s preview of `job`.
+    static func shotKey(job: String, shot: Int) -> String { "\(job).shot\(shot)" }
+
+    /// Runs `work` on the preview thread, giving up waiting after `timeout` seconds (the work goes on).
+    private func run<T: Sendable>(timeout: Double, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
             let once = Once(continuation)
-            queue.async { [self] in once.resume(Result { try build(job: job, format: format, parts: parts) }) }
+            queue.async { once.resume(Result { try work() }) }
             DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
                 once.resume(.failure(CommandInbox.Failure.timedOut(seconds: timeout)))
             }
@@ -56,19 +70,19 @@ final class PreviewCache: @unchecked Sendable {
     }
 
     /// Builds (on `queue`) unless an equal or larger one was built meanwhile.
-    private func build(job: String, format: OutputFormat, parts: [JobFilm.Part]) throws -> (file: URL, segments: Int) {
-        if let b = lock.withLock({ built[job]?.last }), b.segments >= parts.count,
+    private func build(key: String, format: OutputFormat, parts: [JobFilm.Part]) throws -> (file: URL, segments: Int) {
+        if let b = lock.withLock({ built[key]?.last }), b.segments >= parts.count,
            FileManager.default.fileExists(atPath: b.file.path) {
             return (b.file, b.segments)
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let file = directory.appendingPathComponent("\(job)-\(parts.count).mp4")
+        let file = directory.appendingPathComponent("\(key)-\(parts.count).mp4")
         try assembler.assemble(ArtifactFilm(segments: parts, artifacts: artifacts), format: format, to: file)
         let old = lock.withLock { () -> [URL] in
-            var list = built[job] ?? []
+            var list = built[key] ?? []
             list.append((parts.count, file, Coordinator.clock))
             let gone = list.dropLast(2).map(\.file)
-            built[job] = Array(list.suffix(2))
+            built[key] = Array(list.suffix(2))
             return gone
         }
         // A reader still streaming an older file keeps its open descriptor; the name goes.
@@ -82,9 +96,56 @@ final class PreviewCache: @unchecked Sendable {
         lock.withLock { built[job]?.last { $0.segments == segments }?.file }
     }
 
-    /// Forgets a job's preview (its film is done, or it is gone).
+    /// Forgets a job's previews, its shots' too (its film is done, or it is gone).
     func drop(_ job: String) {
-        guard let list = lock.withLock({ built.removeValue(forKey: job) }) else { return }
-        queue.async { for b in list { try? FileManager.default.removeItem(at: b.file) } }
+        let list = lock.withLock { () -> [URL] in
+            let keys = built.keys.filter { $0 == job || $0.hasPrefix(job + ".shot") }
+            return keys.flatMap { built.removeValue(forKey: $0)?.map(\.file) ?? [] }
+        }
+        guard !list.isEmpty else { return }
+        queue.async { for file in list { try? FileManager.default.removeItem(at: file) } }
     }
+
+    /// Shot `shot` of a done job's film: every shot of the film is cut once (``ShotSplitter``: picture copied, sound
+    /// re-encoded from exactly each shot's samples) and kept for the last few films asked.
+    /// - Throws: when the film does not fit its layout or cannot be read, or a timeout.
+    func shotOfFilm(job: String, shot: Int, film: URL, layout: FilmLayout, format: OutputFormat, timeout: Double)
+        async throws -> URL {
+        try await run(timeout: timeout) { [self] in
+            let files = try split(job: job, film: film, layout: layout, format: format)
+            guard files.indices.contains(shot) else { throw MediaError.invalidInput("no shot \(shot) in the film") }
+            return files[shot]
+        }
+    }
+
+    /// On `queue`: the film's shots as files, cut unless they were already.
+    private func split(job: String, film: URL, layout: FilmLayout, format: OutputFormat) throws -> [URL] {
+        if let files = lock.withLock({ splits[job]?.files }),
+           files.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) {
+            return files
+        }
+        let folder = directory.appendingPathComponent("\(job)-shots")
+        try? FileManager.default.removeItem(at: folder)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let decoded = try FilmDecoder(url: film).decode(pictures: false) { _ in }
+        if let problem = layout.mismatch(frames: decoded.frameCount, samples: decoded.audioSampleCount,
+                                         sampleRate: decoded.sampleRate, channels: decoded.channels, format: format) {
+            throw MediaError.invalidInput("the film of job \(job) does not fit its storyboard: \(problem)")
+        }
+        guard let audio = decoded.audio else { throw MediaError.invalidInput("the film of job \(job) has no sound") }
+        let files = layout.shots.map { folder.appendingPathComponent(String(format: "%04d.mp4", $0.index)) }
+        try ShotSplitter(film: film).split(layout: layout, format: format, audio: audio, to: files)
+        let evicted = lock.withLock { () -> [URL] in
+            splits[job] = (folder, files, Coordinator.clock)
+            guard splits.count > Self.filmsSplitKept else { return [] }
+            let oldest = splits.sorted { $0.value.at < $1.value.at }.prefix(splits.count - Self.filmsSplitKept)
+            for (key, _) in oldest { splits.removeValue(forKey: key) }
+            return oldest.map(\.value.folder)
+        }
+        for folder in evicted { try? FileManager.default.removeItem(at: folder) }
+        return files
+    }
+
+    /// How many done films' shots are kept cut.
+    static let filmsSplitKept = 4
 }

@@ -314,6 +314,7 @@ extension Coordinator {
             return total + ((size as? NSNumber)?.intValue ?? 0)
         }
         afterCommit += hashes
+        assemblyNotices.append(.forget(job: id))
         unload(id)
         log("job \(id) deleted: \(hashes.count) artifacts, \(bytes) bytes")
         return Deleted(job: id, removedArtifacts: hashes.count, freedBytes: bytes)

@@ -52,6 +52,8 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
             return api
         case let e as WorkerLookupError:
             return APIError(.notFound, e.description, field: "id")
+        case let e as ShotLookupError:
+            return APIError(.notFound, e.description, field: "shot")
         case let e as SpecError:
             var api = APIError(.badRequest, e.description, field: "storyboard")
             api.issues = e.issues.map(\.description)

@@ -40,7 +40,8 @@ public final class DashboardService: Service, Sendable {
         do { reader = try StoreReader(directory: coordinator.store.directory) } catch {
             throw DashboardSetupError("the store cannot be opened for reading: \(error)")
         }
-        let router = Self.router(link: coordinator.dashboard, previews: previews, reader: reader) {
+        let router = Self.router(link: coordinator.dashboard, previews: previews, thumbnails: coordinator.assembly.thumbnails,
+                                 reader: reader) {
             coordinator.farmGauges
         }
         // The timeout bounds producing a response (a slow upload included), not streaming its body (films, events).
@@ -49,13 +50,14 @@ public final class DashboardService: Service, Sendable {
     }
 
     /// Every route the server answers, with what answers it.
-    static func router(link: DashboardLink, previews: PreviewCache?, reader: StoreReader?,
-                       gauges: @escaping @Sendable () -> FarmGauges) -> Router {
+    static func router(link: DashboardLink, previews: PreviewCache?, thumbnails: ThumbnailShelf? = nil,
+                       reader: StoreReader?, gauges: @escaping @Sendable () -> FarmGauges) -> Router {
         var router = Router()
         let documents = SnapshotDocuments(slot: link.snapshots)
         let reads = reader.map { JobReads(reader: $0, documents: documents) }
         PagesController(gauges: gauges).addRoutes(to: &router)
         JobsController(link: link, documents: documents, previews: previews, reads: reads).addRoutes(to: &router)
+        ShotsController(link: link, previews: previews, thumbnails: thumbnails, reads: reads).addRoutes(to: &router)
         SubmitController(link: link).addRoutes(to: &router)
         WorkersController(link: link, documents: documents, reads: reads).addRoutes(to: &router)
         EventsController(documents: documents, streams: StreamCount()).addRoutes(to: &router)

@@ -59,7 +59,7 @@ struct JobsController {
     private func film(_ r: Request) async throws -> HTTPResponse {
         let id = try r.parameter("id")
         let (job, file) = try await ask { try $0.filmFile(JobQuery(job: id)) }
-        return try serve(file, name: job, r)
+        return try Self.serve(file, name: job, r)
     }
 
     /// What the player can play of a job: the film once done, else an MP4 of the contiguous prefix of finished
@@ -71,7 +71,7 @@ struct JobsController {
         switch try await ask({ try $0.previewSource(id) }) {
         case let .film(job, file):
             previews.drop(job)
-            var response = try serve(file, name: job, r)
+            var response = try Self.serve(file, name: job, r)
             response.headers[HTTPHeader("X-Reelfarm-Preview")] = "film"
             return response
         case let .prefix(job, format, parts, total):
@@ -80,7 +80,7 @@ struct JobsController {
                 guard let file = previews.kept(job: job, segments: n) else {
                     throw APIError(.gone, "the preview of \(n) segments is gone; ask for the newest", field: "segments")
                 }
-                var response = try serve(file, name: "\(job)-preview", r)
+                var response = try Self.serve(file, name: "\(job)-preview", r)
                 response.headers[HTTPHeader("X-Reelfarm-Preview")] = "\(n)/\(total)"
                 return response
             }
@@ -88,14 +88,14 @@ struct JobsController {
             do { built = try await previews.preview(job: job, format: format, parts: parts, timeout: 60) } catch {
                 throw APIError(.conflict, "the preview could not be assembled (try again): \(error)")
             }
-            var response = try serve(built.file, name: "\(job)-preview", r)
+            var response = try Self.serve(built.file, name: "\(job)-preview", r)
             response.headers[HTTPHeader("X-Reelfarm-Preview")] = "\(built.segments)/\(total)"
             return response
         }
     }
 
     /// A film file, whole or the byte range asked for.
-    private func serve(_ file: URL, name job: String, _ r: Request) throws -> HTTPResponse {
+    static func serve(_ file: URL, name job: String, _ r: Request) throws -> HTTPResponse {
         // Films are immutable files; a deletion racing this read ends as a 404.
         let attributes = try? FileManager.default.attributesOfItem(atPath: file.path)
         guard let size = (attributes?[.size] as? NSNumber)?.intValue else {

@@ -208,7 +208,8 @@ async function jobView(root, id, force) {
   // The player lives across redraws (a media element taken out of the page pauses).
   if (root.dataset.view !== 'job:' + j.id) {
     root.dataset.view = 'job:' + j.id;
-    show(root, h('div', { id: 'job-head' }), h('div', { id: 'job-player' }), h('div', { id: 'job-body' }));
+    show(root, h('div', { id: 'job-head' }), h('div', { id: 'job-player' }), h('div', { id: 'shot-player' }),
+      h('div', { id: 'job-body' }));
   }
   updatePlayer(j);
   show(document.getElementById('job-head'),
@@ -223,6 +224,8 @@ async function jobView(root, id, force) {
     h('h2', {}, 'Shots × segments'),
     legend(['waiting', 'ready', 'running', 'done', 'failed', 'cancelled']),
     grid,
+    h('h2', {}, 'Shots'),
+    shotsTable(j, d, byShot),
     h('h2', {}, 'Timeline'),
     gantt(d.attempts, d.now),
     h('h2', {}, `Attempts (${d.attempts.length}`,
@@ -241,6 +244,46 @@ async function jobView(root, id, force) {
           h('td', {}, a.outcome ? badge(a.outcome) : badge('running')),
           h('td', { class: a.error ? 'error' : '' }, a.error || (live ? `step ${task.step} / ${task.steps}` : '')));
       })));
+}
+
+// Each shot: its segments done, their first and last frames, and a button that plays the shot alone once its
+// segments have all finished (while the job runs, or cut from the film once it is done).
+function shotsTable(j, d, byShot) {
+  const base = `/api/jobs/${encodeURIComponent(j.id)}`;
+  return h('table', { id: 'shots' },
+    h('tr', {}, h('th', {}, 'Shot'), h('th', { class: 'num' }, 'Segments'), h('th', {}, 'First and last frames'),
+      h('th', {}, '')),
+    byShot.map((tasks, i) => {
+      const id = d.shots[i] || String(i);
+      const done = tasks.filter((t) => t.state === 'done');
+      const ready = tasks.length > 0 && done.length === tasks.length && j.state !== 'failed' && j.state !== 'cancelled';
+      const thumbs = done.map((t) => h('span', { class: 'thumbs', title: t.key },
+        ['first', 'last'].map((f) => h('img', {
+          class: 'thumb', alt: `${t.key} ${f}`, 'data-segment': t.key, 'data-frame': f,
+          src: `${base}/thumbnail?segment=${encodeURIComponent(t.key)}&frame=${f}`,
+          onerror: (e) => { e.target.style.visibility = 'hidden'; },
+        }))));
+      return h('tr', { 'data-shot': id },
+        h('td', {}, id), h('td', { class: 'num' }, `${done.length} / ${tasks.length}`), h('td', {}, thumbs),
+        h('td', {}, h('button', {
+          'data-shot': id, disabled: !ready, title: ready ? `play shot ${id} alone` : 'its segments are not all done',
+          onclick: () => playShot(j, id, tasks.length),
+        }, 'Play shot')));
+    }));
+}
+
+// Plays one shot in the player under the job's page.
+function playShot(j, shot, segments) {
+  const box = document.getElementById('shot-player');
+  if (!box) return;
+  const video = h('video', { controls: true, preload: 'metadata', id: 'shot-video', autoplay: true });
+  video.src = `/api/jobs/${encodeURIComponent(j.id)}/shots/${encodeURIComponent(shot)}/preview`;
+  box.replaceChildren(h('h2', {}, `Shot ${shot}`),
+    h('p', { class: 'muted', id: 'shot-caption' },
+      j.state === 'done' ? 'cut from the film' : `its ${segments} segment${segments === 1 ? '' : 's'}, finished`),
+    video);
+  video.play().catch(() => {});
+  box.scrollIntoView({ block: 'nearest' });
 }
 
 // The job's player: its film once done; before, the film from its start through the last contiguous finished
