@@ -180,6 +180,7 @@ def test_dashboard_in_a_browser(farm: str, browser: Browser) -> None:
     browser.screenshot(str(shots / "jobs.png"))
     browser.evaluate("location.hash = '#/workers'")
     browser.wait_for("document.querySelectorAll('#workers tr').length - 1 >= 2", what="two workers")
+    assert "GiB" in browser.evaluate("document.querySelector('#workers').textContent")  # their memory
     # Disable one from its row and enable it again.
     browser.evaluate("document.querySelector('#workers button[data-action=disable]').click()")
     browser.wait_for("[...document.querySelectorAll('#workers tr')].some(r => r.textContent.includes('disabled'))",

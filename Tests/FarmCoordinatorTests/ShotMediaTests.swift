@@ -70,6 +70,19 @@ import Testing
         let stillRunning = try get("/api/jobs/\(job)/shots/push/preview")
         #expect(stillRunning.status == 409, "\(stillRunning.text)")
 
+        // The workers page says what the worker runs now, and its memory.
+        var running: [String] = []
+        var memory = 0
+        while running.isEmpty, Date() < deadline {
+            let rows = try get("/api/workers").json()["workers"] as? [[String: Any]] ?? []
+            let slow = rows.first { ($0["name"] as? String) == "slow" }
+            running = slow?["tasks"] as? [String] ?? []
+            memory = slow?["memory_bytes"] as? Int ?? 0
+            if running.isEmpty { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(!running.isEmpty && running.allSatisfy { $0.hasPrefix(job + ":") }, "\(running)")
+        #expect(memory > 0)
+
         // Its thumbnails: its first and last frames as PNG, 192 pixels wide (made just after it finished).
         var thumbnail = try get("/api/jobs/\(job)/thumbnail?segment=cut/0&frame=last")
         let madeBy = Date().addingTimeInterval(30)

@@ -369,8 +369,10 @@ extension Coordinator {
             let state = disabledWorkers.contains(w.id) ? "disabled"
                 : live.map { $0.leaving ? "leaving" : $0.draining ? "draining" : "alive" }
                     ?? (w.state == "alive" ? "disconnected" : w.state)
+            let running = live.map { $0.leases.keys.sorted().map { "\($0.job):\($0.key)" } } ?? []
             return WorkerSummary(id: w.id, name: w.name, state: state, engines: w.engines, device: w.device, slots: w.slots,
-                                 busy: live?.leases.count ?? 0, tags: w.tags, secondsSinceSeen: live.map { now - $0.lastSeen } ?? -1)
+                                 busy: live?.leases.count ?? 0, tags: w.tags, secondsSinceSeen: live.map { now - $0.lastSeen } ?? -1,
+                                 memoryBytes: w.memory, tasks: running.isEmpty ? nil : running)
         }
         return WorkersReport(
             workers: rows, refused: refusedCounts, offset: offset, total: total, connected: sessions.count,

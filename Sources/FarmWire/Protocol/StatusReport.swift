@@ -139,8 +139,12 @@ public struct WorkerSummary: Codable, Sendable, Equatable {
     public var busy: Int
     public var tags: [String]
     public var secondsSinceSeen: Double
+    /// The device memory it reported in its hello, in bytes (absent from coordinators before it was added).
+    public var memoryBytes: Int64?
+    /// The tasks it runs now, as `JOB:KEY` (absent when it runs none, and from older coordinators).
+    public var tasks: [String]?
     public init(id: String, name: String, state: String, engines: [String], device: String, slots: Int, busy: Int,
-                tags: [String], secondsSinceSeen: Double) {
+                tags: [String], secondsSinceSeen: Double, memoryBytes: Int64? = nil, tasks: [String]? = nil) {
         self.id = id
         self.name = name
         self.state = state
@@ -150,6 +154,8 @@ public struct WorkerSummary: Codable, Sendable, Equatable {
         self.busy = busy
         self.tags = tags
         self.secondsSinceSeen = secondsSinceSeen
+        self.memoryBytes = memoryBytes
+        self.tasks = tasks
     }
 }
 

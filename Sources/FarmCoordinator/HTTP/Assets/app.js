@@ -377,11 +377,18 @@ async function workersView(root, force) {
       page.capacity ? ` · capacity ${page.capacity}` : ''),
     h('table', { id: 'workers' },
       h('tr', {}, h('th', {}, 'Worker'), h('th', {}, 'State'), h('th', {}, 'Engines'), h('th', {}, 'Device'),
-        h('th', { class: 'num' }, 'Busy / slots'), h('th', {}, 'Tags'), h('th', { class: 'num' }, 'Last heard'),
+        h('th', { class: 'num' }, 'Memory'), h('th', { class: 'num' }, 'Busy / slots'), h('th', {}, 'Running'),
+        h('th', {}, 'Tags'), h('th', { class: 'num' }, 'Last heard'),
         h('th', {}, '')),
       page.workers.map((w) => h('tr', {},
         h('td', {}, w.name, ' ', h('span', { class: 'muted' }, w.id)), h('td', {}, w.state),
-        h('td', {}, w.engines.join(', ')), h('td', {}, w.device), h('td', { class: 'num' }, `${w.busy} / ${w.slots}`),
+        h('td', {}, w.engines.join(', ')), h('td', {}, w.device),
+        h('td', { class: 'num' }, w.memory_bytes ? size(w.memory_bytes) : '—'),
+        h('td', { class: 'num' }, `${w.busy} / ${w.slots}`),
+        h('td', { class: 'tasks' }, (w.tasks || []).map((t) => {
+          const [job, key] = [t.slice(0, t.indexOf(':')), t.slice(t.indexOf(':') + 1)];
+          return h('a', { href: `#/job/${encodeURIComponent(job)}`, title: t }, key);
+        }).flatMap((a, i) => (i ? [', ', a] : [a]))),
         h('td', {}, w.tags.join(', ')),
         h('td', { class: 'num' }, w.seconds_since_seen >= 0 ? `${w.seconds_since_seen.toFixed(1)} s ago` : '—'),
         h('td', {}, w.state === 'disabled'
