@@ -92,4 +92,11 @@ def test_the_readmes_curl_examples_work_as_written(tmp_path: Path):
     probe = json.loads(subprocess.run([ffprobe, "-v", "error", "-show_streams", "-of", "json", str(film)],
                                       capture_output=True, text=True, timeout=60, check=True).stdout)
     assert sorted(s["codec_type"] for s in probe["streams"]) == ["audio", "video"]
+    # The first shot alone, with picture and sound; a segment's first frame as a PNG.
+    shot = json.loads(subprocess.run([ffprobe, "-v", "error", "-show_streams", "-of", "json", str(tmp_path / "shot1.mp4")],
+                                     capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert sorted(s["codec_type"] for s in shot["streams"]) == ["audio", "video"]
+    png = json.loads(subprocess.run([ffprobe, "-v", "error", "-show_streams", "-of", "json", str(tmp_path / "first.png")],
+                                    capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert [(s["codec_name"], s["width"]) for s in png["streams"]] == [("png", 192)], png
     assert '"state":"leaving"' in out, out[-2000:]

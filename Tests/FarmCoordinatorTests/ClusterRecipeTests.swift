@@ -2,10 +2,11 @@ import Foundation
 import Testing
 import Yams
 @testable import reelfarm
+import FarmTesting
 
 /// The recipes in `Cluster/` start reelfarm with command lines of their own; each must parse with today's CLI, so a
 /// renamed or removed option breaks this test instead of a studio's deployment.
-@Suite(.timeLimit(.minutes(3))) struct ClusterRecipeTests {
+@Suite(.timeLimit(.minutes(3)), .ownThreads) struct ClusterRecipeTests {
     static let cluster = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Cluster")
 

@@ -6,7 +6,7 @@ import Testing
 
 /// `reelfarm priority`, `drain`, `disable` and `enable`: the dashboard's job and worker actions from the CLI, through
 /// real processes on 127.0.0.1, with their refusals.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct ControlCommandsTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .ownThreads) struct ControlCommandsTests {
     @Test func theCLIChangesPrioritiesAndDrainsDisablesAndEnablesWorkers() throws {
         let dir = try temporaryDirectory()
         let farm = try LocalFarm(executable: reelfarm, dataDirectory: dir)

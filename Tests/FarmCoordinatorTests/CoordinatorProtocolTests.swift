@@ -12,7 +12,7 @@ import GRDB
 import Testing
 
 /// The coordinator's socket against hand-made peers: leases, refusals, and serving others through it all.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct CoordinatorProtocolTests {
+@Suite(.serialized, .timeLimit(.minutes(3)), .ownThreads) struct CoordinatorProtocolTests {
     func hello(_ name: String, slots: Int = 1, running: [Lease] = []) -> WireMessage {
         WireMessage(.hello, Hello(name: name, engines: ["testcard"], device: "cpu", slots: slots, memoryBytes: 1 << 30,
                                   maxFramePixels: 1 << 22, tags: [], running: running))

@@ -9,7 +9,7 @@ import Yams
 
 /// The coordinator's HTTP service: the REST API against the OpenAPI document, access control, and a job driven
 /// through the API alone on a real coordinator and worker.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct DashboardTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .ownThreads) struct DashboardTests {
     /// Every route the server registers is in the OpenAPI document with the same method, and every operation the
     /// document describes is a route; the document is well formed (OpenAPI 3, every operation answers, every `$ref`
     /// resolves).

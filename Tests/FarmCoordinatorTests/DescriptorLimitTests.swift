@@ -6,7 +6,7 @@ import Testing
 
 /// A coordinator whose descriptor limit is far below the workers that come: it turns the newcomers away with a log
 /// line and keeps serving those it has, `/metrics` answers, and SIGTERM still stops it.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct DescriptorLimitTests {
+@Suite(.serialized, .timeLimit(.minutes(2)), .ownThreads) struct DescriptorLimitTests {
     @Test func newPeersAreTurnedAwayAndTheConnectedOnesKeepBeingServed() throws {
         let dir = try temporaryDirectory("descriptors")
         let port = UInt16.random(in: 20_000...29_999), metrics = UInt16.random(in: 30_000...39_999)

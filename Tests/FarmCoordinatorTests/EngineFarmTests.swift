@@ -9,7 +9,7 @@ import Testing
 /// Farms whose workers run their engines in engine processes (Sources/ReelfarmEngines/ENGINES.md): the Swift test
 /// card served by `reelfarm engine serve`, and the Python engines (diffusers' LTX-2 and SkyReels-V2, the MMDiT in
 /// PyTorch) with tiny random weights built in code. Real processes on 127.0.0.1; films read back with ffprobe/ffmpeg.
-@Suite(.serialized, .timeLimit(.minutes(10))) struct EngineFarmTests {
+@Suite(.serialized, .timeLimit(.minutes(10)), .ownThreads) struct EngineFarmTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 

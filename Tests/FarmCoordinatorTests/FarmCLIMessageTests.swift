@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// What the farm commands say about endpoints, output files and data directories: exit status and the words.
-@Suite(.serialized) struct FarmCLIMessageTests {
+@Suite(.serialized, .ownThreads) struct FarmCLIMessageTests {
     func cli(_ arguments: [String], seconds: Double = 30) throws -> ProcessRunner.Output {
         let out = try ProcessRunner.run(reelfarm, arguments, timeout: seconds)
         #expect(!out.timedOut, "reelfarm \(arguments.joined(separator: " ")) ran past \(seconds) s")

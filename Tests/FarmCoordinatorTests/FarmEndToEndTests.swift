@@ -8,7 +8,7 @@ import Foundation
 import Testing
 
 /// Real processes on 127.0.0.1: a coordinator and workers render what `reelfarm render` renders, byte for byte.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct FarmEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .ownThreads) struct FarmEndToEndTests {
     @Test(arguments: [Schedule.chain, Schedule.anchored])
     func threeWorkersRenderTheSameFilmAsOneMachine(schedule: Schedule) throws {
         let text = Storyboards.threeShots(schedule: schedule)

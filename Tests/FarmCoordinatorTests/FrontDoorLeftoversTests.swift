@@ -8,7 +8,7 @@ import Glibc
 
 /// A coordinator killed with SIGKILL leaves its door's socket directory behind; the next door removes such
 /// directories, and nothing else.
-@Suite(.timeLimit(.minutes(1))) struct FrontDoorLeftoversTests {
+@Suite(.timeLimit(.minutes(3))) struct FrontDoorLeftoversTests {
     /// A scratch parent (never /tmp itself, so other tests' doors are not in play) removed afterwards.
     final class Parent {
         let path: String

@@ -5,12 +5,13 @@ import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
+import FarmTesting
 #endif
 
 /// The front door of the coordinator's HTTP servers: heads are read with a size, count and time limit and checked
 /// before the server sees them; bodies and answers are relayed whole, with backpressure; a client that stops sending
 /// or reading is cut off; past the connection limit the answer is 503.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct FrontDoorTests {
+@Suite(.serialized, .timeLimit(.minutes(3)), .ownThreads) struct FrontDoorTests {
     static let limits: FrontDoorLimits = {
         var l = FrontDoorLimits()
         l.headBytes = 4_096

@@ -12,7 +12,7 @@ import Testing
 /// Peers that lie on the real socket, each way a worker has been seen to (or could) break the farm, while a real
 /// worker finishes the job: the coordinator never stops, every bad result is refused with a reason and fails only its
 /// own attempt, and the film is byte-identical to the local render.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct HostileWorkerTests {
+@Suite(.serialized, .timeLimit(.minutes(3)), .ownThreads) struct HostileWorkerTests {
     static let shots = ["a", "b", "c", "d", "e", "f", "g", "h"]
     static let format = OutputFormat(width: 192, height: 64, fps: Rational(24), sampleRate: 48_000, channels: 1)
 

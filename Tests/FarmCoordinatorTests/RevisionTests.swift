@@ -8,7 +8,7 @@ import Testing
 
 /// Revisions of a storyboard on a real farm (processes on 127.0.0.1): a changed shot re-runs only its segments and
 /// those that take context from them; the rest are reused, and the film is the one a from-scratch render makes.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct RevisionTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .ownThreads) struct RevisionTests {
     /// Six shots with the Swift MMDiT (its picture and sound follow the prompt); `wake` continues `boat`, `sky`
     /// continues `gull`.
     static let sixShots = """

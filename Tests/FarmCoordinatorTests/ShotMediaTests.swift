@@ -6,7 +6,7 @@ import Testing
 
 /// A shot to play as soon as its segments have finished, and each finished segment's first and last frames, through
 /// the REST API of a real coordinator and worker; what comes back is read by ffprobe.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct ShotMediaTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .ownThreads) struct ShotMediaTests {
     @Test func aShotPlaysOnceItsSegmentsHaveFinishedAndEachSegmentHasThumbnails() throws {
         let dir = try temporaryDirectory()
         let data = dir.appendingPathComponent("data")

@@ -1,11 +1,12 @@
 import FarmCoordinator
 import Foundation
 import Testing
+import FarmTesting
 
 /// A coordinator process with hundreds of simulated workers (``SwarmBenchmark``, the code behind `reelfarm bench
 /// swarm`): none is declared dead while all beat, each silenced one is, and a 5 s SIGSTOP of the coordinator costs
 /// no death and no re-registration. Counts only: the timings are the benchmark's to print.
-@Suite(.serialized, .timeLimit(.minutes(4))) struct SwarmTests {
+@Suite(.serialized, .timeLimit(.minutes(4)), .ownThreads) struct SwarmTests {
     @Test func aStalledCoordinatorRecoversWithoutDeathsOrAStorm() throws {
         let bench = SwarmBenchmark(workers: 400, window: 5, kills: 4, stall: 5, executable: reelfarm)
         let r = try bench.run { _ in }

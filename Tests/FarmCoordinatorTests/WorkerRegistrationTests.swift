@@ -5,10 +5,11 @@ import FarmWire
 @testable import FarmWorker
 import Foundation
 import Testing
+import FarmTesting
 
 /// Registration at scale: a hello again on one connection is the same worker, the `workers` reply is bounded, and a
 /// worker that loses its coordinator comes back on a jittered, growing schedule.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct WorkerRegistrationTests {
+@Suite(.serialized, .timeLimit(.minutes(3)), .ownThreads) struct WorkerRegistrationTests {
     func hello(_ name: String, running: [Lease] = []) -> WireMessage {
         WireMessage(.hello, Hello(name: name, engines: ["testcard"], device: "cpu", slots: 1, memoryBytes: 1 << 30,
                                   maxFramePixels: 1 << 22, tags: [], running: running))

@@ -8,7 +8,7 @@ import Testing
 
 /// The worker's side of the engine-process contract against real processes: the Swift engines served by
 /// `reelfarm engine serve`, and hostile engines (small Python scripts) that break every rule a worker relies on.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct EngineProcessTests {
+@Suite(.serialized, .timeLimit(.minutes(3)), .ownThreads) struct EngineProcessTests {
     let format = OutputFormat(width: 320, height: 192, fps: Rational(24), sampleRate: 48_000, channels: 2)
 
     func task(_ generate: TimeRange, own: TimeRange? = nil, pins: [LatentPin] = [], id: String = "t", tail: Int = 3) -> SegmentTask {

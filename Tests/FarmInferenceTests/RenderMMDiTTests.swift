@@ -1,9 +1,10 @@
 import FarmCore
 import Foundation
 import Testing
+import FarmTesting
 
 /// `reelfarm render` with `engine: mmdit`, through the real executable, read back with ffprobe.
-@Suite(.serialized) struct RenderMMDiTTests {
+@Suite(.serialized, .ownThreads) struct RenderMMDiTTests {
     static func storyboard(schedule: Schedule, fps: String, rate: Int, weights: String?) -> String {
         let model = weights.map { "config: small, weights: \($0)" } ?? "config: small, seed: 3"
         return """

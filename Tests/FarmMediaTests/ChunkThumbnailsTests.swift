@@ -3,7 +3,7 @@ import FarmCore
 import Foundation
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct ChunkThumbnailsTests {
+@Suite(.timeLimit(.minutes(3))) struct ChunkThumbnailsTests {
     static let format = OutputFormat(width: 320, height: 192, fps: Rational(24), sampleRate: 48_000, channels: 2)
 
     /// A PNG's size from its IHDR chunk, read by hand (bytes 16–23, big-endian).

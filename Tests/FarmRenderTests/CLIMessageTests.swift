@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// What the `reelfarm` executable says when something is wrong: exit status, and words that name what and where.
-@Suite(.serialized) struct CLIMessageTests {
+@Suite(.serialized, .ownThreads) struct CLIMessageTests {
     /// Runs `reelfarm` with a deadline, so a test that goes wrong fails instead of hanging.
     func cli(_ arguments: [String], seconds: Double = 50) throws -> ProcessRunner.Output {
         let out = try ProcessRunner.run(reelfarm, arguments, timeout: seconds)

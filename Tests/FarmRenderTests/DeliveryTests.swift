@@ -8,7 +8,7 @@ import Testing
 
 /// `reelfarm deliver` (the offline form of `fetch --otio/--split-shots`): the timeline read back with the
 /// `opentimelineio` library, the shot files with ffprobe, both adding up to the film exactly.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct DeliveryTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .ownThreads) struct DeliveryTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 

@@ -6,7 +6,7 @@ import Foundation
 import Testing
 
 /// Renders through the real `reelfarm` executable and reads the film back with ffprobe and the verifier.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct RenderEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .ownThreads) struct RenderEndToEndTests {
     @Test(arguments: [(Schedule.chain, "24", 48_000), (Schedule.anchored, "30000/1001", 44_100)])
     func threeShotFilmVerifiesAndProbes(schedule: Schedule, fps: String, rate: Int) throws {
         let dir = try temporaryDirectory()

@@ -7,7 +7,7 @@ import Testing
 
 /// `reelfarm inspect`: a correct film passes, a film with a join broken on purpose (`--inject-fault break-join`)
 /// fails, and a film that is not the storyboard's is refused.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct SeamReportTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .ownThreads) struct SeamReportTests {
     static func layout(_ text: String) throws -> (JobSpec, FilmLayout) {
         let spec = try JobSpec.parse(text, source: "t")
         return (spec, try FilmDelivery.layout(spec: spec, geometry: TestCardEngine().geometry, source: "t"))

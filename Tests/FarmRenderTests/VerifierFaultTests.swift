@@ -6,7 +6,7 @@ import Foundation
 import Testing
 
 /// The verifier must reject films with the mistakes it exists to catch.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct VerifierFaultTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .ownThreads) struct VerifierFaultTests {
     @Test func acceptsACorrectFilm() throws {
         let film = try temporaryDirectory().appendingPathComponent("ok.mp4")
         let job = try renderInProcess(Storyboards.threeShots(), to: film)
