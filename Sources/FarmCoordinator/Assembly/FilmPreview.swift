@@ -127,14 +127,10 @@ final class PreviewCache: @unchecked Sendable {
         let folder = directory.appendingPathComponent("\(job)-shots")
         try? FileManager.default.removeItem(at: folder)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let decoded = try FilmDecoder(url: film).decode(pictures: false) { _ in }
-        if let problem = layout.mismatch(frames: decoded.frameCount, samples: decoded.audioSampleCount,
-                                         sampleRate: decoded.sampleRate, channels: decoded.channels, format: format) {
-            throw MediaError.invalidInput("the film of job \(job) does not fit its storyboard: \(problem)")
-        }
-        guard let audio = decoded.audio else { throw MediaError.invalidInput("the film of job \(job) has no sound") }
+        let splitter = ShotSplitter(film: film)
+        let audio = try splitter.sound(fitting: layout, format: format)
         let files = layout.shots.map { folder.appendingPathComponent(String(format: "%04d.mp4", $0.index)) }
-        try ShotSplitter(film: film).split(layout: layout, format: format, audio: audio, to: files)
+        try splitter.split(layout: layout, format: format, audio: audio, to: files)
         let evicted = lock.withLock { () -> [URL] in
             splits[job] = (folder, files, Coordinator.clock)
             guard splits.count > Self.filmsSplitKept else { return [] }

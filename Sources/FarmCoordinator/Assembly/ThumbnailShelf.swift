@@ -44,10 +44,6 @@ final class ThumbnailShelf: @unchecked Sendable {
     func segmentFinished(job: String, key: String, chunk: String) {
         let folder = directory.appendingPathComponent(job)
         let stem = Self.name(of: key)
-        let made = Frame.allCases.allSatisfy {
-            FileManager.default.fileExists(atPath: folder.appendingPathComponent("\(stem).\($0).png").path)
-        }
-        if made { return }
         let held = folder.appendingPathComponent(".chunk-\(stem)")
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         unlink(held.path)
@@ -56,6 +52,10 @@ final class ThumbnailShelf: @unchecked Sendable {
         let source = link(artifacts.url(chunk).path, held.path) == 0 ? held : artifacts.url(chunk)
         queue.async { [self] in
             defer { if source == held { unlink(held.path) } }
+            let made = Frame.allCases.allSatisfy {
+                FileManager.default.fileExists(atPath: folder.appendingPathComponent("\(stem).\($0).png").path)
+            }
+            if made { return }
             do {
                 let data = try Data(contentsOf: source)
                 guard ArtifactStore.digest(data) == chunk else { throw MediaError.invalidInput("chunk \(chunk.prefix(12)) does not match its hash") }
@@ -75,7 +75,4 @@ final class ThumbnailShelf: @unchecked Sendable {
         let folder = directory.appendingPathComponent(job)
         queue.async { try? FileManager.default.removeItem(at: folder) }
     }
-
-    /// Waits until everything asked so far is made (tests).
-    func settle() { queue.sync {} }
 }

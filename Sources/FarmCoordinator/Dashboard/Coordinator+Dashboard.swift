@@ -152,8 +152,20 @@ extension Coordinator {
         guard let spec = jobIndex.contexts[job.id]?.spec ?? statusSpec(job) else {
             throw WireError(.invalid, "job \(job.id)'s storyboard cannot be read")
         }
-        let outputs = try store.outputs(job: job.id)
-        let segments = try store.tasks(job: job.id).filter { $0.kind == "segment" }.sorted { $0.position < $1.position }
+        let run = try finishedRun(job: job.id)
+        guard !run.parts.isEmpty else {
+            throw WireError(.invalid,
+                            "job \(job.id) is \(job.state.rawValue); no segment at its start has finished yet")
+        }
+        return .prefix(job: job.id, format: spec.output, parts: run.parts, total: run.segments)
+    }
+
+    /// `job`'s segments in film order (shot `shot`'s alone, when given): how many there are, how many have finished,
+    /// and the chunk and PCM artifacts of the finished ones from the first up to the first that has not.
+    func finishedRun(job: String, shot: Int? = nil) throws -> (segments: Int, finished: Int, parts: [JobFilm.Part]) {
+        let outputs = try store.outputs(job: job)
+        let segments = try store.tasks(job: job).filter { $0.kind == "segment" && (shot == nil || $0.shot == shot) }
+            .sorted { $0.position < $1.position }
         var parts: [JobFilm.Part] = []
         for t in segments {
             guard t.state == "done", let chunk = outputs[t.key]?["chunk"], let audio = outputs[t.key]?["audio"] else {
@@ -161,11 +173,7 @@ extension Coordinator {
             }
             parts.append((t.key, chunk, audio))
         }
-        guard !parts.isEmpty else {
-            throw WireError(.invalid,
-                            "job \(job.id) is \(job.state.rawValue); no segment at its start has finished yet")
-        }
-        return .prefix(job: job.id, format: spec.output, parts: parts, total: segments.count)
+        return (segments.count, segments.filter { $0.state == "done" }.count, parts)
     }
 }
 

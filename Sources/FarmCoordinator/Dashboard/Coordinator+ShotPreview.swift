@@ -35,20 +35,12 @@ extension Coordinator {
             }
             return .film(job: job.id, shot: index, file: store.artifacts.url(film), layout: layout, format: spec.output)
         }
-        let outputs = try store.outputs(job: job.id)
-        let segments = try store.tasks(job: job.id).filter { $0.kind == "segment" && $0.shot == index }
-            .sorted { $0.position < $1.position }
-        let finished = segments.filter { $0.state == "done" }.count
-        var parts: [JobFilm.Part] = []
-        for t in segments {
-            guard t.state == "done", let chunk = outputs[t.key]?["chunk"], let audio = outputs[t.key]?["audio"] else { break }
-            parts.append((t.key, chunk, audio))
+        let run = try finishedRun(job: job.id, shot: index)
+        guard run.segments > 0, run.parts.count == run.segments else {
+            throw WireError(.invalid, "job \(job.id) is \(job.state.rawValue); shot \(ids[index]) has \(run.finished) of "
+                            + "\(run.segments) segments finished")
         }
-        guard !segments.isEmpty, parts.count == segments.count else {
-            throw WireError(.invalid, "job \(job.id) is \(job.state.rawValue); shot \(ids[index]) has \(finished) of "
-                            + "\(segments.count) segments finished")
-        }
-        return .parts(job: job.id, shot: index, format: spec.output, parts: parts)
+        return .parts(job: job.id, shot: index, format: spec.output, parts: run.parts)
     }
 }
 

@@ -37,6 +37,24 @@ public struct ShotSplitter: Sendable {
         var isKeyframe: Bool
     }
 
+    /// A film that does not fit the layout it is to be cut by; the sentence names the film.
+    public struct Mismatch: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The film's sound decoded whole (what ``split(layout:format:audio:to:)`` takes), once its frames, samples,
+    /// rate and channels are checked against `layout`.
+    /// - Throws: ``Mismatch`` when they do not fit or the film has no sound; ``MediaError`` when it cannot be read.
+    public func sound(fitting layout: FilmLayout, format: OutputFormat) throws -> PCMBuffer {
+        let decoded = try FilmDecoder(url: film).decode(pictures: false) { _ in }
+        if let problem = layout.mismatch(frames: decoded.frameCount, samples: decoded.audioSampleCount,
+                                         sampleRate: decoded.sampleRate, channels: decoded.channels, format: format) {
+            throw Mismatch(description: "\(film.path): \(problem)")
+        }
+        guard let audio = decoded.audio else { throw Mismatch(description: "\(film.path) has no audio stream") }
+        return audio
+    }
+
     /// Writes shot `i` of `layout` to `outputs[i]` (each written under a temporary name, then renamed).
     /// - Parameters:
     ///   - audio: the film's decoded sound, exactly `layout.totalSamples` per channel.

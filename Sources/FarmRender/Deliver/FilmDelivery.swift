@@ -30,15 +30,14 @@ public enum FilmDelivery {
     @discardableResult
     public static func splitShots(film: URL, layout: FilmLayout, format: OutputFormat,
                                   into folder: URL) throws -> [URL] {
-        let decoded = try FilmDecoder(url: film).decode(pictures: false) { _ in }
-        if let problem = layout.mismatch(frames: decoded.frameCount, samples: decoded.audioSampleCount,
-                                         sampleRate: decoded.sampleRate, channels: decoded.channels, format: format) {
-            throw Failure("\(film.path): \(problem)")
+        let splitter = ShotSplitter(film: film)
+        let audio: PCMBuffer
+        do { audio = try splitter.sound(fitting: layout, format: format) } catch let mismatch as ShotSplitter.Mismatch {
+            throw Failure(mismatch.description)
         }
-        guard let audio = decoded.audio else { throw Failure("\(film.path) has no audio stream") }
         let outputs = layout.shots.map { folder.appendingPathComponent(shotFileName($0)) }
         do {
-            try ShotSplitter(film: film).split(layout: layout, format: format, audio: audio, to: outputs)
+            try splitter.split(layout: layout, format: format, audio: audio, to: outputs)
         } catch let error as MediaError {
             throw Failure("\(film.path): \(error)")
         }
